@@ -1,0 +1,59 @@
+"""``ffn-render flame``: inspect, convert and generate FLAME-layout model files."""
+
+from __future__ import annotations
+
+import click
+
+from .flame_io import write_npz
+from .loader import BUILTIN_NAME, face_model_to_arrays, load_face_model
+
+
+@click.group("flame")
+def flame_command() -> None:
+    """Face-model files in FLAME's layout (FLAME 2020/2023 .pkl, our .npz, the built-in head)."""
+
+
+@flame_command.command("info")
+@click.argument("model_spec", default=BUILTIN_NAME)
+@click.option("--uv", "uv_path", type=click.Path(dir_okay=False), help="FLAME_texture.npz or head_template.obj")
+@click.option("--masks", "masks_path", type=click.Path(dir_okay=False), help="FLAME_masks.pkl")
+def info_command(model_spec: str, uv_path: str | None, masks_path: str | None) -> None:
+    """Print sizes, coefficient counts, UVs and regions of MODEL_SPEC ('ffn-head' or a file)."""
+    model = load_face_model(model_spec, uv_path=uv_path, masks_path=masks_path)
+    click.echo(f"model        {model.name}")
+    click.echo(f"vertices     {model.n_vertices}")
+    click.echo(f"faces        {model.faces.shape[0]}")
+    click.echo(f"shape        {model.n_shape} components")
+    click.echo(f"expression   {model.n_expr} components")
+    click.echo(f"uv           {'none' if model.vt is None else f'{model.vt.shape[0]} texture coordinates'}")
+    click.echo(f"regions      {', '.join(sorted(model.regions)) or 'none'}")
+    if model.expression_names:
+        click.echo(f"named expr.  {', '.join(model.expression_names)}")
+
+
+@flame_command.command("convert")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.option("--uv", "uv_path", type=click.Path(dir_okay=False), help="Add FLAME's UV layout (FLAME_texture.npz or head_template.obj).")
+@click.option("--masks", "masks_path", type=click.Path(dir_okay=False), help="Add region masks (FLAME_masks.pkl).")
+def convert_command(source: str, target: str, uv_path: str | None, masks_path: str | None) -> None:
+    """Convert a FLAME pickle (read safely, no chumpy needed) to a plain .npz.
+
+    The .npz keeps FLAME's keys and adds n_shape, vt/ft and mask_<region>;
+    it loads with numpy alone (allow_pickle=False).
+    """
+    if not target.endswith(".npz"):
+        raise click.BadParameter(f"{target}: target must end in .npz", param_hint="TARGET")
+    model = load_face_model(source, uv_path=uv_path, masks_path=masks_path)
+    write_npz(target, face_model_to_arrays(model))
+    click.echo(f"wrote {target} ({model.n_vertices} vertices, {model.n_shape}+{model.n_expr} components)")
+
+
+@flame_command.command("build-head")
+@click.option("--out", "target", type=click.Path(dir_okay=False), required=True, help="Output .npz path.")
+def build_head_command(target: str) -> None:
+    """Write the built-in procedural head ("ffn-head") as a FLAME-layout .npz."""
+    from .builtin_head import build_builtin_head
+
+    write_npz(target, build_builtin_head())
+    click.echo(f"wrote {target}")

@@ -1,0 +1,1 @@
+"""Label file formats and label math: .flo IO, flow colour wheel, analytic flow reference."""
