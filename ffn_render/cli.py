@@ -20,6 +20,8 @@ SUBCOMMANDS = {
     "preview-head": ("ffn_render.facemodel.preview:preview_head_command", "Draw the face model with expressions and identities to a PNG."),
     "params": ("ffn_render.params.cli:params_command", "Make a parameter table (prior sampler, EMOCA import)."),
     "sequence": ("ffn_render.sequence:sequence_command", "Build FFN-F / FFN-H sequence specs (also: python -m ffn_render.sequence)."),
+    "verify": ("ffn_render.dataset.verify:verify_command", "Check a dataset against the layout and label contract; exit 1 on any violation."),
+    "preview": ("ffn_render.dataset.preview:preview_command", "Write a contact-sheet PNG of a dataset (frames, flow colour wheel, depth, mask)."),
 }
 
 

@@ -1,0 +1,1 @@
+"""The dataset on disk: layout (SPEC §2), verification, contact-sheet previews."""

@@ -1,0 +1,428 @@
+"""Check a dataset on disk against the contract (SPEC §2–§3); ``ffn-render verify ROOT``.
+
+Structure: every sequence found under ``ROOT/image/facial`` has valid split,
+emotion and id names; n (≥ 2) is the number of its facial images; its folders
+hold exactly facial images 1..n, head images 2..n, facial and head flows
+1..n−1, masks and depths 1..n, and nothing else (no leftover ``.tmp-`` files,
+here or anywhere under ROOT). Contract trees hold no sequence that lacks
+facial images. Optional extras (occlusion, flow_vis, segmentation), where a
+sequence has them, hold exactly their frames.
+
+Values (``check_values``): images are 8-bit RGB JPEG/PNG matching their
+extension, decodable, all of one size, JPEGs written at quality ≥ 95 (judged
+by their luminance quantisation table against libjpeg's table at 95); ``.flo`` headers and file sizes are
+right, sizes match the images, values finite; masks uint8 of 0/1, depths
+float32 and finite, both of the image size.
+
+Mask against depth. The background is a static plane seen by a static
+pinhole camera, so its inverse depth is an affine function of the pixel
+coordinates: 1/z = a·x + b·y + c. The plane is fitted (robustly, by
+iterated trimming) to the mask==0 pixels of all frames of the sequence.
+Then, with relative tolerance ``PLANE_REL_TOL``: every mask==0 pixel lies on
+the plane (else the mask misses part of the head, or the background is not
+static and planar) and every mask==1 pixel is in front of it (else the mask
+covers background).
+
+Static background: at every mask==0 pixel of frame t, facial and head flow
+of pair t are exactly (0, 0) — the first image of both pairs is I_t^f, and
+the flow reports the motion of the surface seen there in frame t.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from ..errors import DatasetError
+from ..fileio import TMP_PREFIX
+from ..labels.depthmask import read_depth, read_mask
+from ..labels.flo import read_flo
+from . import layout
+from .layout import FLOW_KINDS, IMAGE_EXTS, SPLITS, SequenceFiles, SequenceKey
+
+log = logging.getLogger(__name__)
+
+PLANE_REL_TOL = 1e-3
+MIN_JPEG_QUALITY = 95
+# Luminance quantisation table of the JPEG standard (Annex K.1), row-major; libjpeg scales it by quality.
+_ANNEX_K_LUMINANCE = (
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+)
+_FORMAT_OF_EXT = {".jpg": "JPEG", ".png": "PNG"}
+_PLANE_FIT_POINTS = 200_000
+
+
+@dataclass(frozen=True)
+class Violation:
+    path: Path
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+@dataclass
+class VerifyReport:
+    root: Path
+    sequences: int = 0
+    files_checked: int = 0
+    violations: list[Violation] = field(default_factory=list)
+    stopped_early: bool = False  # max_errors reached; later sequences were not checked
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+class _TooManyErrors(Exception):
+    pass
+
+
+class _Collector:
+    """Accumulates violations (deduplicated) and stops the run at ``max_errors``."""
+
+    def __init__(self, report: VerifyReport, max_errors: int | None) -> None:
+        self.report = report
+        self.max_errors = max_errors
+        self._seen: set[tuple[Path, str]] = set()
+
+    def add(self, path: Path, problem: str) -> None:
+        if (path, problem) in self._seen:
+            return
+        self._seen.add((path, problem))
+        self.report.violations.append(Violation(path, problem))
+        if self.max_errors and len(self.report.violations) >= self.max_errors:
+            self.report.stopped_early = True
+            raise _TooManyErrors
+
+    def add_error(self, path: Path, error: DatasetError) -> None:
+        """Record a reader's one-line error, without repeating the path it starts with."""
+        message = str(error)
+        prefix = f"{path}: "
+        self.add(path, message[len(prefix):] if message.startswith(prefix) else message)
+
+
+def _check_folder(out: _Collector, folder: Path, expected: list[str]) -> None:
+    """``folder`` holds exactly the files ``expected`` (names)."""
+    if not folder.is_dir():
+        out.add(folder, f"missing folder (expected {len(expected)} files)")
+        return
+    present = {p.name: p for p in folder.iterdir()}
+    for name in expected:
+        if name not in present:
+            out.add(folder / name, "missing file")
+    wanted = set(expected)
+    for name, path in sorted(present.items()):
+        if name.startswith(TMP_PREFIX):
+            out.add(path, "leftover temporary file from an interrupted write")
+        elif name not in wanted:
+            out.add(path, "unexpected entry (nothing else may live in a sequence folder)")
+
+
+def _check_tree(out: _Collector, tree: Path, split: str | None) -> set[SequenceKey]:
+    """Sequence folders under a ``{split}/{emotion}/{seq}`` tree; flags files at the upper levels."""
+    keys: set[SequenceKey] = set()
+    if not tree.is_dir():
+        return keys
+    for split_dir in sorted(tree.iterdir()):
+        if split is not None and split_dir.name != split:
+            continue
+        if not split_dir.is_dir():
+            out.add(split_dir, "unexpected file (expected only split folders here)")
+            continue
+        for emotion_dir in sorted(split_dir.iterdir()):
+            if not emotion_dir.is_dir():
+                out.add(emotion_dir, "unexpected file (expected only emotion folders here)")
+                continue
+            for seq_dir in sorted(emotion_dir.iterdir()):
+                if not seq_dir.is_dir():
+                    out.add(seq_dir, "unexpected file (expected only sequence folders here)")
+                    continue
+                keys.add(SequenceKey(split_dir.name, emotion_dir.name, seq_dir.name))
+    return keys
+
+
+def _contract_trees(root: Path) -> dict[str, Path]:
+    return {
+        "image/facial": root / "image" / "facial",
+        "image/head": root / "image" / "head",
+        "flow/facial": root / "flow" / "facial",
+        "flow/head": root / "flow" / "head",
+        "mask": root / "mask",
+        "depth": root / "depth",
+    }
+
+
+def _count_frames(out: _Collector, root: Path, key: SequenceKey) -> tuple[int, str]:
+    """(n, image extension) from the facial image folder: files named ``tttt.jpg|png``."""
+    folder = layout.image_dir(root, "facial", key)
+    exts = Counter()
+    for path in folder.iterdir():
+        parsed = layout.parse_frame_name(path.name)
+        if parsed is not None and parsed[1] in IMAGE_EXTS and path.is_file():
+            exts[parsed[1]] += 1
+    if not exts:
+        return 0, layout.DEFAULT_IMAGE_EXT
+    ext = exts.most_common(1)[0][0]
+    if len(exts) > 1:
+        out.add(folder, f"mixed image formats {sorted(exts)}; using {ext}")
+    return exts[ext], ext
+
+
+def libjpeg_luminance_table_sum(quality: int) -> int:
+    """Sum of the luminance quantisation table libjpeg (and Blender, Pillow) writes at ``quality``."""
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return sum(min(max((v * scale + 50) // 100, 1), 255) for v in _ANNEX_K_LUMINANCE)
+
+
+def _check_image(out: _Collector, path: Path, size: tuple[int, int] | None) -> tuple[int, int] | None:
+    """Check one image; return its (width, height) if readable."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            fmt, mode, image_size = image.format, image.mode, image.size
+            luminance_table = getattr(image, "quantization", {}).get(0)
+    except (UnidentifiedImageError, OSError) as exc:
+        out.add(path, f"unreadable image ({exc})")
+        return None
+    expected_format = _FORMAT_OF_EXT[path.suffix]
+    if fmt != expected_format:
+        out.add(path, f"file is {fmt}, expected {expected_format} for {path.suffix}")
+    if mode != "RGB":
+        out.add(path, f"image mode is {mode}, expected 8-bit RGB")
+    # A coarser luminance table than libjpeg's at quality 95 means a lower quality setting (SPEC §3).
+    if fmt == "JPEG" and luminance_table and sum(luminance_table) > libjpeg_luminance_table_sum(MIN_JPEG_QUALITY):
+        out.add(path, f"JPEG quality below {MIN_JPEG_QUALITY} (coarser quantisation than libjpeg's quality 95)")
+    if size is not None and image_size != size:
+        out.add(path, f"image is {image_size[0]}x{image_size[1]}, expected {size[0]}x{size[1]}")
+    return image_size
+
+
+def _fit_background_plane(depths: np.ndarray, masks: np.ndarray) -> np.ndarray | None:
+    """(a, b, c) with 1/z ≈ a·x + b·y + c over the mask==0 pixels; None if they cannot fix a plane."""
+    _, height, width = depths.shape
+    t_idx, ys, xs = np.nonzero(masks == 0)
+    if len(xs) < 3 or len(np.unique(xs)) < 2 or len(np.unique(ys)) < 2:
+        return None
+    stride = max(1, len(xs) // _PLANE_FIT_POINTS)
+    sel = slice(None, None, stride)
+    design = np.stack([xs[sel] + 0.5, ys[sel] + 0.5, np.ones(len(xs[sel]))], axis=1)
+    target = 1.0 / depths[t_idx[sel], ys[sel], xs[sel]].astype(np.float64)
+    keep = np.ones(len(target), dtype=bool)
+    for _ in range(4):
+        # Trimming makes the fit robust to a corrupted patch, so the violation lands on the bad frame.
+        coef, *_ = np.linalg.lstsq(design[keep], target[keep], rcond=None)
+        residual = np.abs(design @ coef - target) / np.abs(target)
+        keep = residual <= max(PLANE_REL_TOL / 10, float(np.median(residual)))
+        if keep.sum() < 3:
+            break
+    return coef
+
+
+def _check_mask_against_depth(
+    out: _Collector, mask_paths: list[Path], depths: np.ndarray, masks: np.ndarray
+) -> None:
+    plane = _fit_background_plane(depths, masks)
+    if plane is None:
+        log.info("%s: too few background pixels to fit the background plane", mask_paths[0].parent)
+        return
+    height, width = depths.shape[1:]
+    grid_x, grid_y = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    with np.errstate(divide="ignore"):
+        plane_depth = 1.0 / (plane[0] * grid_x + plane[1] * grid_y + plane[2])
+    for path, depth, mask in zip(mask_paths, depths, masks):
+        ratio = depth / plane_depth
+        off_plane = (mask == 0) & ~(np.abs(ratio - 1.0) <= PLANE_REL_TOL)
+        behind = (mask == 1) & ~(ratio < 1.0 - PLANE_REL_TOL)
+        for bad, what in (
+            (off_plane, "mask 0 but depth off the static background plane (head missing from mask?)"),
+            (behind, "mask 1 but depth not in front of the background plane"),
+        ):
+            if bad.any():
+                y, x = (int(v) for v in np.argwhere(bad)[0])
+                out.add(
+                    path,
+                    f"{int(bad.sum())} pixels have {what}; first at (x={x}, y={y}): "
+                    f"depth {depth[y, x]:.6g}, background plane {plane_depth[y, x]:.6g}",
+                )
+
+
+def _check_sequence(out: _Collector, root: Path, key: SequenceKey, check_values: bool) -> None:
+    seq_folder = layout.image_dir(root, "facial", key)
+    for problem in key.problems():
+        out.add(seq_folder, problem)
+    n, ext = _count_frames(out, root, key)
+    if n < 2:
+        out.add(seq_folder, f"a sequence needs at least 2 facial images, found {n}")
+        return
+    files = layout.sequence_files(root, key, n, ext)
+    groups = (
+        (seq_folder, files.facial_images),
+        (layout.image_dir(root, "head", key), files.head_images),
+        (layout.flow_dir(root, "facial", key), files.facial_flows),
+        (layout.flow_dir(root, "head", key), files.head_flows),
+        (layout.mask_dir(root, key), files.masks),
+        (layout.depth_dir(root, key), files.depths),
+    )
+    for folder, paths in groups:
+        _check_folder(out, folder, [p.name for p in paths])
+    for kind in FLOW_KINDS:
+        for folder, frames in (
+            (layout.occlusion_path(root, kind, key, 1).parent, range(1, n)),
+            (layout.flow_vis_path(root, kind, key, 1).parent, range(1, n)),
+        ):
+            if folder.is_dir():
+                _check_folder(out, folder, [layout.frame_name(t, ".png") for t in frames])
+    segmentation = layout.segmentation_path(root, key, 1).parent
+    if segmentation.is_dir():
+        _check_folder(out, segmentation, [layout.frame_name(t, ".png") for t in range(1, n + 1)])
+    out.report.files_checked += len(files.all_paths())
+    if check_values:
+        _check_values(out, files)
+
+
+def _check_values(out: _Collector, files: SequenceFiles) -> None:
+    size = None
+    for path in files.facial_images + files.head_images:
+        if path.is_file():
+            found = _check_image(out, path, size)
+            size = size or found
+    if size is None:
+        return
+    shape = (size[1], size[0])
+
+    masks: dict[int, np.ndarray] = {}
+    depths: dict[int, np.ndarray] = {}
+    for t, (mask_file, depth_file) in enumerate(zip(files.masks, files.depths), start=1):
+        for path, reader, store in ((mask_file, read_mask, masks), (depth_file, read_depth, depths)):
+            if not path.is_file():
+                continue
+            try:
+                array = reader(path)
+            except DatasetError as exc:
+                out.add_error(path, exc)
+                continue
+            if array.shape != shape:
+                out.add(path, f"array shape {array.shape}, expected {shape} (image size {size[0]}x{size[1]})")
+                continue
+            store[t] = array
+    both = sorted(set(masks) & set(depths))
+    if both:
+        _check_mask_against_depth(
+            out,
+            [files.masks[t - 1] for t in both],
+            np.stack([depths[t] for t in both]),
+            np.stack([masks[t] for t in both]),
+        )
+
+    for path_list in (files.facial_flows, files.head_flows):
+        for t, path in enumerate(path_list, start=1):
+            if not path.is_file():
+                continue
+            try:
+                flow = read_flo(path)
+            except DatasetError as exc:
+                out.add_error(path, exc)
+                continue
+            if flow.shape[:2] != shape:
+                out.add(path, f"flow is {flow.shape[1]}x{flow.shape[0]}, expected {size[0]}x{size[1]}")
+                continue
+            finite = np.isfinite(flow).all(axis=2)
+            if not finite.all():
+                out.add(path, f"{int((~finite).sum())} pixels have non-finite flow")
+            if t in masks:
+                moving_background = (masks[t] == 0) & np.any(flow != 0, axis=2)
+                if moving_background.any():
+                    y, x = (int(v) for v in np.argwhere(moving_background)[0])
+                    out.add(
+                        path,
+                        f"{int(moving_background.sum())} static background pixels (mask 0) have nonzero flow; "
+                        f"first at (x={x}, y={y}): ({flow[y, x, 0]:.6g}, {flow[y, x, 1]:.6g})",
+                    )
+
+
+def verify_dataset(
+    root: str | os.PathLike,
+    check_values: bool = True,
+    split: str | None = None,
+    max_errors: int | None = None,
+    progress: bool = False,
+) -> VerifyReport:
+    """Check ``root`` against SPEC §2–§3 and return every violation found.
+
+    ``split`` restricts the check to one split; ``max_errors`` (if set)
+    stops after that many violations; ``progress`` shows a tqdm bar.
+    """
+    root = Path(root)
+    report = VerifyReport(root=root)
+    out = _Collector(report, max_errors)
+    try:
+        if not root.is_dir():
+            out.add(root, "dataset root is not a folder")
+            return report
+        for parent in ("image", "flow"):
+            if (root / parent).is_dir():
+                for entry in sorted((root / parent).iterdir()):
+                    if entry.name not in FLOW_KINDS:
+                        out.add(entry, f"unexpected entry (only {' and '.join(FLOW_KINDS)} belong here)")
+        trees = {name: _check_tree(out, path, split) for name, path in _contract_trees(root).items()}
+        keys = sorted(trees["image/facial"])
+        for name, found in trees.items():
+            for key in sorted(found - trees["image/facial"]):
+                out.add(root / name / key.relpath(), "sequence folder without facial images")
+        if not keys:
+            out.add(root / "image" / "facial", "no sequences found" + (f" in split {split}" if split else ""))
+        report.sequences = len(keys)
+        for key in tqdm(keys, desc="verify", unit="seq", disable=not progress, file=sys.stderr):
+            _check_sequence(out, root, key, check_values)
+        if split is None:
+            for path in sorted(root.rglob(TMP_PREFIX + "*")):
+                out.add(path, "leftover temporary file from an interrupted write")
+    except _TooManyErrors:
+        pass
+    return report
+
+
+@click.command("verify")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", type=click.Choice(SPLITS), help="Check only this split.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no list of violations; only the exit status "
+              "and, on failure, a one-line summary.")
+@click.option("--max-errors", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Stop after this many violations (0: no limit).")
+@click.option("--structure-only", is_flag=True, help="Check names and presence of files only, not their contents.")
+def verify_command(root: Path, split: str | None, quiet: bool, max_errors: int, structure_only: bool) -> None:
+    """Check that dataset ROOT satisfies the data contract (SPEC §2-§3).
+
+    Exits 0 if every check passes, 1 if any violation is found; each
+    violation is printed as 'PATH: problem'.
+    """
+    report = verify_dataset(
+        root, check_values=not structure_only, split=split, max_errors=max_errors or None, progress=not quiet
+    )
+    if not quiet:
+        for violation in report.violations:
+            click.echo(str(violation))
+    if report.ok:
+        if not quiet:
+            click.echo(f"OK: {report.sequences} sequences, {report.files_checked} files satisfy the contract.")
+        return
+    more = " (stopped early; there may be more)" if report.stopped_early else ""
+    click.echo(
+        f"FAILED: {len(report.violations)} violations{more} in {report.root} "
+        f"({report.sequences} sequences).",
+        err=True,
+    )
+    click.get_current_context().exit(1)

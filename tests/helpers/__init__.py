@@ -1,0 +1,1 @@
+"""Test helpers shared by the test suites: synthetic datasets and a SPEC-only dataset loader."""
