@@ -19,6 +19,8 @@ SUBCOMMANDS = {
     "flame": ("ffn_render.facemodel.cli:flame_command", "Face-model files: inspect FLAME, convert to .npz, write the built-in head."),
     "preview-head": ("ffn_render.facemodel.preview:preview_head_command", "Draw the face model with expressions and identities to a PNG."),
     "params": ("ffn_render.params.cli:params_command", "Make a parameter table (prior sampler, EMOCA import)."),
+    "texture": ("ffn_render.appearance.cli:texture_command", "Albedo maps: procedural, FFHQ-UV transfer, unwrap from a photo."),
+    "texture-report": ("ffn_render.appearance.cli:texture_report_command", "Statistics, identity-spread figure and contact sheet of a texture folder."),
     "sequence": ("ffn_render.sequence:sequence_command", "Build FFN-F / FFN-H sequence specs (also: python -m ffn_render.sequence)."),
     "verify": ("ffn_render.dataset.verify:verify_command", "Check a dataset against the layout and label contract; exit 1 on any violation."),
     "preview": ("ffn_render.dataset.preview:preview_command", "Write a contact-sheet PNG of a dataset (frames, flow colour wheel, depth, mask)."),

@@ -19,6 +19,7 @@ import io
 import os
 import pickle
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -159,14 +160,28 @@ def read_uv_layout(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
             raise FaceModelError(f"{path}: UV file lacks key(s) {', '.join(missing)}")
         return np.asarray(data["vt"], np.float64), np.asarray(data["ft"], np.int64)
     if path.suffix.lower() == ".obj":
-        vt, ft = read_obj_uv(path)
-        return vt, ft
+        layout = read_obj_mesh(path)
+        return layout.vt, layout.ft
     raise FaceModelError(f"{path}: unknown UV layout format (expected .npz or .obj)")
 
 
-def read_obj_uv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Texture coordinates and per-face texture indices of a triangle OBJ."""
-    vt: list[list[float]] = []
+@dataclass(frozen=True)
+class ObjLayout:
+    """Faces (vertex indices) and texture coordinates of a triangle OBJ."""
+
+    faces: np.ndarray  # (F, 3) int64, 0-based
+    vt: np.ndarray  # (T, 2)
+    ft: np.ndarray  # (F, 3) int64, 0-based
+
+
+def read_obj_mesh(path: str | os.PathLike) -> ObjLayout:
+    """Read the vertex and texture indices of every triangle of an OBJ file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FaceModelError(f"{path}: no such OBJ file")
+    n_vertices = 0
+    vt: list[tuple[float, float]] = []
+    faces: list[list[int]] = []
     ft: list[list[int]] = []
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
@@ -174,18 +189,25 @@ def read_obj_uv(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 parts = line.split()
                 if not parts:
                     continue
-                if parts[0] == "vt":
-                    vt.append([float(parts[1]), float(parts[2])])
+                if parts[0] == "v":
+                    n_vertices += 1
+                elif parts[0] == "vt":
+                    vt.append((float(parts[1]), float(parts[2])))
                 elif parts[0] == "f":
-                    corners = parts[1:]
-                    if len(corners) != 3 or any(c.count("/") < 1 for c in corners):
-                        raise FaceModelError(f"{path}:{line_no}: expected a triangle with texture indices")
-                    ft.append([int(c.split("/")[1]) - 1 for c in corners])
-    except (ValueError, IndexError) as exc:
+                    corners = [c.split("/") for c in parts[1:]]
+                    if len(corners) != 3 or any(len(c) < 2 or not c[1] for c in corners):
+                        raise FaceModelError(f"{path}:{line_no}: expected a triangle 'f v/vt v/vt v/vt'")
+                    # OBJ indices are 1-based; negative ones count back from the latest element.
+                    faces.append([int(c[0]) - 1 if int(c[0]) > 0 else n_vertices + int(c[0]) for c in corners])
+                    ft.append([int(c[1]) - 1 if int(c[1]) > 0 else len(vt) + int(c[1]) for c in corners])
+    except (ValueError, IndexError, UnicodeDecodeError) as exc:
         raise FaceModelError(f"{path}: malformed OBJ ({exc})") from None
-    if not vt or not ft:
-        raise FaceModelError(f"{path}: OBJ has no texture coordinates or faces")
-    return np.asarray(vt, np.float64), np.asarray(ft, np.int64)
+    if not vt or not faces:
+        raise FaceModelError(f"{path}: OBJ has no texture coordinates or no faces")
+    layout = ObjLayout(np.asarray(faces, np.int64), np.asarray(vt, np.float64), np.asarray(ft, np.int64))
+    if layout.ft.min() < 0 or layout.ft.max() >= len(layout.vt):
+        raise FaceModelError(f"{path}: texture indices outside 1..{len(layout.vt)}")
+    return layout
 
 
 def read_region_masks(path: str | os.PathLike) -> dict[str, np.ndarray]:

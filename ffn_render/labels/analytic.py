@@ -156,7 +156,7 @@ class Raster(NamedTuple):
     depth: np.ndarray  # (H, W) float64 planar depth of the hit point, +inf where none
 
 
-def _first_hits(
+def first_hits(
     camera: PinholeCamera, vertices: np.ndarray, faces: np.ndarray, samples: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest triangle hit by the ray through each sample point (N, 2) in pixel coordinates.
@@ -258,7 +258,7 @@ def _first_hits(
 def rasterize(camera: PinholeCamera, vertices: np.ndarray, faces: np.ndarray) -> Raster:
     """Z-buffered ray cast through every pixel centre (both triangle sides are visible)."""
     shape = (camera.height, camera.width)
-    tri, bary, depth = _first_hits(camera, vertices, faces, camera.pixel_centers().reshape(-1, 2))
+    tri, bary, depth = first_hits(camera, vertices, faces, camera.pixel_centers().reshape(-1, 2))
     return Raster(tri.reshape(shape), bary.reshape(shape + (3,)), depth.reshape(shape))
 
 
@@ -322,7 +322,7 @@ def occlusion_mask(
     x, y = moved[:, 0], moved[:, 1]
     with np.errstate(invalid="ignore"):
         framed = (x >= 0) & (x < camera.width) & (y >= 0) & (y < camera.height)
-    _, _, front_depth = _first_hits(camera, verts_t1, faces, moved[framed])
+    _, _, front_depth = first_hits(camera, verts_t1, faces, moved[framed])
     hidden = front_depth < camera.depth(points[framed]) * (1.0 - rel_tol)
     occluded_points = ~framed
     occluded_points[framed] = hidden

@@ -1,0 +1,137 @@
+"""``ffn-render texture …`` and ``ffn-render texture-report``: make and inspect albedo textures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import AppearanceError
+from ..facemodel import BUILTIN_NAME, FaceModel, load_face_model
+
+
+def _model_options(command):
+    """--model / --uv / --masks: the face model whose UV layout the textures use."""
+    command = click.option("--masks", "masks_path", type=click.Path(dir_okay=False), help="Region masks (FLAME_masks.pkl).")(command)
+    command = click.option("--uv", "uv_path", type=click.Path(dir_okay=False),
+                           help="UV layout (FLAME_texture.npz or head_template.obj) for a bare FLAME .pkl.")(command)
+    return click.option("--model", "model_spec", default=BUILTIN_NAME, show_default=True,
+                        help="'ffn-head' or a FLAME .pkl / .npz face model.")(command)
+
+
+def _load_model(model_spec: str, uv_path: str | None, masks_path: str | None) -> FaceModel:
+    return load_face_model(model_spec, uv_path=uv_path, masks_path=masks_path)
+
+
+@click.group("texture")
+def texture_command() -> None:
+    """Albedo textures in the face model's UV layout: procedural, from FFHQ-UV, or unwrapped from photos."""
+
+
+@texture_command.command("procedural")
+@_model_options
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the (first) texture.")
+@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True, help="Textures for seeds seed … seed+count−1.")
+@click.option("--size", type=click.IntRange(16, 8192), default=1024, show_default=True, help="Texture side in texels.")
+@click.option("--out", "out", type=click.Path(), required=True,
+              help="Output .png for one texture, or a folder (files procedural_<seed>.png) for several.")
+def procedural_command(model_spec, uv_path, masks_path, seed: int, count: int, size: int, out: str) -> None:
+    """Write procedural skin albedo maps (tone, pores, lips, brows, hair, eyes), deterministic by seed."""
+    from tqdm import tqdm
+
+    from .albedo import procedural_albedo
+    from .textures import write_png
+
+    model = _load_model(model_spec, uv_path, masks_path)
+    if count == 1 and out.lower().endswith(".png"):
+        targets = [(seed, Path(out))]
+    else:
+        targets = [(s, Path(out) / f"procedural_{s:06d}.png") for s in range(seed, seed + count)]
+    for texture_seed, target in tqdm(targets, desc="procedural", unit="map", disable=len(targets) == 1):
+        write_png(target, procedural_albedo(model, texture_seed, size))
+    click.echo(f"wrote {len(targets)} texture(s) to {out}")
+
+
+@texture_command.command("ffhq-uv")
+@click.argument("in_dir", type=click.Path(file_okay=False, exists=True))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--hifi-obj", type=click.Path(dir_okay=False, exists=True), required=True,
+              help="FLAME_w_HIFI3D_UV.obj from the FFHQ-UV project (FLAME faces with HiFi3D++ texture coordinates).")
+@_model_options
+@click.option("--size", type=click.IntRange(16, 8192), default=1024, show_default=True, help="Output texture side.")
+@click.option("--eye-texture", type=click.Path(dir_okay=False, exists=True),
+              help="FFHQ-UV's eye_ball_tex.png (the OBJ's eyeball UVs, u in 2..3, point into it); default: procedural eyes.")
+@click.option("--overwrite", is_flag=True, help="Redo maps whose output already exists.")
+def ffhq_uv_command(in_dir, out_dir, hifi_obj, model_spec, uv_path, masks_path, size: int, eye_texture: str | None,
+                    overwrite: bool) -> None:
+    """Bake FFHQ-UV maps (HiFi3D++ layout) from IN_DIR into the model's UV layout in OUT_DIR.
+
+    Each IN_DIR/<name>.<ext> becomes OUT_DIR/<name>.png; existing outputs are
+    skipped, so an interrupted run resumes. Eyeballs come from --eye-texture or
+    get a procedural eye texture. Exits non-zero if any map failed.
+    """
+    from .ffhq_uv import transfer_folder
+
+    model = _load_model(model_spec, uv_path, masks_path)
+    result = transfer_folder(model, hifi_obj, in_dir, out_dir, size=size, overwrite=overwrite, source_eye_map=eye_texture)
+    click.echo(f"wrote {len(result.written)}, skipped {len(result.skipped)} existing, failed {len(result.failed)}")
+    if result.failed:
+        raise AppearanceError(f"{len(result.failed)} map(s) failed, first: {result.failed[0][1]}")
+
+
+@texture_command.command("unwrap")
+@click.argument("photo", type=click.Path(dir_okay=False, exists=True))
+@click.option("--params", "params_path", type=click.Path(exists=True), required=True,
+              help="Fitted β, θ, ψ: JSON/NPZ with keys beta, theta (15), psi, or an EMOCA output folder.")
+@click.option("--camera", "camera_path", type=click.Path(dir_okay=False, exists=True), required=True,
+              help='Camera JSON: a Blender camera (lens_mm, sensor_width_mm, location, rotation_euler; '
+                   'a sequence metadata file works) or {"type": "weak_perspective", "scale", "tx", "ty"} (DECA/EMOCA).')
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output texture .png.")
+@_model_options
+@click.option("--size", type=click.IntRange(16, 8192), default=1024, show_default=True, help="Output texture side.")
+@click.option("--mean-texture", type=click.Path(dir_okay=False, exists=True),
+              help="Texture (model layout) for texels seen neither directly nor mirrored; default: mean seen colour.")
+@click.option("--no-symmetry", is_flag=True, help="Do not fill hidden texels from their left-right mirror.")
+@click.option("--weights-out", type=click.Path(dir_okay=False), help="Also write the visibility weight map (grey PNG).")
+def unwrap_command(photo, params_path, camera_path, out, model_spec, uv_path, masks_path, size, mean_texture,
+                   no_symmetry, weights_out) -> None:
+    """Unwrap a frontal PHOTO into a UV texture, using the fitted face parameters and camera."""
+    import numpy as np
+
+    from .background import read_rgb_image
+    from .textures import read_texture, write_png
+    from .unwrap import MEAN, MIRRORED, SEEN, read_camera, read_params, unwrap_photo
+
+    image = np.asarray(read_rgb_image(photo), dtype=np.uint8)
+    beta, theta, psi = read_params(params_path)
+    camera = read_camera(camera_path, image.shape[1], image.shape[0])
+    model = _load_model(model_spec, uv_path, masks_path)
+    mean = read_texture(mean_texture) if mean_texture else None
+    result = unwrap_photo(image, model, beta, theta, psi, camera, size, mean_texture=mean, symmetry=not no_symmetry)
+    if weights_out:
+        grey = np.clip(np.rint(result.weight * 255), 0, 255).astype(np.uint8)
+        write_png(weights_out, np.repeat(grey[..., None], 3, axis=2))
+    write_png(out, result.texture)
+    click.echo(f"wrote {out}: {result.fraction(SEEN):.0%} seen, {result.fraction(MIRRORED):.0%} mirrored, "
+               f"{result.fraction(MEAN):.0%} from the mean")
+
+
+@click.command("texture-report")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", type=click.Path(dir_okay=False), default="texture_report.png", show_default=True,
+              help="Figure PNG; <out>_sheet.png (contact sheet) and <out>.json (numbers) are written beside it.")
+@click.option("--model", "model_spec", default=None,
+              help="Face model of the textures' layout, to measure only facial skin (default: the whole map).")
+@click.option("--uv", "uv_path", type=click.Path(dir_okay=False), help="UV layout for a bare FLAME .pkl.")
+@click.option("--masks", "masks_path", type=click.Path(dir_okay=False), help="Region masks (FLAME_masks.pkl).")
+def texture_report_command(folder: str, out: str, model_spec: str | None, uv_path, masks_path) -> None:
+    """Diversity of the textures in FOLDER: skin-tone spread, Table-1-style statistics, contact sheet."""
+    from .report import texture_report
+
+    model = _load_model(model_spec, uv_path, masks_path) if model_spec else None
+    summary = texture_report(folder, out, model)
+    click.echo(
+        f"{summary.count} textures: descriptor Std {summary.descriptor_std:.3f}, Cv {summary.descriptor_cv:.1f} %, "
+        f"pairwise cos {summary.mean_pairwise_cosine:.3f}, L* {summary.lightness_range[0]:.0f}–{summary.lightness_range[1]:.0f}"
+    )
+    click.echo(f"wrote {out}")

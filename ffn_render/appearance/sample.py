@@ -1,0 +1,120 @@
+"""One sequence's appearance, drawn from its seed: albedo, background, camera, lights, world."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..facemodel import FaceModel
+from .albedo import SkinTraits, eye_layout_overlaps, eyeball_faces, procedural_albedo, procedural_eye_texture, sample_traits
+from .background import list_images, load_background, procedural_background
+from .camera import CameraSpec, head_frame, sample_camera
+from .config import AppearanceConfig
+from .lighting import LightSpec, sample_lights, sample_world
+from .seeding import stream
+from .textures import read_texture
+
+
+@dataclass(frozen=True, eq=False)
+class Appearance:
+    """Everything about a sequence's look that stays fixed while the head moves."""
+
+    seed: int
+    camera: CameraSpec
+    target: tuple[float, float, float]  # the camera's aim point (world)
+    lights: list[LightSpec]
+    world_color_rgb: tuple[float, float, float]
+    world_strength: float
+    albedo: np.ndarray  # uint8 (S, S, 3), sRGB, in the model's UV layout
+    eye_albedo: np.ndarray | None  # uint8 (S, S, 3) when eyeballs share UV space with the skin, else None
+    background: np.ndarray  # uint8 (H, W, 3), sRGB
+    background_distance_m: float  # plane distance behind the aim point, along the view axis
+    texture_source: str  # a file path, or "procedural"
+    background_source: str  # a file path, or "procedural:<style>"
+    traits: SkinTraits | None  # the procedural albedo's choices (None for a texture file)
+
+    def to_json(self) -> dict:
+        """Metadata record (no pixel arrays) for ROOT/meta/…/{seq}.json."""
+        return {
+            "seed": self.seed,
+            "camera": self.camera.to_json(),
+            "target": list(self.target),
+            "lights": [light.to_json() for light in self.lights],
+            "world_color_rgb": list(self.world_color_rgb),
+            "world_strength": self.world_strength,
+            "texture": self.texture_source,
+            "texture_size": int(self.albedo.shape[0]),
+            "texture_traits": self.traits.to_json() if self.traits else None,
+            "eye_texture": self.eye_albedo is not None,
+            "background": self.background_source,
+            "background_size": list(self.background.shape[:2]),
+            "background_distance_m": self.background_distance_m,
+        }
+
+
+def sample_appearance(
+    seed: int,
+    model: FaceModel,
+    config: AppearanceConfig | None = None,
+    texture: str | os.PathLike | None = None,
+    background: str | os.PathLike | None = None,
+) -> Appearance:
+    """Draw a sequence's appearance; the same seed, model and config always give the same result.
+
+    ``texture`` / ``background`` name files to use instead of drawing: a
+    texture file beats ``config.textures_dir``, which beats the procedural
+    albedo; likewise for backgrounds and ``config.backgrounds_dir``.
+    """
+    config = config or AppearanceConfig()
+    camera, aim = sample_camera(stream(seed, "camera"), head_frame(model), config)
+    light_rng = stream(seed, "lights")
+    lights = sample_lights(light_rng, camera, aim, config)
+    world_colour, world_strength = sample_world(light_rng, config)
+    background_distance = float(stream(seed, "background.distance").uniform(*config.background_distance_m))
+
+    traits = None
+    if texture is None and config.textures_dir:
+        candidates = list_images(config.textures_dir)
+        texture = candidates[int(stream(seed, "texture.choice").integers(len(candidates)))]
+    # Where eyeballs share UV space with the skin, they get their own procedural eye map
+    # (the renderer's eye material reads eye_albedo) and the skin map leaves them out.
+    eye_albedo, skin_faces = None, None
+    if eye_layout_overlaps(model):
+        eye_faces = eyeball_faces(model)
+        skin_faces = np.setdiff1d(np.arange(len(model.faces)), eye_faces)
+        eye_albedo = procedural_eye_texture(model, seed, config.texture_size)
+    if texture is not None:
+        albedo = read_texture(texture, config.texture_size)
+        texture_source = str(texture)
+    else:
+        albedo = procedural_albedo(model, seed, config.texture_size, config, faces=skin_faces)
+        traits = sample_traits(seed, config)
+        texture_source = "procedural"
+
+    if background is None and config.backgrounds_dir:
+        candidates = list_images(config.backgrounds_dir)
+        background = candidates[int(stream(seed, "background.choice").integers(len(candidates)))]
+    if background is not None:
+        background_image = load_background(background, config.background_size)
+        background_source = str(background)
+    else:
+        background_image, style = procedural_background(seed, config.background_size)
+        background_source = f"procedural:{style}"
+
+    return Appearance(
+        seed=int(seed),
+        camera=camera,
+        target=tuple(float(v) for v in aim),  # type: ignore[arg-type]
+        lights=lights,
+        world_color_rgb=world_colour,
+        world_strength=world_strength,
+        albedo=albedo,
+        eye_albedo=eye_albedo,
+        background=background_image,
+        background_distance_m=background_distance,
+        texture_source=texture_source,
+        background_source=background_source,
+        traits=traits,
+    )

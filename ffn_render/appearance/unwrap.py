@@ -1,0 +1,230 @@
+"""Photo → UV texture: project the fitted mesh into a photo and pull its colours into the UV layout.
+
+This is the paper's route from FFHQ-Norm photos (§3.2) and the way users
+turn their own frontal photos into textures. For each texel of the layout:
+its point on the fitted mesh (β, θ, ψ) is projected with the fitted camera;
+it is *seen* when nothing nearer lies along the ray through its projection
+(the same ray casting as :mod:`ffn_render.labels.analytic`) and its surface faces
+the camera; the colour is sampled bilinearly and weighted by how squarely
+the surface faces the camera. Texels seen badly or not at all are filled
+from their left–right mirror texel (x → −x on the unposed identity mesh)
+when that one was seen, and finally from a mean texture (a given map, or
+the mean colour of the seen skin).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..errors import AppearanceError
+from ..facemodel import POSE_SIZE, FaceModel
+from ..labels.analytic import PinholeCamera
+from ..params.emoca import load_emoca_codes
+from ..labels.analytic import first_hits
+from .camera import CameraSpec
+from .uvmap import UVRaster, fill_uncovered, interpolate, rasterize_uv, sample_bilinear, uv_to_pixel
+
+# Facing (cos of the angle between the normal and the direction to the camera) below which a
+# texel counts as unseen, and the width of the ramp above it over which its weight rises to 1.
+MIN_FACING = 0.15
+FACING_RAMP = 0.35
+# Relative depth slack of the visibility test (the texel and the first hit are the same point up to rounding).
+DEPTH_TOLERANCE = 1e-6
+
+SEEN, MIRRORED, MEAN = 1, 2, 3  # codes of UnwrapResult.source
+
+
+@dataclass(frozen=True)
+class UnwrapResult:
+    texture: np.ndarray  # uint8 (S, S, 3)
+    weight: np.ndarray  # float (S, S): confidence of the directly seen colour, 0..1
+    mirror_weight: np.ndarray  # float (S, S): confidence of the mirror texel's seen colour, 0..1
+    source: np.ndarray  # uint8 (S, S): 0 uncovered, SEEN, MIRRORED or MEAN (where the colour mostly came from)
+
+    def fraction(self, code: int) -> float:
+        covered = self.source > 0
+        return float((self.source[covered] == code).mean()) if covered.any() else 0.0
+
+
+def weak_perspective_camera(scale: float, tx: float, ty: float, width: int, height: int, distance: float = 1.0e4) -> PinholeCamera:
+    """DECA/EMOCA's orthographic camera, x_ndc = s·(X + t), as a pinhole camera far away.
+
+    With the camera ``distance`` metres out on +z the perspective error is
+    (depth range / distance), about 2e-5 for a head: far below a pixel.
+    NDC runs −1..1 over the image, with y up.
+    """
+    focal = scale * width * distance / 2.0
+    return PinholeCamera(
+        fx=focal, fy=scale * height * distance / 2.0, cx=width / 2.0, cy=height / 2.0, width=int(width), height=int(height),
+        rotation=np.eye(3), translation=np.array([tx, ty, -distance]),
+    )
+
+
+def read_camera(path: str | os.PathLike, width: int, height: int) -> PinholeCamera:
+    """A camera from JSON: a Blender camera (:class:`CameraSpec` keys) or ``{"type": "weak_perspective", "scale", "tx", "ty"}``."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AppearanceError(f"{path}: cannot read camera JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("appearance"), dict):
+        data = data["appearance"]  # a sequence metadata file
+    if isinstance(data, dict) and isinstance(data.get("camera"), dict):
+        data = data["camera"]  # an appearance record
+    if not isinstance(data, dict):
+        raise AppearanceError(f"{path}: camera JSON must be an object")
+    if data.get("type") == "weak_perspective":
+        try:
+            return weak_perspective_camera(float(data["scale"]), float(data["tx"]), float(data["ty"]), width, height)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AppearanceError(f"{path}: weak_perspective camera needs numbers scale, tx, ty ({exc!r})") from None
+    return CameraSpec.from_json(data, source=str(path)).pinhole(width, height)
+
+
+def read_params(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(β, θ (15), ψ) from a JSON/NPZ with keys beta, theta, psi (a sequence spec works), or an EMOCA folder."""
+    path = Path(path)
+    if path.is_dir():
+        beta, psi, theta = load_emoca_codes(path)
+        return beta, theta, psi
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                data = {key: npz[key] for key in npz.files}
+        else:
+            raise AppearanceError(f"{path}: parameters must be .json, .npz or an EMOCA output folder")
+        beta, theta, psi = (np.asarray(data[key], dtype=np.float64).ravel() for key in ("beta", "theta", "psi"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AppearanceError(f"{path}: cannot read beta/theta/psi ({exc!r})") from None
+    if theta.size != POSE_SIZE:
+        raise AppearanceError(f"{path}: theta must have {POSE_SIZE} values, got {theta.size}")
+    return beta, theta, psi
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals (V, 3) for counter-clockwise faces."""
+    corners = vertices[faces]
+    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals = np.zeros_like(vertices)
+    for k in range(3):
+        np.add.at(normals, faces[:, k], face_normals)
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-20)
+
+
+def _seen_colour(photo, camera: PinholeCamera, posed: np.ndarray, faces: np.ndarray, raster: UVRaster):
+    """Colour sampled from the photo and its facing weight (0 where unseen) per covered texel."""
+    points = interpolate(raster, faces, posed)
+    normals = interpolate(raster, faces, vertex_normals(posed, faces))
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-20)
+    to_camera = camera.position - points
+    distance = np.linalg.norm(to_camera, axis=1)
+    facing = np.einsum("nd,nd->n", normals, to_camera) / distance
+    # Meshes from fits are not always consistently wound; a mesh whose normals mostly point
+    # inwards (centroid test) is taken as wound clockwise.
+    centroid = posed.mean(axis=0)
+    if np.mean(np.einsum("nd,nd->n", normals, points - centroid)) < 0:
+        facing = -facing
+
+    xy = camera.project(points)
+    depth = camera.depth(points)
+    # Seen when the nearest surface along the ray through the texel's own projection is the texel.
+    _, _, first_depth = first_hits(camera, posed, faces, xy)
+    visible = np.isfinite(first_depth) & (depth <= first_depth * (1.0 + DEPTH_TOLERANCE))  # inf: outside the frame
+    weight = np.where(visible, np.clip((facing - MIN_FACING) / FACING_RAMP, 0.0, 1.0), 0.0)
+    colour = np.zeros((len(points), 3))
+    colour[visible] = sample_bilinear(photo, xy[visible])
+    return colour, weight
+
+
+def _barycentric(points: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """Barycentrics (N, 3) of points (N, 3) projected onto triangles (N, 3, 3), clamped into the triangle."""
+    e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    rel = points - corners[:, 0]
+    d11, d12, d22 = (np.einsum("nd,nd->n", x, y) for x, y in ((e1, e1), (e1, e2), (e2, e2)))
+    r1, r2 = np.einsum("nd,nd->n", rel, e1), np.einsum("nd,nd->n", rel, e2)
+    den = np.where(np.abs(d11 * d22 - d12**2) > 1e-30, d11 * d22 - d12**2, 1e-30)
+    l1, l2 = (d22 * r1 - d12 * r2) / den, (d11 * r2 - d12 * r1) / den
+    bary = np.clip(np.stack([1 - l1 - l2, l1, l2], axis=1), 0.0, None)
+    return bary / np.maximum(bary.sum(axis=1, keepdims=True), 1e-12)
+
+
+def _mirror_uv(model: FaceModel, rest: np.ndarray, raster: UVRaster) -> tuple[np.ndarray, np.ndarray]:
+    """UV of each covered texel's left-right mirror point (x → −x on ``rest``), and whether one was found.
+
+    The mirror point is located on the face of the nearest texel and carried
+    to UV with its barycentrics there, so the lookup is sub-texel accurate.
+    """
+    points = interpolate(raster, model.faces, rest)
+    face_of_texel = raster.face_id[raster.covered]
+    tree = cKDTree(points)
+    spacing, _ = tree.query(points, k=2)
+    # Accept a partner within a few texel spacings (texel density varies over the layout).
+    limit = 3.0 * np.median(spacing[:, 1])
+    mirrored = points * np.array([-1.0, 1.0, 1.0])
+    distance, nearest = tree.query(mirrored)
+    face = face_of_texel[nearest]
+    bary = _barycentric(mirrored, rest[model.faces[face]])
+    uv = np.einsum("nk,nkd->nd", bary, model.vt[model.ft[face]])
+    return uv, distance <= limit
+
+
+def unwrap_photo(
+    photo: np.ndarray,
+    model: FaceModel,
+    beta: np.ndarray,
+    theta: np.ndarray,
+    psi: np.ndarray,
+    camera: PinholeCamera,
+    size: int = 1024,
+    mean_texture: np.ndarray | None = None,
+    symmetry: bool = True,
+) -> UnwrapResult:
+    """Unwrap ``photo`` (uint8 (H, W, 3), matching ``camera``'s size) into the model's UV layout."""
+    if model.vt is None or model.ft is None:
+        raise AppearanceError(f"{model.name}: face model has no UV layout (vt/ft) to unwrap into")
+    photo = np.asarray(photo)
+    if photo.shape != (camera.height, camera.width, 3):
+        raise AppearanceError(f"photo has shape {photo.shape}, camera expects ({camera.height}, {camera.width}, 3)")
+    posed = model.forward(beta, theta, psi)[0]
+    raster = rasterize_uv(model.vt, model.ft, size)
+    covered = raster.covered
+    colour, weight = _seen_colour(photo, camera, posed, model.faces, raster)
+    if not (weight > 0).any():
+        raise AppearanceError("no texel of the mesh is visible in the photo: check the camera and parameters")
+    source = np.full(len(colour), SEEN, dtype=np.uint8)
+
+    fill = np.zeros_like(colour)
+    fill_weight = np.zeros(len(colour))
+    if symmetry:
+        rest = model.forward(beta, np.zeros(POSE_SIZE), np.zeros(1))[0]
+        mirror_uv, found = _mirror_uv(model, rest, raster)
+        seen_image = np.zeros((size, size, 4))
+        seen_image[covered] = np.column_stack([colour, weight])
+        seen_image = fill_uncovered(seen_image, covered)
+        looked_up = sample_bilinear(seen_image, uv_to_pixel(mirror_uv, size))
+        fill, fill_weight = looked_up[:, :3], np.where(found, looked_up[:, 3], 0.0)
+    if mean_texture is not None:
+        texel_uv = interpolate(raster, model.ft, model.vt)
+        mean = sample_bilinear(mean_texture, uv_to_pixel(texel_uv, mean_texture.shape[:2]))
+    else:
+        mean = np.broadcast_to(np.average(colour, axis=0, weights=weight), colour.shape)
+    # Mirror colour where the mirror texel was seen, the mean beyond; then the seen colour on top.
+    fill = fill_weight[:, None] * fill + (1 - fill_weight[:, None]) * mean
+    result = weight[:, None] * colour + (1 - weight[:, None]) * fill
+    source[weight < 0.5] = np.where(fill_weight[weight < 0.5] >= 0.5, MIRRORED, MEAN)
+
+    size2 = (size, size)
+    texture = np.zeros(size2 + (3,))
+    texture[covered] = result
+    texture = fill_uncovered(texture, covered)
+    maps = np.zeros((3,) + size2)
+    maps[:, covered] = weight, fill_weight, source
+    return UnwrapResult(np.clip(np.rint(texture), 0, 255).astype(np.uint8), maps[0], maps[1], maps[2].astype(np.uint8))

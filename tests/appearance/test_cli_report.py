@@ -1,0 +1,100 @@
+"""The texture commands end to end on the sphere head, and the diversity report."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from ffn_render.appearance.cli import texture_command, texture_report_command
+from ffn_render.appearance.report import texture_report
+from ffn_render.errors import AppearanceError
+from ffn_render.facemodel.flame_io import write_npz
+
+from .sphere_head import sphere_head_arrays
+from .test_ffhq_uv import source_map, write_obj
+
+
+@pytest.fixture(scope="module")
+def head_npz(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "sphere.npz"
+    write_npz(path, sphere_head_arrays())
+    return path
+
+
+def invoke(command, args):
+    return CliRunner().invoke(command, [str(a) for a in args], catch_exceptions=True)
+
+
+def test_procedural_command_writes_deterministic_textures(head_npz, tmp_path):
+    result = invoke(texture_command, ["procedural", "--model", head_npz, "--seed", 5, "--count", 3, "--size", 48, "--out", tmp_path / "tex"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "tex").iterdir())
+    assert names == ["procedural_000005.png", "procedural_000006.png", "procedural_000007.png"]
+    single = tmp_path / "one.png"
+    assert invoke(texture_command, ["procedural", "--model", head_npz, "--seed", 6, "--size", 48, "--out", single]).exit_code == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(single)), np.asarray(Image.open(tmp_path / "tex" / names[1])))
+
+
+def test_ffhq_uv_command_and_bad_obj(head_npz, tmp_path):
+    arrays = sphere_head_arrays()
+    obj = tmp_path / "hifi.obj"
+    write_obj(obj, arrays["v_template"], arrays["f"], arrays["vt"][:, ::-1], arrays["ft"])
+    in_dir = tmp_path / "in"
+    in_dir.mkdir()
+    Image.fromarray(source_map()).save(in_dir / "x.png")
+    result = invoke(texture_command, ["ffhq-uv", in_dir, tmp_path / "out", "--hifi-obj", obj, "--model", head_npz, "--size", 32])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "x.png").is_file()
+    bad = tmp_path / "bad.obj"
+    write_obj(bad, arrays["v_template"], arrays["f"][:5], arrays["vt"], arrays["ft"][:5])
+    result = invoke(texture_command, ["ffhq-uv", in_dir, tmp_path / "out2", "--hifi-obj", bad, "--model", head_npz])
+    assert result.exit_code != 0 and isinstance(result.exception, AppearanceError)
+    assert not (tmp_path / "out2").exists()
+
+
+def test_unwrap_command_round_trip_files(head_npz, tmp_path):
+    from ffn_render.appearance import AppearanceConfig, sample_appearance
+    from ffn_render.facemodel import load_face_model
+
+    from .render_util import render_texture
+
+    model = load_face_model(head_npz)
+    app = sample_appearance(2, model, AppearanceConfig(texture_size=64, background_size=16))
+    photo, _ = render_texture(model, model.v_template, app.albedo, app.camera.pinhole(96, 96))
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    (tmp_path / "camera.json").write_text(json.dumps(app.to_json()))
+    (tmp_path / "params.json").write_text(json.dumps({"beta": [0, 0], "theta": [0] * 15, "psi": [0, 0]}))
+    out = tmp_path / "tex.png"
+    args = ["unwrap", tmp_path / "photo.png", "--params", tmp_path / "params.json", "--camera", tmp_path / "camera.json",
+            "--model", head_npz, "--size", 64, "--out", out, "--weights-out", tmp_path / "w.png"]
+    result = invoke(texture_command, args)
+    assert result.exit_code == 0, result.output
+    assert np.asarray(Image.open(out)).shape == (64, 64, 3) and (tmp_path / "w.png").is_file()
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out.unlink()
+    result = invoke(texture_command, args)
+    assert isinstance(result.exception, AppearanceError) and "photo.png" in str(result.exception)
+    assert not out.exists()
+
+
+def test_report_statistics_and_files(head_npz, tmp_path):
+    folder = tmp_path / "tex"
+    assert invoke(texture_command, ["procedural", "--model", head_npz, "--count", 6, "--size", 64, "--out", folder]).exit_code == 0
+    out = tmp_path / "report.png"
+    result = invoke(texture_report_command, [folder, "--out", out, "--model", head_npz])
+    assert result.exit_code == 0, result.output
+    for path in (out, tmp_path / "report_sheet.png", tmp_path / "report.json"):
+        assert path.is_file()
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["summary"]["count"] == 6 and len(data["textures"]) == 6
+    sheet = np.asarray(Image.open(tmp_path / "report_sheet.png"))
+    assert sheet.shape[1] == 8 * 160
+    # Identical textures have no spread at all; distinct ones do.
+    same = tmp_path / "same"
+    same.mkdir()
+    for k in range(3):
+        Image.open(folder / "procedural_000000.png").save(same / f"copy{k}.png")
+    assert texture_report(same, tmp_path / "same.png", progress=False).descriptor_std == pytest.approx(0.0, abs=1e-9)
+    assert data["summary"]["descriptor_std"] > 1.0
