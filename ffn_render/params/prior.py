@@ -1,0 +1,214 @@
+"""The prior sampler: parameter records drawn from distributions, no images needed.
+
+Each record is one person (β), one emotion (ψ and jaw) and one head pose
+(θ). θ and ψ are the *end* of the sequence's motion (SPEC §1 interpolates
+from the rest pose (0, 0) to them), so the pose ranges are ranges of head
+turns within one clip.
+
+Distributions (all truncated normals unless stated; angles in degrees):
+
+- identity β: the first ``n_shape`` (50) components, σ_k = 1/√(1 + k/25)
+  (1.0 tapering to ≈ 0.58; FLAME-layout shape coefficients are in units of
+  the training population's standard deviation), truncated at 2.5 σ_k.
+- head pose (global rotation, intrinsic yaw-pitch-roll about the model's y,
+  x, z axes): yaw σ 17 bounded ±35, pitch σ 9 bounded ±20, roll σ 6 bounded
+  ±12. In-the-wild face collections are mostly near-frontal: AFLW2000-3D
+  (Zhu et al., CVPR 2016) has about two thirds of its faces within ±30° yaw,
+  and 300W-LP/AFLW pitch and roll spreads are a fraction of the yaw spread;
+  AffectNet, the paper's source, is web-searched and similarly frontal. The
+  bounds keep whole-clip head turns within what a 5–20 frame pair sequence
+  can show without the face leaving the view.
+- neck: σ 3 bounded ±6 per axis (EMOCA leaves it at zero; a little adds
+  head-vs-neck variety).
+- jaw opening about x (positive opens the mouth, as in FLAME): uniform in
+  an emotion-dependent range within 0..0.35 rad (surprise and fear widest).
+- eyes: one gaze for both eyes, yaw σ 6 bounded ±15, pitch σ 4 bounded ±10.
+- expression ψ: the built-in head's named emotion preset times an intensity
+  uniform in 0.6..1.2, plus noise of 10 % of the typical preset size;
+  "none" is a random (Dirichlet) mix of the eight non-neutral presets. A
+  face model without the built-in head's named expression components (a
+  real FLAME file) has no presets: ψ is then drawn on its first 50 components, σ_k = s_e/√(1 + k/25),
+  with s_e an emotion intensity (neutral 0.2 … 1.0), and a warning says so.
+
+Categories are balanced: record i gets ``emotions[i % len(emotions)]``.
+Every record's parameters are drawn from its own seed
+(:func:`.records.derive_seed` of the run seed and the record id), so a
+record can be regenerated alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+from scipy.special import ndtr, ndtri
+from tqdm import tqdm
+
+from ..errors import ParamsError
+from ..facemodel import POSE_SIZE, FaceModel
+from .records import EMOTIONS, ParamRecord, derive_seed
+
+log = logging.getLogger(__name__)
+
+# (low, high) of the jaw opening in radians, by emotion.
+JAW_OPEN_RAD = {
+    "neutral": (0.0, 0.04),
+    "happy": (0.02, 0.18),
+    "sad": (0.0, 0.06),
+    "surprise": (0.15, 0.35),
+    "fear": (0.08, 0.30),
+    "disgust": (0.02, 0.12),
+    "anger": (0.02, 0.15),
+    "contempt": (0.0, 0.06),
+    "none": (0.0, 0.25),
+}
+# Expression scale by emotion for models without presets.
+RANDOM_EXPRESSION_SCALE = {
+    "neutral": 0.2,
+    "happy": 1.0,
+    "sad": 0.7,
+    "surprise": 1.0,
+    "fear": 1.0,
+    "disgust": 1.0,
+    "anger": 1.0,
+    "contempt": 0.6,
+    "none": 0.8,
+}
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    """Distribution parameters of the prior sampler (see the module docstring)."""
+
+    n_shape: int = 50
+    shape_sigma: float = 1.0
+    shape_taper: float = 25.0
+    shape_bound_sigmas: float = 2.5
+    yaw_deg: tuple[float, float] = (17.0, 35.0)  # (σ, bound)
+    pitch_deg: tuple[float, float] = (9.0, 20.0)
+    roll_deg: tuple[float, float] = (6.0, 12.0)
+    neck_deg: tuple[float, float] = (3.0, 6.0)
+    gaze_yaw_deg: tuple[float, float] = (6.0, 15.0)
+    gaze_pitch_deg: tuple[float, float] = (4.0, 10.0)
+    intensity: tuple[float, float] = (0.6, 1.2)  # uniform range of the preset scale
+    expression_noise: float = 0.1  # σ relative to the typical preset size
+    none_mix_alpha: float = 0.5  # Dirichlet concentration of the "none" mix
+    n_expr_random: int = 50
+    expr_sigma: float = 1.0
+
+
+def truncated_normal(rng: np.random.Generator, sigma: float | np.ndarray, bound: float | np.ndarray, size=None) -> np.ndarray:
+    """Samples of N(0, σ²) restricted to [−bound, bound] (inverse-CDF, no clipping)."""
+    sigma = np.asarray(sigma, dtype=np.float64)
+    edge = ndtr(np.asarray(bound, dtype=np.float64) / sigma)
+    u = rng.uniform(1.0 - edge, edge, size=size)
+    return sigma * ndtri(u)
+
+
+def sample_prior(
+    count: int,
+    seed: int,
+    model: FaceModel,
+    emotions: Sequence[str] = EMOTIONS,
+    config: PriorConfig | None = None,
+    progress: bool = False,
+) -> list[ParamRecord]:
+    """``count`` records, emotions balanced over ``emotions``, deterministic by ``seed``."""
+    config = config or PriorConfig()
+    if count < 1:
+        raise ParamsError(f"prior sampler: count must be at least 1, got {count}")
+    unknown = [e for e in emotions if e not in EMOTIONS]
+    if unknown or not emotions:
+        raise ParamsError(f"prior sampler: unknown emotion(s) {unknown or emotions!r} (expected some of {' '.join(EMOTIONS)})")
+    presets = emotion_presets(model)
+    if presets is None:
+        log.warning(
+            "face model '%s' has no named expression components: expressions are random draws scaled by emotion, "
+            "not emotion-specific presets",
+            model.name,
+        )
+    records = []
+    for index in tqdm(range(count), desc="prior", unit="record", disable=None if progress else True):
+        record_id = f"prior-s{seed}-{index:06d}"
+        emotion = emotions[index % len(emotions)]
+        records.append(sample_prior_record(record_id, emotion, derive_seed(seed, record_id), model, presets, config))
+    return records
+
+
+def sample_prior_record(
+    record_id: str,
+    emotion: str,
+    record_seed: int,
+    model: FaceModel,
+    presets: dict[str, np.ndarray] | None,
+    config: PriorConfig,
+) -> ParamRecord:
+    """One record drawn from ``record_seed`` alone."""
+    rng = np.random.default_rng(record_seed)
+    beta = _sample_shape(rng, model, config)
+    theta = _sample_pose(rng, emotion, config)
+    psi = _sample_expression(rng, emotion, model, presets, config)
+    return ParamRecord(
+        id=record_id,
+        source="prior",
+        emotion=emotion,
+        beta=tuple(beta.tolist()),
+        psi=tuple(psi.tolist()),
+        theta=tuple(theta.tolist()),
+        seed=record_seed,
+    )
+
+
+def _tapered_sigmas(k: int, sigma: float, taper: float) -> np.ndarray:
+    return sigma / np.sqrt(1.0 + np.arange(k) / taper)
+
+
+def _sample_shape(rng: np.random.Generator, model: FaceModel, config: PriorConfig) -> np.ndarray:
+    sigmas = _tapered_sigmas(min(config.n_shape, model.n_shape), config.shape_sigma, config.shape_taper)
+    return truncated_normal(rng, sigmas, config.shape_bound_sigmas * sigmas)
+
+
+def _sample_pose(rng: np.random.Generator, emotion: str, config: PriorConfig) -> np.ndarray:
+    def angle(spec: tuple[float, float], size=None) -> np.ndarray:
+        return np.deg2rad(truncated_normal(rng, spec[0], spec[1], size))
+
+    theta = np.zeros(POSE_SIZE)
+    yaw, pitch, roll = angle(config.yaw_deg), angle(config.pitch_deg), angle(config.roll_deg)
+    theta[0:3] = Rotation.from_euler("YXZ", [yaw, pitch, roll]).as_rotvec()
+    theta[3:6] = angle(config.neck_deg, 3)
+    low, high = JAW_OPEN_RAD[emotion]
+    theta[6] = rng.uniform(low, high)
+    gaze = Rotation.from_euler("YX", [angle(config.gaze_yaw_deg), angle(config.gaze_pitch_deg)]).as_rotvec()
+    theta[9:12] = gaze
+    theta[12:15] = gaze
+    return theta
+
+
+def _sample_expression(
+    rng: np.random.Generator, emotion: str, model: FaceModel, presets: dict[str, np.ndarray] | None, config: PriorConfig
+) -> np.ndarray:
+    if presets is None:
+        sigmas = _tapered_sigmas(min(config.n_expr_random, model.n_expr), config.expr_sigma, config.shape_taper)
+        sigmas = sigmas * RANDOM_EXPRESSION_SCALE[emotion]
+        return truncated_normal(rng, sigmas, config.shape_bound_sigmas * sigmas)
+    if emotion == "none":
+        emotional = [e for e in EMOTIONS if e != "neutral"]
+        weights = rng.dirichlet(np.full(len(emotional), config.none_mix_alpha))
+        base = sum(w * presets[e] for w, e in zip(weights, emotional))
+    else:
+        base = presets[emotion]
+    typical = np.mean([np.linalg.norm(v) for v in presets.values() if np.any(v)])
+    noise_sigma = config.expression_noise * typical / np.sqrt(base.size)
+    return rng.uniform(*config.intensity) * base + rng.normal(0.0, noise_sigma, base.size)
+
+
+def emotion_presets(model: FaceModel) -> dict[str, np.ndarray] | None:
+    """Expression vector per emotion for models with the built-in head's named components, else None."""
+    from ..facemodel.builtin_head import EXPRESSION_NAMES, preset_expression
+
+    if tuple(model.expression_names[: len(EXPRESSION_NAMES)]) != EXPRESSION_NAMES:
+        return None
+    return {emotion: preset_expression(emotion, model.n_expr) for emotion in EMOTIONS}

@@ -1,0 +1,133 @@
+"""The prior sampler: balance, determinism, pose statistics, presets."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy.spatial.transform import Rotation
+
+from ffn_render.errors import ParamsError
+from ffn_render.facemodel import face_model_to_arrays
+from ffn_render.facemodel.flame_io import write_npz
+from ffn_render.params.cli import params_command
+from ffn_render.params.prior import PriorConfig, emotion_presets, sample_prior, sample_prior_record
+from ffn_render.params.records import EMOTIONS, read_param_table
+from tests.params.models import small_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return small_model(n_shape=300, n_expr=100)
+
+
+@pytest.fixture(scope="module")
+def many(model):
+    return sample_prior(900, seed=11, model=model)
+
+
+def head_angles_deg(theta: np.ndarray) -> np.ndarray:
+    """(yaw, pitch, roll) of global rotations, read off the rotated axes.
+
+    With R = Ry(yaw)·Rx(pitch)·Rz(roll), the face direction R·ẑ is
+    (cos p sin y, −sin p, cos p cos y) and R[1,0], R[1,1] are
+    cos p sin r, cos p cos r.
+    """
+    mats = Rotation.from_rotvec(theta[:, 0:3]).as_matrix()
+    forward = mats[:, :, 2]
+    yaw = np.arctan2(forward[:, 0], forward[:, 2])
+    pitch = np.arcsin(-forward[:, 1])
+    roll = np.arctan2(mats[:, 1, 0], mats[:, 1, 1])
+    return np.degrees(np.stack([yaw, pitch, roll], axis=1))
+
+
+@pytest.mark.parametrize("count", [1, 9, 40, 100])
+def test_categories_balanced(model, count):
+    counts = Counter(r.emotion for r in sample_prior(count, seed=0, model=model))
+    assert sum(counts.values()) == count
+    per_emotion = [counts.get(e, 0) for e in EMOTIONS]
+    assert max(per_emotion) - min(per_emotion) <= 1
+
+
+def test_subset_of_emotions(model):
+    counts = Counter(r.emotion for r in sample_prior(7, seed=0, model=model, emotions=("happy", "sad")))
+    assert counts == {"happy": 4, "sad": 3}
+    with pytest.raises(ParamsError, match="unknown emotion"):
+        sample_prior(3, seed=0, model=model, emotions=("happy", "joy"))
+
+
+def test_deterministic_by_seed_and_per_record(model):
+    a, b, c = (sample_prior(18, seed=s, model=model) for s in (4, 4, 5))
+    assert a == b
+    assert all(x.beta != y.beta for x, y in zip(a, c))
+    assert len({r.id for r in a} | {r.id for r in c}) == 36  # tables from different seeds can be merged
+    # a record can be regenerated from its own seed alone
+    again = sample_prior_record(a[7].id, a[7].emotion, a[7].seed, model, emotion_presets(model), PriorConfig())
+    assert again == a[7]
+
+
+def test_head_pose_within_bounds_with_plausible_spread(many):
+    theta = np.array([r.theta for r in many])
+    angles = head_angles_deg(theta)
+    bounds = np.array([35.0, 20.0, 12.0])
+    assert np.all(np.abs(angles) <= bounds + 1e-9)
+    std = angles.std(axis=0)
+    # truncated normals σ (17, 9, 6) at those bounds have std ≈ (15.2, 8.3, 5.3)
+    assert 13.5 < std[0] < 17.0 and 7.3 < std[1] < 9.3 and 4.6 < std[2] < 6.0
+    assert np.all(np.abs(angles.mean(axis=0)) < 2.0)
+    assert np.mean(np.abs(angles[:, 0]) > 20.0) > 0.15  # turned heads are common, not rare outliers
+
+
+def test_jaw_and_gaze(many):
+    theta = np.array([r.theta for r in many])
+    emotions = np.array([r.emotion for r in many])
+    jaw = theta[:, 6:9]
+    assert np.all(jaw[:, 0] >= 0) and np.all(jaw[:, 0] <= 0.35) and not jaw[:, 1:].any()
+    assert jaw[emotions == "surprise", 0].mean() > 3 * jaw[emotions == "neutral", 0].mean()
+    assert np.array_equal(theta[:, 9:12], theta[:, 12:15])  # both eyes look the same way
+    gaze = Rotation.from_rotvec(theta[:, 9:12]).as_matrix()[:, :, 2]
+    assert np.all(np.degrees(np.abs(np.arctan2(gaze[:, 0], gaze[:, 2]))) <= 15 + 1e-9)
+    assert np.all(np.degrees(np.abs(np.arcsin(gaze[:, 1]))) <= 10 + 1e-9)
+    assert np.all(np.degrees(np.abs(theta[:, 3:6])) <= 6 + 1e-9)
+
+
+def test_identity_and_random_expression(many):
+    beta = np.array([r.beta for r in many])
+    assert beta.shape == (900, 50)
+    sigma = 1.0 / np.sqrt(1.0 + np.arange(50) / 25.0)
+    assert np.all(np.abs(beta) <= 2.5 * sigma + 1e-12)
+    assert 0.85 < beta[:, 0].std() < 1.05 and 0.5 < beta[:, 49].std() < 0.65
+    psi = {e: np.array([r.psi for r in many if r.emotion == e]) for e in EMOTIONS}
+    assert all(p.shape[1] == 50 for p in psi.values())
+    # without presets, neutral faces are calmer than emotional ones
+    assert np.linalg.norm(psi["neutral"], axis=1).mean() < 0.4 * np.linalg.norm(psi["surprise"], axis=1).mean()
+
+
+def test_small_model_limits_coefficient_counts():
+    records = sample_prior(3, seed=0, model=small_model(n_shape=8, n_expr=6))
+    assert {len(r.beta) for r in records} == {8} and {len(r.psi) for r in records} == {6}
+
+
+def test_prior_command_with_model_file(tmp_path, model):
+    model_path = tmp_path / "small.npz"
+    write_npz(model_path, face_model_to_arrays(model))
+    table = tmp_path / "prior.jsonl"
+    result = CliRunner().invoke(
+        params_command, ["prior", "--count", "20", "--seed", "3", "--out", str(table), "--model", str(model_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert read_param_table(table) == sample_prior(20, seed=3, model=model)
+    shown = CliRunner().invoke(params_command, ["show", str(table), "--model", str(model_path)])
+    assert shown.exit_code == 0 and "prior=20" in shown.output
+
+
+def test_prior_command_bad_model_writes_nothing(tmp_path):
+    table = tmp_path / "prior.jsonl"
+    result = CliRunner().invoke(
+        params_command, ["prior", "--count", "5", "--out", str(table), "--model", str(tmp_path / "missing.npz")]
+    )
+    assert result.exit_code != 0
+    assert "missing.npz" in result.output
+    assert not table.exists()
