@@ -1,0 +1,56 @@
+"""Every command and subcommand answers --help with a description."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from ffn_render.cli import SUBCOMMANDS, cli
+
+
+def walk(command: click.Command, path: tuple[str, ...], ctx: click.Context):
+    yield path, command
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            yield from walk(command.get_command(ctx, name), path + (name,), ctx)
+
+
+def all_command_paths():
+    from models.decflow.cli import main as decflow
+
+    ctx = click.Context(cli)
+    paths = [("ffn-render",) + p for p, _ in walk(cli, (), ctx)]
+    paths += [("decflow",) + p for p, _ in walk(decflow, (), click.Context(decflow))]
+    return paths
+
+
+@pytest.mark.parametrize("path", all_command_paths(), ids=" ".join)
+def test_every_command_has_help(path):
+    from models.decflow.cli import main as decflow
+
+    group = cli if path[0] == "ffn-render" else decflow
+    result = CliRunner().invoke(group, list(path[1:]) + ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    description = result.output.split("Options:")[0].split("\n", 2)[-1].strip()
+    assert len(description) > 20, f"{' '.join(path)} has no description"
+
+
+def test_subcommand_table_is_complete():
+    assert {"params", "sequence", "verify", "preview", "flame", "preview-head"} <= set(SUBCOMMANDS)
+
+
+def test_pipeline_error_is_one_line_and_nonzero(tmp_path):
+    missing = tmp_path / "absent.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "ffn_render", "sequence", "--params", str(missing), "--out", str(tmp_path / "specs")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(missing) in lines[0], result.stderr
+    assert not (tmp_path / "specs").exists()
