@@ -40,9 +40,10 @@ def test_lips_and_eyes_are_coloured_on_the_builtin_head(builtin):
     for seed in range(4):
         lab = srgb_to_lab(procedural_albedo(builtin, seed, SIZE) / 255.0)
         assert lab[lips][:, 1].mean() > lab[face & ~lips][:, 1].mean() + 3
-        # An eyeball shows a dark iris/pupil and a bright sclera.
+        # An eyeball shows a dark iris/pupil and a bright sclera; the iris covers
+        # only ~6 % of a whole eyeball's surface (an 11.8 mm iris on a 12 mm sphere).
         lightness = np.sort(lab[eye][:, 0])
-        assert lightness[-len(lightness) // 4:].mean() > lightness[: len(lightness) // 10].mean() + 25
+        assert lightness[-len(lightness) // 4:].mean() > lightness[: len(lightness) // 40].mean() + 25
 
 
 def test_camera_frames_the_builtin_head(builtin):
