@@ -4,8 +4,10 @@ PYTHON ?= python3
 TORCH_SPEC ?= torch==2.13.0
 SPLIT ?= train
 CONFIG ?= configs/render_default.yaml
-SPECS ?= out/specs
+# Leave SPECS empty to draw specs from the config's `sequences:` section.
+SPECS ?=
 OUT ?= out/dataset
+DEMO ?= out/demo
 DEVICE ?= auto
 PYTEST_ARGS ?=
 
@@ -24,6 +26,20 @@ test:  ## the fast test suite (what CI runs)
 
 test-all:  ## every test, slow ones included (full-resolution renders, longer training)
 	$(PYTHON) -m pytest -q -m "" $(PYTEST_ARGS)
+
+demo:  ## render a small complete dataset from the built-in defaults into out/demo, verify it, draw previews
+	ffn-render render --config configs/demo.yaml --out $(DEMO)
+	ffn-render verify $(DEMO)
+	ffn-render preview $(DEMO) --out $(DEMO)/preview.png
+	ffn-render preview-head --out $(DEMO)/head.png
+	@echo "demo dataset in $(DEMO); look at $(DEMO)/preview.png and $(DEMO)/head.png"
+
+render:  ## render one split: make render SPLIT=train [CONFIG=…] [SPECS=…] [OUT=…] [DEVICE=…]
+	ffn-render render --config $(CONFIG) --split $(SPLIT) --out $(OUT) --device $(DEVICE) $(if $(SPECS),--specs $(SPECS))
+
+bench:  ## benchmark scripts; each prints ratios measured side by side in one run
+	$(PYTHON) benchmarks/bench_render.py
+	$(PYTHON) benchmarks/bench_decflow.py
 
 clean:  ## remove generated outputs
 	rm -rf out .pytest_cache

@@ -22,6 +22,9 @@ SUBCOMMANDS = {
     "texture": ("ffn_render.appearance.cli:texture_command", "Albedo maps: procedural, FFHQ-UV transfer, unwrap from a photo."),
     "texture-report": ("ffn_render.appearance.cli:texture_report_command", "Statistics, identity-spread figure and contact sheet of a texture folder."),
     "sequence": ("ffn_render.sequence:sequence_command", "Build FFN-F / FFN-H sequence specs (also: python -m ffn_render.sequence)."),
+    "render": ("ffn_render.render.pipeline:render_command", "Render sequence specs with Blender Cycles into the FFN layout (images, .flo, depth, masks)."),
+    "submit": ("ffn_render.cluster.cli:submit_command", "Render on many local workers or as a Slurm job array, one task per shard."),
+    "status": ("ffn_render.cluster.cli:status_command", "Done / failed / pending per shard, throughput and time left for a dataset."),
     "verify": ("ffn_render.dataset.verify:verify_command", "Check a dataset against the layout and label contract; exit 1 on any violation."),
     "preview": ("ffn_render.dataset.preview:preview_command", "Write a contact-sheet PNG of a dataset (frames, flow colour wheel, depth, mask)."),
 }

@@ -403,12 +403,23 @@ def verify_dataset(
 @click.option("--max-errors", type=click.IntRange(min=0), default=50, show_default=True,
               help="Stop after this many violations (0: no limit).")
 @click.option("--structure-only", is_flag=True, help="Check names and presence of files only, not their contents.")
-def verify_command(root: Path, split: str | None, quiet: bool, max_errors: int, structure_only: bool) -> None:
+@click.option("--repair", is_flag=True, help="First re-render every sequence whose files are missing or differ from "
+              "their manifest checksums, and every unfinished one (datasets made with `ffn-render submit`), then check.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --repair: worker processes that re-render.")
+def verify_command(root: Path, split: str | None, quiet: bool, max_errors: int, structure_only: bool, repair: bool,
+                   workers: int) -> None:
     """Check that dataset ROOT satisfies the data contract (SPEC §2-§3).
 
     Exits 0 if every check passes, 1 if any violation is found; each
     violation is printed as 'PATH: problem'.
     """
+    if repair:
+        from ..cluster.repair import repair_dataset
+
+        repaired = repair_dataset(root, workers=workers, progress=not quiet)
+        if not quiet:
+            click.echo(repaired.summary())
     report = verify_dataset(
         root, check_values=not structure_only, split=split, max_errors=max_errors or None, progress=not quiet
     )

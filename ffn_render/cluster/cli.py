@@ -1,0 +1,149 @@
+"""``ffn-render submit`` (local workers or a Slurm job array) and ``ffn-render status``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from ..errors import ClusterError
+from ..fileio import atomic_write_json
+from ..sequence import SPLITS
+from .config import ClusterConfig, load_cluster_config, parse_cluster_config
+from .manifest import write_merged_manifest
+from .state import CLUSTER_DIR, load_plan
+
+CONFIG_SNAPSHOT = "config.json"
+
+
+def _parse_gpus(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        gpus = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated GPU indices like 0,1, got {text!r}", param_hint="--gpus") from None
+    if not gpus or min(gpus) < 0 or len(set(gpus)) != len(gpus):
+        raise click.BadParameter(f"expected distinct non-negative GPU indices, got {text!r}", param_hint="--gpus")
+    return gpus
+
+
+def _snapshot_config(root: Path, config: ClusterConfig) -> None:
+    atomic_write_json(root / CLUSTER_DIR / CONFIG_SNAPSHOT, config.to_dict())
+
+
+def _load_snapshot(root: Path) -> ClusterConfig | None:
+    path = root / CLUSTER_DIR / CONFIG_SNAPSHOT
+    if not path.is_file():
+        return None
+    return parse_cluster_config(json.loads(path.read_text()))
+
+
+@click.command("submit", context_settings={"show_default": True})
+@click.option("--slurm/--local", "use_slurm", default=False,
+              help="Submit a Slurm job array (one task per shard) or render with worker processes on this machine.")
+@click.option("--specs", "specs_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Sequence-spec folder (from `python -m ffn_render.sequence`).")
+@click.option("--out", "root", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset ROOT.")
+@click.option("--config", "render_config", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Render config YAML, as for `ffn-render render` (default: built-in defaults).")
+@click.option("--cluster-config", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Cluster config YAML (shards, Slurm resources, workers, retries; see configs/cluster_default.yaml).")
+@click.option("--num-shards", type=click.IntRange(min=1), default=None,
+              help="Shards to deal the sequences into. Default: the dataset's existing plan, else the cluster "
+                   "config's num_shards (--slurm) or one per worker (--local).")
+@click.option("--split", type=click.Choice(SPLITS), default=None, help="Render only this split (default: all).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="(--local) worker processes, one Blender worker each. Default: the cluster config's.")
+@click.option("--gpus", default=None, help="(--local) comma-separated CUDA device indices, e.g. 0,1: one worker per GPU.")
+@click.option("--wait/--no-wait", default=False,
+              help="(--slurm) watch the job array, resubmit failed shards up to max_retries times, merge the manifests.")
+@click.option("--max-retries", type=click.IntRange(min=0), default=None,
+              help="Reruns of shards whose task failed. Default: the cluster config's.")
+@click.option("--device", default=None,
+              help="Cycles device (auto, cpu, cuda, optix, hip, metal, oneapi); overrides the render config.")
+@click.option("--blender", default=None, help="Use this Blender 5.0 binary instead of the bpy module.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def submit_command(use_slurm, specs_dir, root, render_config, cluster_config, num_shards, split, workers, gpus,
+                   wait, max_retries, device, blender, no_progress):
+    """Render a dataset in shards: local worker processes, or a Slurm job array.
+
+    A sequence is the unit of work; sequence ids are dealt into shards by a
+    stable hash. Finished sequences are listed with checksums in
+    ROOT/manifests/ (merged into ROOT/manifest.jsonl); re-running the same
+    command skips them and redoes partial ones. Follow a run with
+    `ffn-render status ROOT`.
+
+    \b
+    Examples:
+      ffn-render submit --local --specs out/specs --out out/ds --workers 2 --gpus 0,1
+      ffn-render submit --slurm --specs out/specs --out out/ds --config configs/render_default.yaml \\
+          --cluster-config configs/cluster_paper.yaml --num-shards 100
+    """
+    from .local import run_local
+    from .slurm import submit_slurm
+    from .submit import pending_shards, prepare_run
+
+    if device is not None:
+        from ..render.config import DEVICES  # imported only here: it pulls in the face model (torch)
+
+        if device not in DEVICES:
+            raise click.BadParameter(f"must be one of {', '.join(DEVICES)}, got {device!r}", param_hint="--device")
+    config = load_cluster_config(cluster_config)
+    if max_retries is not None:
+        config = parse_cluster_config({**config.to_dict(), "max_retries": max_retries})
+    gpu_list = _parse_gpus(gpus)
+    gpu_list = config.local.gpus if gpu_list is None else gpu_list
+    slots = len(gpu_list) or workers or config.local.workers
+    if num_shards is None:
+        existing = load_plan(root)
+        num_shards = existing.num_shards if existing else (config.num_shards if use_slurm else slots)
+    plan = prepare_run(root, specs_dir, render_config, num_shards, split)
+    _snapshot_config(root, config)
+    todo = pending_shards(root, plan)
+    click.echo(f"{len(plan.sequences)} sequences in {plan.num_shards} shards; {len(todo)} shards have work left")
+    if not todo:
+        write_merged_manifest(root)
+        return
+    start = time.perf_counter()
+    if use_slurm:
+        report = submit_slurm(root, plan, config, wait=wait, device=device, blender=blender, progress=not no_progress)
+        if not wait:
+            click.echo(f"submitted Slurm job {report.job_ids[0][0].split('_')[0]} ({len(todo)} tasks); "
+                       f"follow it with: ffn-render status {root}")
+            return
+        pending, rounds = report.pending, report.rounds
+    else:
+        report = run_local(root, plan, workers=slots, gpus=gpu_list, max_retries=config.max_retries,
+                           sequence_attempts=config.sequence_attempts, device=device, blender=blender,
+                           progress=not no_progress)
+        pending, rounds = report.pending, report.rounds
+    elapsed = time.perf_counter() - start
+    if pending:
+        raise ClusterError(f"{root}: {len(pending)} shard(s) still unfinished after {rounds} round(s) "
+                           f"({elapsed:.0f} s); see `ffn-render status {root}` for their logs")
+    click.echo(f"all {len(plan.sequences)} sequences done in {elapsed:.1f} s ({rounds} round(s)); manifest: {root / 'manifest.jsonl'}")
+
+
+@click.command("status")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+@click.option("--all", "all_shards", is_flag=True, help="List finished shards too.")
+@click.option("--no-queue", is_flag=True, help="Do not ask Slurm (squeue) which tasks are still running.")
+def status_command(root, as_json, all_shards, no_queue):
+    """Progress of a run started with `ffn-render submit`: done / running / failed / pending per shard,
+    throughput, estimated time left, and the log of every failed shard.
+
+    Also merges the per-shard manifests into ROOT/manifest.jsonl (each finished sequence once).
+    """
+    from .status import format_status, run_status
+
+    status = run_status(root, use_queue=not no_queue)
+    write_merged_manifest(root)
+    if as_json:
+        click.echo(json.dumps(status.to_json(), indent=1))
+        return
+    snapshot = _load_snapshot(root)
+    click.echo(format_status(status, max_retries=snapshot.max_retries if snapshot else None, all_shards=all_shards))

@@ -1,0 +1,217 @@
+"""Render configuration: the ``render:`` section of a YAML config, plus the file that holds it.
+
+A config file has up to three sections::
+
+    render:       # RenderConfig below: resolution, samples, denoiser, outputs, device
+    appearance:   # ffn_render.appearance.AppearanceConfig (textures, backgrounds, camera, lights)
+    sequences:    # SequencesConfig: how to make specs when `ffn-render render` gets no --specs
+
+Unknown keys are errors (they are usually typos), and every value is
+checked when the file is read, before any rendering starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ..appearance import AppearanceConfig
+from ..errors import AppearanceError, RenderError
+
+DEVICES = ("auto", "cpu", "cuda", "optix", "hip", "metal", "oneapi")
+DENOISERS = ("auto", "oidn", "optix", "none")
+IMAGE_FORMATS = ("jpeg", "png")
+SKIN_DEFAULTS = {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 0.1, "subsurface_scale": 0.005}
+EYE_DEFAULTS = {"roughness": 0.05, "specular_ior_level": 0.5, "coat_weight": 0.5}
+MATERIAL_KEYS = ("roughness", "specular_ior_level", "subsurface_weight", "subsurface_scale", "coat_weight")
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """How frames and labels are rendered (labels always use 1 sample, 0.01 px filter, no denoising)."""
+
+    width: int = 512
+    height: int = 512
+    samples: int = 64  # beauty renders
+    denoiser: str = "auto"  # auto: OptiX on an OptiX device, OpenImageDenoise otherwise
+    filter_width_px: float = 1.5  # beauty pixel filter (Blackman-Harris width)
+    max_bounces: int = 8
+    diffuse_bounces: int = 4
+    glossy_bounces: int = 4
+    transmission_bounces: int = 2
+    image_format: str = "jpeg"
+    jpeg_quality: int = 95
+    view_transform: str = "Standard"  # sRGB display transform; AgX/Filmic change the texture colours
+    device: str = "auto"
+    threads: int = 0  # CPU render threads, 0 = all
+    persistent_data: bool = True  # keep Cycles' scene and kernels between renders
+    head_images: bool = True  # render I_t^h (t = 2..n)
+    flow_vis: bool = False  # colour-wheel PNGs of every flow
+    occlusion: bool = False  # occlusion masks of every pair (analytic, from the same camera)
+    segmentation: bool = False  # face-part label PNGs from the model's region masks
+    kernel_cache_dir: str | None = None  # CUDA/OptiX kernel caches; None = <cache>/kernels
+    kernel_cache_max_bytes: int = 4 << 30
+    skin: Mapping[str, float] = field(default_factory=lambda: dict(SKIN_DEFAULTS))
+    eye: Mapping[str, float] = field(default_factory=lambda: dict(EYE_DEFAULTS))
+
+    def __post_init__(self) -> None:
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0 or value % 2:
+                raise RenderError(f"render config: '{name}' must be a positive even integer, got {value!r}")
+        _check_int(self, "samples", 1)
+        for name in ("max_bounces", "diffuse_bounces", "glossy_bounces", "transmission_bounces", "threads"):
+            _check_int(self, name, 0)
+        _check_choice(self, "denoiser", DENOISERS)
+        _check_choice(self, "image_format", IMAGE_FORMATS)
+        _check_choice(self, "device", DEVICES)
+        if not 95 <= self.jpeg_quality <= 100:
+            raise RenderError(f"render config: 'jpeg_quality' must be in 95..100 (SPEC §3), got {self.jpeg_quality!r}")
+        if not 0.01 <= float(self.filter_width_px) <= 10.0:
+            raise RenderError(f"render config: 'filter_width_px' must be in 0.01..10, got {self.filter_width_px!r}")
+        for name, defaults in (("skin", SKIN_DEFAULTS), ("eye", EYE_DEFAULTS)):
+            params = dict(getattr(self, name) or {})
+            unknown = sorted(set(params) - set(MATERIAL_KEYS))
+            if unknown:
+                raise RenderError(f"render config: unknown {name} material parameter(s) {', '.join(unknown)}")
+            object.__setattr__(self, name, {**defaults, **{k: float(v) for k, v in params.items()}})
+
+    @property
+    def image_ext(self) -> str:
+        return ".jpg" if self.image_format == "jpeg" else ".png"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any] | None, source: str = "render config") -> RenderConfig:
+        mapping = dict(mapping or {})
+        unknown = sorted(set(mapping) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise RenderError(f"{source}: unknown render setting(s) {', '.join(unknown)}")
+        return cls(**mapping)
+
+    def blender_settings(self, device: str | None = None) -> dict[str, Any]:
+        """The plain dict the Blender side (blender_scripts.scene.HeadScene) takes."""
+        return {
+            "width": self.width,
+            "height": self.height,
+            "samples": self.samples,
+            "filter_width_px": float(self.filter_width_px),
+            "denoiser": self.denoiser,
+            "max_bounces": self.max_bounces,
+            "diffuse_bounces": self.diffuse_bounces,
+            "glossy_bounces": self.glossy_bounces,
+            "transmission_bounces": self.transmission_bounces,
+            "image_format": self.image_format.upper(),
+            "jpeg_quality": self.jpeg_quality,
+            "view_transform": self.view_transform,
+            "device": device or self.device,
+            "threads": self.threads,
+            "persistent_data": self.persistent_data,
+            "skin": dict(self.skin),
+            "eye": dict(self.eye),
+        }
+
+
+def _check_int(config: RenderConfig, name: str, minimum: int) -> None:
+    value = getattr(config, name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise RenderError(f"render config: '{name}' must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_choice(config: RenderConfig, name: str, choices: tuple[str, ...]) -> None:
+    value = getattr(config, name)
+    if value not in choices:
+        raise RenderError(f"render config: '{name}' must be one of {', '.join(choices)}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class SequencesConfig:
+    """Specs built on the fly when no --specs folder is given (prior-sampled parameters)."""
+
+    count: int = 6
+    n: int | str = "mixed"
+    seed: int = 0
+    split_ratios: tuple[float, float, float] = (97.0, 2.0, 1.0)
+    face_model: str = "ffn-head"
+    uv_path: str | None = None
+    masks_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.count, int) or self.count < 1:
+            raise RenderError(f"sequences config: 'count' must be a positive integer, got {self.count!r}")
+        if len(tuple(self.split_ratios)) != 3:
+            raise RenderError(f"sequences config: 'split_ratios' must be three numbers, got {self.split_ratios!r}")
+        object.__setattr__(self, "split_ratios", tuple(float(v) for v in self.split_ratios))
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any] | None, source: str = "sequences config") -> SequencesConfig:
+        mapping = dict(mapping or {})
+        unknown = sorted(set(mapping) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise RenderError(f"{source}: unknown sequences setting(s) {', '.join(unknown)}")
+        return cls(**mapping)
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A whole render config file."""
+
+    render: RenderConfig
+    appearance: AppearanceConfig
+    sequences: SequencesConfig
+    source: str = "<defaults>"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "render": self.render.to_dict(),
+            "appearance": self.appearance.to_dict(),
+            "sequences": {**dataclasses.asdict(self.sequences), "split_ratios": list(self.sequences.split_ratios)},
+        }
+
+
+SECTIONS = ("render", "appearance", "sequences")
+
+
+def parse_config(data: Mapping[str, Any] | None, source: str = "<mapping>") -> ConfigFile:
+    data = dict(data or {})
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise RenderError(f"{source}: unknown section(s) {', '.join(unknown)} (expected {', '.join(SECTIONS)})")
+    for name in SECTIONS:
+        if data.get(name) is not None and not isinstance(data[name], Mapping):
+            raise RenderError(f"{source}: section '{name}' must be a mapping")
+    try:
+        appearance = AppearanceConfig.from_mapping(data.get("appearance"), source=source)
+    except AppearanceError as exc:
+        raise RenderError(str(exc)) from None
+    try:
+        render = RenderConfig.from_mapping(data.get("render"), source=source)
+        sequences = SequencesConfig.from_mapping(data.get("sequences"), source=source)
+    except TypeError as exc:  # e.g. a list where a number belongs
+        raise RenderError(f"{source}: {exc}") from None
+    except RenderError as exc:
+        raise RenderError(f"{source}: {exc}") from None
+    return ConfigFile(render=render, appearance=appearance, sequences=sequences, source=source)
+
+
+def load_config(path: str | os.PathLike | None) -> ConfigFile:
+    """Read a YAML config (None = built-in defaults)."""
+    if path is None:
+        return parse_config({}, source="<defaults>")
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RenderError(f"{path}: config file not found") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise RenderError(f"{path}: cannot read config ({exc})") from None
+    if data is not None and not isinstance(data, Mapping):
+        raise RenderError(f"{path}: a config file must be a mapping of sections")
+    return parse_config(data, source=str(path))
