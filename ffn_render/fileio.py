@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 TMP_PREFIX = ".tmp-"
 
@@ -60,13 +60,6 @@ def atomic_write_text(target: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(target: str | os.PathLike, obj: Any, indent: int | None = 1) -> Path:
     return atomic_write_text(target, json.dumps(obj, indent=indent, sort_keys=False) + "\n")
-
-
-def atomic_write_with(target: str | os.PathLike, writer: Callable[[Path], None]) -> Path:
-    """Call ``writer(tmp_path)`` and rename the result onto ``target``."""
-    with atomic_path(target) as tmp:
-        writer(tmp)
-    return Path(target)
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> int:

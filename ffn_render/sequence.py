@@ -252,13 +252,22 @@ def read_sequence_spec(path: str | os.PathLike) -> SequenceSpec:
 
 
 def load_sequence_specs(specs_dir: str | os.PathLike, split: str | None = None) -> list[SequenceSpec]:
-    """Specs under ``specs_dir`` (one split or all), sorted by sequence id."""
+    """Specs listed in ``specs_dir``'s index (one split or all), sorted by sequence id.
+
+    The index is the authority: spec files left in the folder by an earlier
+    run with other records are ignored.
+    """
     root = Path(specs_dir)
-    if not (root / SPECS_INDEX).is_file():
+    index_path = root / SPECS_INDEX
+    if not index_path.is_file():
         raise SequenceError(f"{root}: not a sequence-spec folder (no {SPECS_INDEX}); run `python -m ffn_render.sequence`")
     if split is not None and split not in SPLITS:
         raise SequenceError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
-    paths = sorted((root / split).glob("*.json")) if split else sorted(root.glob("*/*.json"))
+    try:
+        listed = [(str(s), str(q)) for s, q in json.loads(index_path.read_text())["sequences"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SequenceError(f"{index_path}: invalid spec index ({exc})") from None
+    paths = [root / s / f"{q}.json" for s, q in listed if split in (None, s)]
     return sorted((read_sequence_spec(p) for p in paths), key=lambda s: s.seq_id)
 
 

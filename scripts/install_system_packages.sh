@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the project needs: X/GL client libraries that Blender's bpy
-# module loads on headless Linux, and (for the Slurm end-to-end tests) Slurm
-# and munge. Installs only what is missing; needs root (or sudo) and apt-get.
+# module loads on headless Linux. (The Slurm end-to-end tests install Slurm and
+# munge themselves through scripts/slurm_localhost.sh.) Installs only what is
+# missing; needs root (or sudo) and apt-get.
 set -euo pipefail
 packages=(libxrender1 libxi6 libxkbcommon0 libsm6 libgl1 libxxf86vm1 libxfixes3)
 missing=()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -53,4 +54,38 @@ def test_pipeline_error_is_one_line_and_nonzero(tmp_path):
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and str(missing) in lines[0], result.stderr
+    assert not (tmp_path / "specs").exists()
+
+
+def run_sequence(args, tmp_path):
+    return subprocess.run([sys.executable, "-m", "ffn_render.sequence", *args, "--out", str(tmp_path / "specs")],
+                          capture_output=True, text=True)
+
+
+def one_error_line(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0 and len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("n", ["1", "0", "ten"])
+def test_sequence_rejects_too_few_frames(tmp_path, n):
+    assert "n" in one_error_line(run_sequence(["--n", n, "--count", "2"], tmp_path))
+    assert not (tmp_path / "specs").exists()
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity"])
+def test_sequence_rejects_non_finite_parameters(tmp_path, bad):
+    from ffn_render.facemodel import load_face_model
+    from ffn_render.params.prior import sample_prior
+    from ffn_render.params.records import write_param_table
+
+    table = tmp_path / "params.jsonl"
+    write_param_table(table, sample_prior(3, 0, load_face_model("ffn-head")))
+    lines = table.read_text().splitlines()
+    record = json.loads(lines[1])
+    record["psi"][0] = bad
+    lines[1] = json.dumps(record).replace(f'"{bad}"', bad)
+    table.write_text("\n".join(lines) + "\n")
+    assert "params.jsonl" in one_error_line(run_sequence(["--params", str(table)], tmp_path))
     assert not (tmp_path / "specs").exists()

@@ -107,6 +107,13 @@ def test_specs_round_trip_and_are_deterministic(tmp_path):
     assert len(load_sequence_specs(tmp_path / "a", "val")) == 2
 
 
+def test_index_is_the_authority_over_stale_spec_files(tmp_path):
+    options = SequenceOptions(n=3, ratios=(1, 0, 0))
+    write_sequence_specs(tmp_path, build_sequence_specs([Record("old", "old")], options), options)
+    write_sequence_specs(tmp_path, build_sequence_specs([Record("new", "new")], options), options)
+    assert [s.seq_id for s in load_sequence_specs(tmp_path)] == ["new"]
+
+
 def test_loading_a_folder_without_index_fails(tmp_path):
     with pytest.raises(SequenceError, match="not a sequence-spec folder"):
         load_sequence_specs(tmp_path)

@@ -39,15 +39,6 @@ EMOCA_INSTALL_HINT = (
 DEFAULT_EMOCA_MODEL = "EMOCA_v2_lr_mse_20"
 
 
-def emoca_available() -> bool:
-    """Whether EMOCA's ``gdl`` package can be imported here."""
-    try:
-        importlib.import_module("gdl")
-    except ImportError:
-        return False
-    return True
-
-
 def run_emoca(
     images_dir: str | os.PathLike,
     out_dir: str | os.PathLike,

@@ -16,8 +16,8 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from collections import deque
 from pathlib import Path
@@ -115,6 +115,20 @@ def _blender_output_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
+def _drop_inherited_blender_script_paths() -> None:
+    """Remove Blender's script folders from ``sys.path`` unless bpy is already loaded.
+
+    Importing bpy appends ``…/bpy/5.0/scripts/modules`` (which holds Blender's
+    own ``bpy`` package, needing the built-in ``_bpy``) to ``sys.path``. Worker
+    processes started from a process that had imported bpy inherit that path,
+    and their ``import bpy`` would then find the wrong package.
+    """
+    if "bpy" in sys.modules:
+        return
+    marker = f"{os.sep}bpy{os.sep}"
+    sys.path[:] = [p for p in sys.path if not (marker in p and f"{os.sep}scripts" in p)]
+
+
 class InProcessWorker:
     """The pip ``bpy`` module, imported into this process (one scene per process)."""
 
@@ -122,6 +136,7 @@ class InProcessWorker:
 
     def __init__(self, settings: dict[str, Any]) -> None:
         start = time.perf_counter()
+        _drop_inherited_blender_script_paths()
         try:
             import bpy  # noqa: F401  (imported here: ~1 s and ~280 MB, only for rendering)
         except ImportError as exc:

@@ -7,7 +7,6 @@ from ffn_render.appearance import AppearanceConfig, procedural_albedo, sample_ap
 from ffn_render.appearance.colour import srgb_to_lab
 from ffn_render.appearance.uvmap import rasterize_uv
 
-pytest.importorskip("ffn_render.facemodel.builtin_head")
 
 SIZE = 256
 

@@ -60,7 +60,8 @@ def assert_complete(root: Path, seq_ids: list[str]) -> list[dict]:
     """The dataset passes verify and its merged manifest lists every sequence exactly once."""
     report = verify_dataset(root)
     assert report.ok, "\n".join(map(str, report.violations[:10]))
-    assert report.sequences == len(seq_ids)
+    metas = sorted(p.name for p in root.rglob("meta/*/*/*.json"))
+    assert report.sequences == len(seq_ids), f"verify saw {report.sequences} sequences, expected {seq_ids}; meta: {metas}"
     lines = manifest_lines(root)
     assert sorted(line["seq"] for line in lines) == sorted(seq_ids)
     return lines

@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ffn_render.facemodel import load_face_model
+from ffn_render.facemodel import builtin_head, load_face_model
 from ffn_render.params.prior import sample_prior
 from ffn_render.params.records import EMOTIONS
-
-builtin_head = pytest.importorskip("ffn_render.facemodel.builtin_head")
 
 
 @pytest.fixture(scope="module")

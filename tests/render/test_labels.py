@@ -87,7 +87,6 @@ def test_vector_pass_matches_analytic_flow(small_render):
     check_against_analytic(root, spec, model)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["jaw-test-head", "ffn-head"])
 def test_vector_pass_matches_analytic_flow_at_512(tmp_path, head, model_name):
     if model_name == "ffn-head":

@@ -47,3 +47,24 @@ def test_blender_binary_renders_the_same_dataset(tmp_path, head):
         a = np.asarray(Image.open(layout.facial_image_path(tmp_path / "inproc", key, t)))
         b = np.asarray(Image.open(layout.facial_image_path(tmp_path / "binary", key, t)))
         np.testing.assert_array_equal(a, b)
+
+
+def test_worker_imports_bpy_despite_blender_script_paths_inherited_from_a_parent():
+    """A process that imported bpy passes Blender's script folders (which hold Blender's
+    own ``bpy`` package) to the workers it starts; their in-process worker must still load."""
+    import os
+    import subprocess
+    import sys
+    from importlib.util import find_spec
+
+    scripts_modules = os.path.join(os.path.dirname(find_spec("bpy").origin), "5.0", "scripts", "modules")
+    assert os.path.isdir(os.path.join(scripts_modules, "bpy")), "Blender's script-side bpy package"
+    code = (
+        f"import sys; sys.path.insert(0, {scripts_modules!r})\n"
+        "from ffn_render.render.worker import _drop_inherited_blender_script_paths\n"
+        "_drop_inherited_blender_script_paths()\n"
+        "import bpy; print(bpy.app.version_string)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().startswith("5.0")
