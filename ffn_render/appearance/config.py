@@ -11,11 +11,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
+from ..configio import dataclass_from_mapping, read_yaml_mapping
 from ..errors import AppearanceError
 
 Range = tuple[float, float]
@@ -93,12 +92,7 @@ class AppearanceConfig:
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None, source: str = "appearance config") -> AppearanceConfig:
         """Build from a YAML mapping; unknown keys are an error (they are usually typos)."""
-        mapping = dict(mapping or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(mapping) - known)
-        if unknown:
-            raise AppearanceError(f"{source}: unknown appearance setting(s) {', '.join(unknown)}")
-        return cls(**mapping)
+        return dataclass_from_mapping(cls, mapping, AppearanceError, source, "appearance")
 
     def to_dict(self) -> dict[str, Any]:
         return {key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(self).items()}
@@ -106,13 +100,7 @@ class AppearanceConfig:
 
 def load_appearance_config(path: str | os.PathLike) -> AppearanceConfig:
     """Read a YAML file holding the settings at top level or under an ``appearance:`` key."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise AppearanceError(f"{path}: cannot read appearance config ({exc})") from None
-    if isinstance(data, dict) and isinstance(data.get("appearance"), dict):
+    data = read_yaml_mapping(path, AppearanceError, "appearance config")
+    if isinstance(data.get("appearance"), dict):
         data = data["appearance"]
-    if data is not None and not isinstance(data, dict):
-        raise AppearanceError(f"{path}: appearance config must be a mapping")
     return AppearanceConfig.from_mapping(data, source=str(path))

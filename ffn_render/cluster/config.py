@@ -17,11 +17,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
+from ..configio import dataclass_from_mapping, read_yaml_mapping
 from ..errors import ClusterError
 
 
@@ -98,47 +97,19 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
         raise ClusterError(f"cluster config: '{name}' must be an integer >= {minimum}, got {value!r}")
 
 
-def _build(cls, mapping: Any, section: str):
-    if mapping is None:
-        return cls()
-    if not isinstance(mapping, Mapping):
-        raise ClusterError(f"cluster config: section '{section}' must be a mapping")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(mapping) - names)
-    if unknown:
-        raise ClusterError(f"cluster config: unknown key(s) {', '.join(unknown)} in '{section}'")
-    return cls(**mapping)
-
-
-def parse_cluster_config(data: Mapping[str, Any] | None) -> ClusterConfig:
+def parse_cluster_config(data: Mapping[str, Any] | None, source: str = "cluster config") -> ClusterConfig:
     data = dict(data or {})
-    top = {f.name for f in dataclasses.fields(ClusterConfig)}
-    unknown = sorted(set(data) - top)
-    if unknown:
-        raise ClusterError(f"cluster config: unknown key(s) {', '.join(unknown)}")
     try:
-        return ClusterConfig(
-            **{k: v for k, v in data.items() if k not in ("slurm", "local")},
-            slurm=_build(SlurmConfig, data.get("slurm"), "slurm"),
-            local=_build(LocalConfig, data.get("local"), "local"),
-        )
+        slurm = dataclass_from_mapping(SlurmConfig, data.pop("slurm", None), ClusterError, source, "cluster 'slurm'")
+        local = dataclass_from_mapping(LocalConfig, data.pop("local", None), ClusterError, source, "cluster 'local'")
+        return dataclasses.replace(dataclass_from_mapping(ClusterConfig, data, ClusterError, source, "cluster"),
+                                   slurm=slurm, local=local)
     except TypeError as exc:
-        raise ClusterError(f"cluster config: {exc}") from None
+        raise ClusterError(f"{source}: {exc}") from None
 
 
 def load_cluster_config(path: str | os.PathLike | None) -> ClusterConfig:
     """Read a cluster YAML file (None: the built-in defaults)."""
     if path is None:
         return ClusterConfig()
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ClusterError(f"{path}: cluster config not found") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ClusterError(f"{path}: cannot read cluster config ({exc})") from None
-    if data is not None and not isinstance(data, Mapping):
-        raise ClusterError(f"{path}: a cluster config must be a mapping")
-    try:
-        return parse_cluster_config(data)
-    except ClusterError as exc:
-        raise ClusterError(f"{path}: {exc}") from None
+    return parse_cluster_config(read_yaml_mapping(path, ClusterError, "cluster config"), source=str(path))

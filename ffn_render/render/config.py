@@ -15,12 +15,11 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 from ..appearance import AppearanceConfig
+from ..configio import dataclass_from_mapping, read_yaml_mapping
 from ..errors import AppearanceError, RenderError
 
 DEVICES = ("auto", "cpu", "cuda", "optix", "hip", "metal", "oneapi")
@@ -90,11 +89,7 @@ class RenderConfig:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None, source: str = "render config") -> RenderConfig:
-        mapping = dict(mapping or {})
-        unknown = sorted(set(mapping) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise RenderError(f"{source}: unknown render setting(s) {', '.join(unknown)}")
-        return cls(**mapping)
+        return dataclass_from_mapping(cls, mapping, RenderError, source, "render")
 
     def blender_settings(self, device: str | None = None) -> dict[str, Any]:
         """The plain dict the Blender side (blender_scripts.scene.HeadScene) takes."""
@@ -152,11 +147,7 @@ class SequencesConfig:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None, source: str = "sequences config") -> SequencesConfig:
-        mapping = dict(mapping or {})
-        unknown = sorted(set(mapping) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise RenderError(f"{source}: unknown sequences setting(s) {', '.join(unknown)}")
-        return cls(**mapping)
+        return dataclass_from_mapping(cls, mapping, RenderError, source, "sequences")
 
 
 @dataclass(frozen=True)
@@ -205,13 +196,4 @@ def load_config(path: str | os.PathLike | None) -> ConfigFile:
     """Read a YAML config (None = built-in defaults)."""
     if path is None:
         return parse_config({}, source="<defaults>")
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RenderError(f"{path}: config file not found") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise RenderError(f"{path}: cannot read config ({exc})") from None
-    if data is not None and not isinstance(data, Mapping):
-        raise RenderError(f"{path}: a config file must be a mapping of sections")
-    return parse_config(data, source=str(path))
+    return parse_config(read_yaml_mapping(path, RenderError, "config file"), source=str(path))

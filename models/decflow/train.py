@@ -26,9 +26,9 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
+from ffn_render.configio import read_yaml_mapping
 from ffn_render.errors import DatasetError
 
 from .augment import AugmentConfig, FlowAugmentor
@@ -88,15 +88,7 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> "TrainConfig":
-        try:
-            values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise DecFlowError(f"{path}: config file not found") from None
-        except yaml.YAMLError as exc:
-            raise DecFlowError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(values, dict):
-            raise DecFlowError(f"{path}: expected a mapping of settings")
-        return cls.from_dict(values, str(path))
+        return cls.from_dict(read_yaml_mapping(path, DecFlowError, "training config"), str(path))
 
     def steps(self, stage: int) -> int:
         return self.stage1_steps if stage == 1 else self.stage2_steps
