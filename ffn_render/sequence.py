@@ -318,9 +318,9 @@ def _parse_ratios(text: str) -> tuple[float, float, float]:
 @click.option("--model", "model_spec", default="ffn-head", help="Face model: 'ffn-head' (built-in) or a FLAME .pkl/.npz.")
 @click.option("--uv", "uv_path", type=click.Path(dir_okay=False), default=None, help="UV layout for a real FLAME model.")
 @click.option("--masks", "masks_path", type=click.Path(dir_okay=False), default=None, help="FLAME_masks.pkl for a real FLAME model.")
-@click.option("--export-meshes", type=click.Path(file_okay=False), default=None, help="Also write every frame's mesh here for inspection.")
+@click.option("--export-meshes", "mesh_dir", type=click.Path(file_okay=False), default=None, help="Also write every frame's mesh here for inspection.")
 @click.option("--mesh-format", type=click.Choice(["obj", "ply"]), default="obj")
-def sequence_command(n, params_path, count, out_dir, seed, split_ratios, model_spec, uv_path, masks_path, export_meshes, mesh_format):
+def sequence_command(n, params_path, count, out_dir, seed, split_ratios, model_spec, uv_path, masks_path, mesh_dir, mesh_format):
     """Build FFN-F / FFN-H sequence specs (SPEC §1) from a parameter table.
 
     Each record becomes one sequence of n frames from (β, 0, 0) to (β, θ, ψ);
@@ -348,9 +348,9 @@ def sequence_command(n, params_path, count, out_dir, seed, split_ratios, model_s
     write_sequence_specs(out_dir, specs, options)
     pairs = sum(s.n - 1 for s in specs)
     click.echo(f"wrote {len(specs)} sequence specs ({pairs} FFN-F + {pairs} FFN-H pairs) to {out_dir}")
-    if export_meshes:
+    if mesh_dir:
         for spec in tqdm(specs, desc="meshes", unit="seq"):
-            export_meshes(spec, model, export_meshes, mesh_format)
+            export_meshes(spec, model, mesh_dir, mesh_format)
 
 
 if __name__ == "__main__":

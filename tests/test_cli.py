@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import click
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -89,3 +90,29 @@ def test_sequence_rejects_non_finite_parameters(tmp_path, bad):
     table.write_text("\n".join(lines) + "\n")
     assert "params.jsonl" in one_error_line(run_sequence(["--params", str(table)], tmp_path))
     assert not (tmp_path / "specs").exists()
+
+
+@pytest.mark.parametrize("fmt", ["obj", "ply"])
+def test_sequence_exports_every_frame_mesh(tmp_path, fmt):
+    from ffn_render.facemodel import load_face_model
+
+    result = run_sequence(["--n", "3", "--count", "2", "--export-meshes", str(tmp_path / "meshes"), "--mesh-format", fmt],
+                          tmp_path)
+    assert result.returncode == 0, result.stderr
+    model = load_face_model("ffn-head")
+    files = sorted((tmp_path / "meshes").rglob(f"*.{fmt}"))
+    assert len(files) == 2 * (3 + 2)  # facial t=1..3 and head t=2..3 per sequence
+    text = files[0].read_text()
+    if fmt == "obj":
+        assert text.count("\nv ") + text.startswith("v ") == model.n_vertices
+        assert text.count("\nf ") == model.faces.shape[0]
+        from ffn_render.sequence import load_sequence_specs
+
+        spec = load_sequence_specs(tmp_path / "specs")[0]
+        obj = (tmp_path / "meshes" / spec.seq_id / "f_0002.obj").read_text().splitlines()
+        written = np.array([[float(x) for x in line.split()[1:]] for line in obj if line.startswith("v ")])
+        frame = spec.frames_f[1]  # t = 2: (2/n)·θ, (2/n)·ψ
+        expected = model.forward(np.array(spec.beta), np.array(frame.theta), np.array(frame.psi))[0]
+        np.testing.assert_allclose(written, expected, atol=1e-6)
+    else:
+        assert f"element vertex {model.n_vertices}\n" in text and f"element face {model.faces.shape[0]}\n" in text
