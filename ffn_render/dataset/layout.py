@@ -20,6 +20,7 @@ Extra outputs, each in its own top-level folder or file::
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -150,6 +151,18 @@ def segmentation_path(root: str | os.PathLike, key: SequenceKey, t: int) -> Path
 
 def segmentation_labels_path(root: str | os.PathLike) -> Path:
     return Path(root, "segmentation", "labels.json")
+
+
+def read_segmentation_labels(root: str | os.PathLike) -> dict[int, str]:
+    """Label index → region name from ``ROOT/segmentation/labels.json`` (``{"labels": {"0": "background", …}}``)."""
+    path = segmentation_labels_path(root)
+    try:
+        labels = json.loads(path.read_text(encoding="utf-8"))["labels"]
+        return {int(index): str(name) for index, name in labels.items()}
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no segmentation label file") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DatasetError(f'{path}: expected {{"labels": {{"0": "background", ...}}}} ({exc!r})') from None
 
 
 def occlusion_path(root: str | os.PathLike, kind: str, key: SequenceKey, t: int) -> Path:

@@ -5,14 +5,13 @@ the context. So the trunk learns face semantics from the dataset itself:
 ResNet-50 stem + stages 1–2 and a 1×1 classifier are trained for a few
 hundred steps on the render stage's face-part segmentation
 (ROOT/segmentation/{split}/{emotion}/{seq}/{t:04d}.png, label k = region
-index, ROOT/segmentation/labels.json maps names to indices). Without
+index, ROOT/segmentation/labels.json names the indices). Without
 segmentation maps it falls back to the depth-derived head mask (2 classes).
 The trunk is frozen again afterwards.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -25,14 +24,13 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from ffn_render.dataset.layout import read_segmentation_labels, segmentation_labels_path
 from ffn_render.errors import DatasetError
 
 from .dad_encoder import SEMANTIC_CHANNELS, DADEncoder
 from .datasets import Sequence, read_image, read_mask, scan_sequences
 
 log = logging.getLogger(__name__)
-
-SEGMENTATION_LABELS = "labels.json"
 
 
 @dataclass(frozen=True)
@@ -89,14 +87,9 @@ class _LabelledFrames(torch.utils.data.Dataset):
 
 
 def _count_classes(root: Path, labelled: list[tuple[Path, Path]]) -> int:
-    path = root / "segmentation" / SEGMENTATION_LABELS
-    try:
-        names = json.loads(path.read_text(encoding="utf-8"))
-        return max(int(index) for index in names.values()) + 1
-    except FileNotFoundError:
-        log.warning("%s missing; counting classes from the label images", path)
-    except (ValueError, AttributeError, TypeError) as exc:
-        raise DatasetError(f"{path}: expected a JSON object mapping region names to indices ({exc})") from None
+    if segmentation_labels_path(root).is_file():
+        return max(read_segmentation_labels(root)) + 1
+    log.warning("%s missing; counting classes from the label images", segmentation_labels_path(root))
     highest = 0
     for _, label_path in labelled[:: max(1, len(labelled) // 50)]:
         with Image.open(label_path) as handle:

@@ -74,3 +74,15 @@ def test_scan_and_read_pair_on_synthetic_dataset(synthetic_root):
     head_pair = layout.read_pair(root, key, 2, "head")
     facial_pair = layout.read_pair(root, key, 2, "facial")
     assert not np.array_equal(head_pair.image2, facial_pair.image2)
+
+
+def test_segmentation_labels_round_trip_with_the_render_writer(tmp_path):
+    from ffn_render.dataset.layout import read_segmentation_labels
+    from ffn_render.errors import DatasetError
+    from ffn_render.render.outputs import write_segmentation_labels
+
+    write_segmentation_labels(tmp_path, ("background", "lips", "face"))
+    assert read_segmentation_labels(tmp_path) == {0: "background", 1: "lips", 2: "face"}
+    layout.segmentation_labels_path(tmp_path).write_text('{"background": 0}')
+    with pytest.raises(DatasetError, match="labels.json"):
+        read_segmentation_labels(tmp_path)

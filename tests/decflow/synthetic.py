@@ -89,5 +89,5 @@ def write_dataset(
             write_flo(root / "flow" / "facial" / rel / f"{t:04d}.flo", np.broadcast_to(np.float32(spec.facial), (height, width, 2)))
             write_flo(root / "flow" / "head" / rel / f"{t:04d}.flo", np.broadcast_to(np.float32(spec.head), (height, width, 2)))
     if segmentation:
-        (root / "segmentation" / "labels.json").write_text(json.dumps({"background": 0, "upper": 1, "lower": 2}))
+        (root / "segmentation" / "labels.json").write_text(json.dumps({"labels": {"0": "background", "1": "upper", "2": "lower"}}))
     return root
