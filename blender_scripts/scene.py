@@ -28,12 +28,12 @@ coordinates exactly (0 + 1·(k − 0) = k in floating point).
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
 import bpy
 import numpy as np
+from mathutils import Euler
 
 from .devices import DeviceChoice, DeviceError, configure_device
 from .protocol import beauty_name, labels_name
@@ -59,16 +59,6 @@ PLANE_MARGIN = 1.05
 
 class SceneError(Exception):
     """The scene cannot be set up or a render failed; the message is one line."""
-
-
-def euler_xyz_matrix(rotation_euler) -> np.ndarray:
-    """Blender 'XYZ' Euler angles (radians) as a 3×3 rotation, R = Rz·Ry·Rx."""
-    ax, ay, az = (float(a) for a in rotation_euler)
-    cx, sx, cy, sy, cz, sz = math.cos(ax), math.sin(ax), math.cos(ay), math.sin(ay), math.cos(az), math.sin(az)
-    rot_x = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    rot_y = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rot_z = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return rot_z @ rot_y @ rot_x
 
 
 class HeadScene:
@@ -293,7 +283,7 @@ class HeadScene:
 
     def _place_background(self, camera: dict, depth_m: float) -> None:
         """Centre the plane on the camera axis at planar depth ``depth_m``, facing the camera, covering the view."""
-        rotation = euler_xyz_matrix(camera["rotation_euler"])
+        rotation = np.array(Euler(camera["rotation_euler"], "XYZ").to_matrix())
         location = np.asarray(camera["location"], np.float64) + rotation @ np.array([0.0, 0.0, -depth_m])
         # AUTO sensor fit: the sensor width spans the larger of the two image dimensions.
         half_span = depth_m * 0.5 * float(camera["sensor_width_mm"]) / float(camera["lens_mm"]) * PLANE_MARGIN
