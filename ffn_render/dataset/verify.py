@@ -251,12 +251,18 @@ def _check_mask_against_depth(
             (behind, "mask 1 but depth not in front of the background plane"),
         ):
             if bad.any():
-                y, x = (int(v) for v in np.argwhere(bad)[0])
+                count, x, y = _first_pixel(bad)
                 out.add(
                     path,
-                    f"{int(bad.sum())} pixels have {what}; first at (x={x}, y={y}): "
+                    f"{count} pixels have {what}; first at (x={x}, y={y}): "
                     f"depth {depth[y, x]:.6g}, background plane {plane_depth[y, x]:.6g}",
                 )
+
+
+def _first_pixel(bad: np.ndarray) -> tuple[int, int, int]:
+    """(number of True pixels, x, y of the first one in row-major order) for a violation message."""
+    y, x = (int(v) for v in np.argwhere(bad)[0])
+    return int(bad.sum()), x, y
 
 
 def _check_sequence(out: _Collector, root: Path, key: SequenceKey, check_values: bool) -> None:
@@ -345,10 +351,10 @@ def _check_values(out: _Collector, files: SequenceFiles) -> None:
             if t in masks:
                 moving_background = (masks[t] == 0) & np.any(flow != 0, axis=2)
                 if moving_background.any():
-                    y, x = (int(v) for v in np.argwhere(moving_background)[0])
+                    count, x, y = _first_pixel(moving_background)
                     out.add(
                         path,
-                        f"{int(moving_background.sum())} static background pixels (mask 0) have nonzero flow; "
+                        f"{count} static background pixels (mask 0) have nonzero flow; "
                         f"first at (x={x}, y={y}): ({flow[y, x, 0]:.6g}, {flow[y, x, 1]:.6g})",
                     )
 
