@@ -31,15 +31,15 @@ def ids_covering_shards(num_shards: int, per_shard: int) -> list[str]:
     return sorted(s for v in chosen.values() for s in v)
 
 
-def make_tiny_run(folder: Path, seq_ids: list[str], n: int = 2) -> tuple[Path, Path]:
-    """(specs folder, render config) for sequences ``seq_ids`` of ``n`` frames, rendered at 32×32."""
+def make_tiny_run(folder: Path, seq_ids: list[str], n: int = 2, **render) -> tuple[Path, Path]:
+    """(specs folder, render config) for sequences ``seq_ids`` of ``n`` frames, rendered at 32×32 unless ``render`` says otherwise."""
     folder.mkdir(parents=True, exist_ok=True)
     _, model_path = jaw_head(folder, n_lat=10, n_lon=20)
     emotions = ("happy", "sad", "neutral")
     specs = [make_spec(model_path, seq_id=s, n=n, seed=i, emotion=emotions[i % 3]) for i, s in enumerate(seq_ids)]
     specs_dir = write_specs(folder / "specs", specs)
     config = folder / "render.yaml"
-    config.write_text(yaml.safe_dump({"render": RENDER, "appearance": APPEARANCE}))
+    config.write_text(yaml.safe_dump({"render": {**RENDER, **render}, "appearance": APPEARANCE}))
     return specs_dir, config
 
 

@@ -42,8 +42,9 @@ def test_job_array_renders_a_dataset(slurm_cluster, tmp_path):
 
 def test_task_out_of_time_is_reported_and_rerun_completes(slurm_cluster, tmp_path):
     seq_ids = ids_covering_shards(1, 3)
-    # Longer sequences than elsewhere: the task must still be rendering when the test stops it.
-    specs, render_config = make_tiny_run(tmp_path, seq_ids, n=8)
+    # Several seconds of rendering (a 32×32 shard finishes within a second of its start event, sometimes
+    # before the test could pause it — seen in CI): the task must still be rendering when it is paused.
+    specs, render_config = make_tiny_run(tmp_path, seq_ids, n=8, width=128, height=128, samples=16)
     root = tmp_path / "ds"
     base = ["--slurm", "--no-progress", "--specs", str(specs), "--out", str(root), "--config", str(render_config),
             "--num-shards", "1"]
