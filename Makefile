@@ -1,7 +1,8 @@
 # ffn_render — common tasks. `make help` lists them.
 PYTHON ?= python3
-# The CPU build on this project's machines; GPU users: make setup TORCH_SPEC='torch>=2.1'
-TORCH_SPEC ?= torch==2.13.0
+# The builds on this project's machines' disk (torchvision, needed by pytorchcv and the
+# torchvision dataset adapter, exists here only beside torch 2.14.1); GPU users: make setup TORCH_SPEC='torch>=2.1 torchvision'
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 SPLIT ?= train
 CONFIG ?= configs/render_default.yaml
 # Leave SPECS empty to draw specs from the config's `sequences:` section.
@@ -18,7 +19,7 @@ help:  ## list the targets
 
 setup:  ## install everything: system packages, torch, the package with test extras
 	bash scripts/install_system_packages.sh
-	$(PYTHON) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PYTHON) -m pip install --quiet $(foreach spec,$(TORCH_SPEC),"$(spec)")
 	$(PYTHON) -m pip install --quiet -e '.[test]'
 
 test:  ## the fast test suite (what CI runs)
