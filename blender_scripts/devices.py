@@ -19,6 +19,7 @@ import bpy
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "optix", "hip", "metal", "oneapi")
 GPU_PREFERENCE = ("OPTIX", "CUDA", "HIP", "METAL", "ONEAPI")
+DENOISERS = {"oidn": "OPENIMAGEDENOISE", "optix": "OPTIX"}  # render config name → Cycles denoiser
 
 
 class DeviceError(Exception):
@@ -52,12 +53,15 @@ def _gpus_of(prefs, backend: str) -> list:
     return [d for d in prefs.get_devices_for_type(backend) if d.type == backend]
 
 
-def configure_device(scene, requested: str) -> DeviceChoice:
-    """Switch ``scene`` to the requested device; raise :class:`DeviceError` if it is absent."""
+def configure_device(scene, requested: str, prefs=None) -> DeviceChoice:
+    """Switch ``scene`` to the requested device; raise :class:`DeviceError` if it is absent.
+
+    ``prefs``: Cycles' add-on preferences (the running Blender's by default).
+    """
     requested = requested.lower()
     if requested not in DEVICE_CHOICES:
         raise DeviceError(f"unknown device {requested!r} (choose one of {', '.join(DEVICE_CHOICES)})")
-    prefs = _cycles_preferences()
+    prefs = _cycles_preferences() if prefs is None else prefs
     if requested == "cpu":
         candidates: tuple[str, ...] = ()
     elif requested == "auto":
@@ -82,3 +86,21 @@ def configure_device(scene, requested: str) -> DeviceChoice:
     scene.cycles.device = "CPU"
     cpus = [d.name for d in prefs.get_devices_for_type("CPU")]
     return DeviceChoice(requested, "NONE", tuple(cpus))
+
+
+def choose_denoiser(requested: str, backend: str) -> str | None:
+    """The Cycles denoiser for beauty renders on ``backend`` (None: no denoising).
+
+    ``auto`` is OptiX's denoiser on an OptiX device (it runs there, beside the
+    render) and OpenImageDenoise everywhere else; the OptiX denoiser needs an
+    OptiX device.
+    """
+    if requested == "none":
+        return None
+    if requested == "auto":
+        return "OPTIX" if backend == "OPTIX" else "OPENIMAGEDENOISE"
+    if requested not in DENOISERS:
+        raise DeviceError(f"unknown denoiser {requested!r} (choose one of auto, {', '.join(DENOISERS)}, none)")
+    if requested == "optix" and backend != "OPTIX":
+        raise DeviceError(f"the OptiX denoiser needs an OptiX device, rendering on {backend}")
+    return DENOISERS[requested]

@@ -35,7 +35,7 @@ import bpy
 import numpy as np
 from mathutils import Euler
 
-from .devices import DeviceChoice, DeviceError, configure_device
+from .devices import DeviceChoice, DeviceError, choose_denoiser, configure_device
 from .protocol import beauty_name, labels_name
 
 SHAPE_KEYS = ("before", "rendered", "after")
@@ -52,6 +52,8 @@ MATERIAL_SOCKETS = {
     "subsurface_scale": "Subsurface Scale",
     "coat_weight": "Coat Weight",
 }
+# Render config denoiser_passes → Cycles' denoising_input_passes.
+DENOISER_INPUT_PASSES = {"rgb": "RGB", "albedo": "RGB_ALBEDO", "albedo_normal": "RGB_ALBEDO_NORMAL"}
 # The background plane extends this much beyond the camera's view on each side,
 # so no pixel centre sees past its edge.
 PLANE_MARGIN = 1.05
@@ -65,7 +67,9 @@ class HeadScene:
     """One Blender scene that renders sequence after sequence.
 
     ``settings`` (plain dict, see ``ffn_render.render.config``): width,
-    height, samples, filter_width_px, denoiser, max_bounces, diffuse_bounces,
+    height, samples, adaptive_sampling, noise_threshold, min_samples,
+    filter_width_px, denoiser, denoiser_passes, denoiser_prefilter, light_tree,
+    clamp_direct, clamp_indirect, max_bounces, diffuse_bounces,
     glossy_bounces, transmission_bounces, image_format, jpeg_quality,
     view_transform, device, threads, persistent_data, skin, eye.
     """
@@ -82,9 +86,9 @@ class HeadScene:
         self._setup_render()
         try:
             self.device: DeviceChoice = configure_device(self.scene, self.settings["device"])
+            self.denoiser = choose_denoiser(self.settings["denoiser"], self.device.backend)
         except DeviceError as exc:
             raise SceneError(str(exc)) from None
-        self.denoiser = self._choose_denoiser(self.settings.get("denoiser", "auto"))
         self._images = {
             name: bpy.data.images.new(f"ffn_{name}", 4, 4, alpha=False) for name in ("albedo", "eye_albedo", "background")
         }
@@ -95,16 +99,6 @@ class HeadScene:
         self.scene.frame_set(RENDER_FRAME)
 
     # --- one-time construction -----------------------------------------------------------------
-
-    def _choose_denoiser(self, requested: str) -> str | None:
-        """Cycles denoiser for beauty renders: OptiX on an OptiX device, OpenImageDenoise otherwise."""
-        if requested == "none":
-            return None
-        if requested == "auto":
-            return "OPTIX" if self.device.backend == "OPTIX" else "OPENIMAGEDENOISE"
-        if requested == "optix" and self.device.backend != "OPTIX":
-            raise SceneError(f"the OptiX denoiser needs an OptiX device, rendering on {self.device.backend}")
-        return {"oidn": "OPENIMAGEDENOISE", "optix": "OPTIX"}[requested]
 
     def _setup_render(self) -> None:
         s, scene = self.settings, self.scene
@@ -126,7 +120,6 @@ class HeadScene:
         scene.view_settings.look = "None"
         scene.view_settings.exposure = 0.0
         scene.view_settings.gamma = 1.0
-        scene.cycles.use_adaptive_sampling = False
         scene.cycles.seed = 0
         layer = scene.view_layers[0]
         aov = layer.aovs.add()
@@ -339,13 +332,8 @@ class HeadScene:
         labels = mode == "labels"
         layer.use_pass_vector = labels
         layer.use_pass_z = labels
-        cycles.samples = 1 if labels else int(s["samples"])
         cycles.filter_width = LABEL_FILTER_WIDTH_PX if labels else float(s["filter_width_px"])
-        denoiser = None if labels else self.denoiser
-        cycles.use_denoising = denoiser is not None
-        if denoiser is not None:
-            cycles.denoiser = denoiser
-            cycles.denoising_use_gpu = self.device.is_gpu
+        self._set_sampling(labels)
         bounces = ("max_bounces", "diffuse_bounces", "glossy_bounces", "transmission_bounces")
         for name in bounces:
             setattr(cycles, name, 0 if labels else int(s[name]))
@@ -364,6 +352,25 @@ class HeadScene:
             else:
                 image.compression = 15
         self._mode = mode
+
+    def _set_sampling(self, labels: bool) -> None:
+        """Beauty: the configured samples, adaptive sampling, light sampling and denoiser.
+        Labels: one sample, nothing adaptive, no clamping, no denoising, whatever the beauty settings."""
+        s, cycles = self.settings, self.scene.cycles
+        cycles.samples = 1 if labels else int(s["samples"])
+        cycles.use_adaptive_sampling = not labels and bool(s["adaptive_sampling"])
+        cycles.adaptive_threshold = float(s["noise_threshold"])
+        cycles.adaptive_min_samples = int(s["min_samples"])
+        cycles.use_light_tree = labels or bool(s["light_tree"])
+        cycles.sample_clamp_direct = 0.0 if labels else float(s["clamp_direct"])
+        cycles.sample_clamp_indirect = 0.0 if labels else float(s["clamp_indirect"])
+        denoiser = None if labels else self.denoiser
+        cycles.use_denoising = denoiser is not None
+        if denoiser is not None:
+            cycles.denoiser = denoiser
+            cycles.denoising_use_gpu = self.device.is_gpu
+            cycles.denoising_input_passes = DENOISER_INPUT_PASSES[s["denoiser_passes"]]
+            cycles.denoising_prefilter = s["denoiser_prefilter"].upper()
 
     def _render_to(self, path: Path) -> float:
         self.scene.render.filepath = str(path)

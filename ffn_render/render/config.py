@@ -24,6 +24,18 @@ from ..errors import AppearanceError, RenderError
 
 DEVICES = ("auto", "cpu", "cuda", "optix", "hip", "metal", "oneapi")
 DENOISERS = ("auto", "oidn", "optix", "none")
+DENOISER_PASSES = ("rgb", "albedo", "albedo_normal")  # guide passes the denoiser sees besides the noisy image
+DENOISER_PREFILTERS = ("none", "fast", "accurate")  # how the guide passes are denoised first
+# Beauty sampling by a quality target, chosen with benchmarks/bench_quality.py (docs/render.md,
+# "Beauty quality per cost"). A level sets these keys; any of them given explicitly wins.
+# adaptive_sampling: Cycles stops sampling a pixel once its noise estimate is below
+# noise_threshold, after at least min_samples (0: Cycles' automatic minimum); samples is the cap.
+QUALITY_LEVELS: dict[str, dict[str, Any]] = {
+    "standard": {"samples": 16, "adaptive_sampling": True, "noise_threshold": 0.05, "min_samples": 0},
+    "high": {"samples": 64, "adaptive_sampling": True, "noise_threshold": 0.02, "min_samples": 0},
+    "reference": {"samples": 1024, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0},
+    "legacy": {"samples": 64, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0},  # before issue 13
+}
 IMAGE_FORMATS = ("jpeg", "png")
 SKIN_DEFAULTS = {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 0.1, "subsurface_scale": 0.005}
 EYE_DEFAULTS = {"roughness": 0.05, "specular_ior_level": 0.5, "coat_weight": 0.5}
@@ -36,8 +48,17 @@ class RenderConfig:
 
     width: int = 512
     height: int = 512
-    samples: int = 64  # beauty renders
+    quality: str = "standard"  # a QUALITY_LEVELS name; fills the sampling keys left unset (None)
+    samples: int | None = None  # beauty samples per pixel (with adaptive sampling: the most a pixel gets)
+    adaptive_sampling: bool | None = None
+    noise_threshold: float | None = None  # adaptive sampling: a pixel's noise level to stop at (> 0)
+    min_samples: int | None = None  # adaptive sampling: samples before the first noise check (0 = automatic)
     denoiser: str = "auto"  # auto: OptiX on an OptiX device, OpenImageDenoise otherwise
+    denoiser_passes: str = "albedo_normal"  # guide passes the denoiser uses (DENOISER_PASSES)
+    denoiser_prefilter: str = "accurate"  # DENOISER_PREFILTERS; accurate removes the guides' own noise
+    light_tree: bool = True  # Cycles' light tree (many-light sampling)
+    clamp_direct: float = 0.0  # largest direct-light sample value, 0 = no clamp (Cycles' default)
+    clamp_indirect: float = 10.0  # largest indirect-light sample value (Cycles' default)
     filter_width_px: float = 1.5  # beauty pixel filter (Blackman-Harris width)
     max_bounces: int = 8
     diffuse_bounces: int = 4
@@ -63,10 +84,15 @@ class RenderConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0 or value % 2:
                 raise RenderError(f"render config: '{name}' must be a positive even integer, got {value!r}")
-        _check_int(self, "samples", 1)
+        self._resolve_quality()
         for name in ("max_bounces", "diffuse_bounces", "glossy_bounces", "transmission_bounces", "threads"):
             _check_int(self, name, 0)
         _check_choice(self, "denoiser", DENOISERS)
+        _check_choice(self, "denoiser_passes", DENOISER_PASSES)
+        _check_choice(self, "denoiser_prefilter", DENOISER_PREFILTERS)
+        _check_bool(self, "light_tree")
+        for name in ("clamp_direct", "clamp_indirect"):
+            _check_number(self, name, lambda v: v >= 0, ">= 0 (0 = no clamp)")
         _check_choice(self, "image_format", IMAGE_FORMATS)
         _check_choice(self, "device", DEVICES)
         if not 95 <= self.jpeg_quality <= 100:
@@ -79,6 +105,19 @@ class RenderConfig:
             if unknown:
                 raise RenderError(f"render config: unknown {name} material parameter(s) {', '.join(unknown)}")
             object.__setattr__(self, name, {**defaults, **{k: float(v) for k, v in params.items()}})
+
+    def _resolve_quality(self) -> None:
+        """Fill the sampling keys left unset from the quality level, then check them."""
+        _check_choice(self, "quality", tuple(QUALITY_LEVELS))
+        for name, value in QUALITY_LEVELS[self.quality].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        _check_int(self, "samples", 1)
+        _check_bool(self, "adaptive_sampling")
+        _check_number(self, "noise_threshold", lambda v: v > 0, "> 0 (turn adaptive sampling off with adaptive_sampling: false)")
+        _check_int(self, "min_samples", 0)
+        if self.min_samples > self.samples:
+            raise RenderError(f"render config: 'min_samples' ({self.min_samples}) must not exceed 'samples' ({self.samples})")
 
     @property
     def image_ext(self) -> str:
@@ -97,8 +136,16 @@ class RenderConfig:
             "width": self.width,
             "height": self.height,
             "samples": self.samples,
+            "adaptive_sampling": self.adaptive_sampling,
+            "noise_threshold": float(self.noise_threshold),
+            "min_samples": self.min_samples,
             "filter_width_px": float(self.filter_width_px),
             "denoiser": self.denoiser,
+            "denoiser_passes": self.denoiser_passes,
+            "denoiser_prefilter": self.denoiser_prefilter,
+            "light_tree": self.light_tree,
+            "clamp_direct": float(self.clamp_direct),
+            "clamp_indirect": float(self.clamp_indirect),
             "max_bounces": self.max_bounces,
             "diffuse_bounces": self.diffuse_bounces,
             "glossy_bounces": self.glossy_bounces,
@@ -118,6 +165,19 @@ def _check_int(config: RenderConfig, name: str, minimum: int) -> None:
     value = getattr(config, name)
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise RenderError(f"render config: '{name}' must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_bool(config: RenderConfig, name: str) -> None:
+    value = getattr(config, name)
+    if not isinstance(value, bool):
+        raise RenderError(f"render config: '{name}' must be true or false, got {value!r}")
+
+
+def _check_number(config: RenderConfig, name: str, valid, requirement: str) -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not valid(value):
+        raise RenderError(f"render config: '{name}' must be a number {requirement}, got {value!r}")
+    object.__setattr__(config, name, float(value))
 
 
 def _check_choice(config: RenderConfig, name: str, choices: tuple[str, ...]) -> None:
