@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from smplx.lbs import lbs, vertices2joints
 
 from ..errors import FaceModelError
+
+if TYPE_CHECKING:  # torch and smplx load on the first forward pass, so the core runs without them
+    import torch
 
 JOINT_NAMES = ("root", "neck", "jaw", "left_eye", "right_eye")
 POSE_SIZE = 3 * len(JOINT_NAMES)  # axis-angle: global, neck, jaw, left eye, right eye
@@ -56,6 +58,8 @@ class FaceModel:
 
     @functools.cached_property
     def _tensors(self) -> dict[str, torch.Tensor]:
+        import torch
+
         as_t = functools.partial(torch.as_tensor, dtype=torch.float64)
         n_pose = self.posedirs.shape[2]
         return {
@@ -86,6 +90,8 @@ class FaceModel:
         return beta.expand(size, -1), theta.expand(size, -1), psi.expand(size, -1)
 
     def _blend_inputs(self, beta, theta, psi):
+        import torch
+
         beta, theta, psi = self._coefficients(beta, theta, psi)
         t = self._tensors
         dirs = torch.cat([t["shapedirs"][..., : beta.shape[1]], t["exprdirs"][..., : psi.shape[1]]], dim=2)
@@ -97,6 +103,8 @@ class FaceModel:
         Fewer coefficients than the model holds are allowed (EMOCA gives 100
         shape / 50 expression); the missing ones count as zero.
         """
+        from smplx.lbs import lbs
+
         coeffs, theta, dirs = self._blend_inputs(beta, theta, psi)
         t = self._tensors
         verts, _ = lbs(coeffs, theta, t["v_template"], dirs, t["posedirs"], t["j_regressor"], t["parents"], t["weights"])
@@ -104,6 +112,8 @@ class FaceModel:
 
     def joints(self, beta, theta, psi) -> np.ndarray:
         """Posed joint locations (B, J, 3)."""
+        from smplx.lbs import lbs
+
         coeffs, theta, dirs = self._blend_inputs(beta, theta, psi)
         t = self._tensors
         _, posed_joints = lbs(coeffs, theta, t["v_template"], dirs, t["posedirs"], t["j_regressor"], t["parents"], t["weights"])
@@ -111,6 +121,9 @@ class FaceModel:
 
     def rest_joints(self, beta, psi) -> np.ndarray:
         """Joint locations (B, J, 3) of the unposed, shaped mesh."""
+        import torch
+        from smplx.lbs import vertices2joints
+
         coeffs, _, dirs = self._blend_inputs(beta, np.zeros(POSE_SIZE), psi)
         t = self._tensors
         shaped = t["v_template"] + torch.einsum("bk,vdk->bvd", coeffs, dirs)
@@ -118,6 +131,8 @@ class FaceModel:
 
 
 def _as_batch(values, label: str) -> torch.Tensor:
+    import torch
+
     array = np.asarray(values, dtype=np.float64)
     if array.ndim == 1:
         array = array[None]

@@ -1,9 +1,12 @@
-"""Flow colour coding against the Middlebury wheel worked out by hand from its ramp description."""
+"""Flow colour coding against the Middlebury wheel worked out by hand from its ramp description,
+and pixel for pixel against ``flow_vis.flow_to_color``, the implementation researchers use."""
 
+import flow_vis
 import numpy as np
 import pytest
 
-from ffn_render.labels.colorwheel import colorwheel_legend, flow_to_rgb, make_colorwheel
+from ffn_render.labels.colorwheel import colorwheel_legend, flow_to_rgb
+from ffn_render.labels.flo import read_flo, write_flo
 
 
 def one_pixel(u: float, v: float, max_flow: float | None = None) -> tuple[int, ...]:
@@ -11,7 +14,7 @@ def one_pixel(u: float, v: float, max_flow: float | None = None) -> tuple[int, .
 
 
 def test_wheel_has_55_colours_with_primaries_at_ramp_starts():
-    wheel = make_colorwheel()
+    wheel = flow_vis.make_colorwheel()
     assert wheel.shape == (55, 3)
     # Ramps: RY 15, YG 6, GC 4, CB 11, BM 13, MR 6 -> starts at 0, 15, 21, 25, 36, 49.
     starts = {0: (255, 0, 0), 15: (255, 255, 0), 21: (0, 255, 0), 25: (0, 255, 255), 36: (0, 0, 255), 49: (255, 0, 255)}
@@ -55,6 +58,11 @@ def test_saturation_grows_with_magnitude_and_overflow_is_darkened():
     assert one_pixel(1.0 + 1e-7, 0.0, max_flow=1.0) == (255, 0, 0)
 
 
+def test_rejects_a_negative_scale():
+    with pytest.raises(ValueError, match="max_flow"):
+        flow_to_rgb(np.zeros((2, 2, 2)), max_flow=-1.0)
+
+
 def test_default_scale_is_the_largest_magnitude():
     field = np.array([[[2.0, 0.0], [0.0, -4.0]]])
     rgb = flow_to_rgb(field)
@@ -82,3 +90,32 @@ def test_legend_shows_directions_around_a_white_centre():
     assert r == 255 and g < 20 and b < 20
     r, g, b = legend[1, 32]  # top edge: flow pointing up, blue-violet
     assert b > 240 and g < 15 and 60 < r < 110
+
+
+def swirl_field() -> np.ndarray:
+    """A 61×67 float32 field with every direction and magnitudes from 0 to ~45 px: a swirl plus a
+    radial part, so hues and saturations between wheel colours (the interpolated ones) are all hit."""
+    ys, xs = np.mgrid[0:61, 0:67].astype(np.float64)
+    dx, dy = xs - 33.3, ys - 29.7
+    return np.stack([0.6 * dx - 0.9 * dy, 0.9 * dx + 0.6 * dy], axis=2).astype(np.float32)
+
+
+def test_equals_flow_vis_pixel_for_pixel_on_a_flo_field(tmp_path):
+    """The default scale is flow_vis's: the same image for a field read back from a .flo file."""
+    path = write_flo(tmp_path / "field.flo", swirl_field())
+    field = read_flo(path)
+    reference = flow_vis.flow_to_color(field)
+    ours = flow_to_rgb(field)
+    assert ours.dtype == reference.dtype == np.uint8
+    np.testing.assert_array_equal(ours, reference)
+    assert len(np.unique(ours.reshape(-1, 3), axis=0)) > 1000  # a real test field, not a few flat colours
+    np.testing.assert_array_equal(flow_to_rgb(field.astype(np.float64)), flow_vis.flow_to_color(field.astype(np.float64)))
+
+
+def test_a_fixed_scale_equals_flow_vis_on_a_field_whose_largest_flow_is_that_scale():
+    """Scale s: the picture flow_vis draws of the same field extended by one pixel of magnitude s."""
+    field = swirl_field()
+    scale = 2.5 * float(np.hypot(field[..., 0], field[..., 1]).max())
+    extended = np.concatenate([field, np.zeros_like(field[:, :1])], axis=1)
+    extended[0, -1] = (0.0, scale)
+    np.testing.assert_array_equal(flow_to_rgb(field, max_flow=scale), flow_vis.flow_to_color(extended)[:, :-1])
