@@ -112,6 +112,8 @@ class HeadScene:
         render.use_compositing = False
         render.use_sequencer = False
         render.use_file_extension = False
+        for flag in [name for name in render.bl_rna.properties.keys() if name.startswith("use_stamp")]:
+            setattr(render, flag, False)  # no stamp fields (Blender:Date, RenderTime, …) in written images
         render.film_transparent = False
         if int(s.get("threads", 0)) > 0:
             render.threads_mode = "FIXED"
