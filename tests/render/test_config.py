@@ -47,6 +47,17 @@ def test_bad_resolution_is_refused(width):
         ({"jpeg_quality": 80}, "'jpeg_quality'"),
         ({"widht": 512}, "unknown render setting"),
         ({"skin": {"shininess": 1}}, "unknown skin material parameter"),
+        ({"quality": "ultra"}, "'quality' must be one of standard, high, reference, legacy, got 'ultra'"),
+        ({"noise_threshold": 0}, "'noise_threshold' must be a number > 0"),
+        ({"noise_threshold": -0.05}, "'noise_threshold' must be a number > 0"),
+        ({"noise_threshold": "low"}, "'noise_threshold' must be a number > 0"),
+        ({"adaptive_sampling": "yes"}, "'adaptive_sampling' must be true or false"),
+        ({"min_samples": -1}, "'min_samples' must be an integer >= 0"),
+        ({"samples": 8, "min_samples": 16}, "'min_samples' \\(16\\) must not exceed 'samples' \\(8\\)"),
+        ({"denoiser_passes": "depth"}, "'denoiser_passes' must be one of"),
+        ({"denoiser_prefilter": "slow"}, "'denoiser_prefilter' must be one of"),
+        ({"light_tree": 1}, "'light_tree' must be true or false"),
+        ({"clamp_indirect": -1}, "'clamp_indirect' must be a number >= 0"),
     ],
 )
 def test_bad_settings_are_refused(render, message):
@@ -69,3 +80,25 @@ def test_errors_name_the_file(tmp_path):
 def test_appearance_section_is_validated_too(tmp_path):
     with pytest.raises(RenderError, match="lens_mm"):
         parse_config({"appearance": {"lens_mm": [80.0, 50.0]}}, source="x.yaml")
+
+
+def test_legacy_is_the_old_beauty_setting_one_key_away():
+    """`quality: legacy` alone restores the beauty settings before issue 13: 64 samples, adaptive sampling off."""
+    legacy = parse_config({"render": {"quality": "legacy"}}).render
+    assert (legacy.samples, legacy.adaptive_sampling) == (64, False)
+    assert (legacy.denoiser, legacy.denoiser_passes, legacy.denoiser_prefilter) == ("auto", "albedo_normal", "accurate")
+
+
+def test_keys_given_explicitly_win_over_the_quality_level():
+    config = parse_config({"render": {"quality": "legacy", "samples": 32}}).render
+    assert (config.samples, config.adaptive_sampling) == (32, False)
+    config = parse_config({"render": {"adaptive_sampling": False}}).render
+    assert config.adaptive_sampling is False and config.samples == parse_config({}).render.samples
+
+
+def test_shipped_default_is_the_standard_level_chosen_by_the_quality_benchmark():
+    """render_default.yaml names the level and sets no sampling key of its own (docs/render.md, issue 13)."""
+    config = load_config(CONFIGS / "render_default.yaml").render
+    assert config.quality == "standard"
+    assert (config.samples, config.adaptive_sampling, config.noise_threshold, config.min_samples) == (16, True, 0.05, 0)
+    assert config.to_dict() == load_config(None).render.to_dict() | {"width": config.width, "height": config.height}

@@ -1,0 +1,429 @@
+"""Beauty quality per cost: each candidate setting against a converged reference, as delivered.
+
+    python benchmarks/bench_quality.py                          # 256², 2 seeded sequences of 3 frames, CPU
+    python benchmarks/bench_quality.py --candidates legacy,default,s16
+    python benchmarks/bench_quality.py --device optix           # the same on a GPU node
+
+Renders the same seeded sequences (built-in head, procedural appearance) with
+a converged reference and with each candidate render setting, each setting in
+a fresh worker process through the real pipeline (``DatasetRenderer``: face
+model, appearance, Blender job, dataset files). Frames are written losslessly
+(PNG) and then encoded exactly as the pipeline delivers them: Blender's own
+JPEG writer with the configured quality (decoded pixels identical to a frame
+rendered straight to JPEG). The reference is the mean of two renders at half
+the reference samples with different Cycles seeds, no denoiser; their
+difference gives the reference's own noise, printed as a PSNR ceiling.
+
+Prints per setting, from one run, side by side:
+  cost: CPU and wall time per beauty frame (steady state: every beauty render
+        after the worker's first) relative to the 64-sample baseline, and
+        the first render (kernel load/compile) separately;
+  quality vs the reference: PSNR and SSIM inside the head mask and over the
+        frame, for the delivered (JPEG) and the lossless images; the change
+        of head-region delivered PSNR vs the baseline's;
+  detail: luminance-gradient energy inside the (eroded) head mask relative to
+        the reference's (as tests/render/test_texture_detail.py measures it;
+        < 1: the denoiser removed texture, > 1: noise), and the share of the
+        reference's gradient the frame reproduces (projection; noise-blind);
+  whether the setting meets the target of issue 13: head-region delivered
+        PSNR at most 0.3 dB below the baseline's at <= 0.35x its CPU cost;
+and checks that every setting produced byte-identical .flo labels.
+
+Caching: the reference is rendered once per run; ``--cache DIR`` keeps it
+between runs, keyed by the settings, the specs and a digest of the source of
+everything that changes the image (blender_scripts, appearance, face model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_render import make_specs  # noqa: E402  (the sibling benchmark's seeded specs)
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = REPO / "configs" / "render_default.yaml"
+BASELINE = "legacy"
+TARGET_DB, TARGET_COST = 0.3, 0.35  # issue 13: at most 0.3 dB below the baseline at <= 0.35x its cost
+# Candidate beauty settings (render-config keys over the shipped config's), a focused list:
+# sample caps, adaptive thresholds and minimums, denoiser guides, light tree, bounces, clamping.
+CANDIDATES: dict[str, dict] = {
+    "legacy": {"quality": "legacy"},  # 64 samples, adaptive off: the settings before issue 13
+    "default": {},  # configs/render_default.yaml as shipped
+    "high": {"quality": "high"},
+    "s16": {"quality": "legacy", "samples": 16},
+    "s12": {"quality": "legacy", "samples": 12},
+    "s8": {"quality": "legacy", "samples": 8},
+    "a16-t0.05": {"samples": 16, "adaptive_sampling": True, "noise_threshold": 0.05, "min_samples": 0},
+    "a16-t0.1": {"samples": 16, "adaptive_sampling": True, "noise_threshold": 0.1, "min_samples": 0},
+    "a32-t0.1-m8": {"samples": 32, "adaptive_sampling": True, "noise_threshold": 0.1, "min_samples": 8},
+    "s12-fast-prefilter": {"quality": "legacy", "samples": 12, "denoiser_prefilter": "fast"},
+    "s12-albedo-guide": {"quality": "legacy", "samples": 12, "denoiser_passes": "albedo"},
+    "s12-no-light-tree": {"quality": "legacy", "samples": 12, "light_tree": False},
+    "s12-bounces-2": {"quality": "legacy", "samples": 12, "max_bounces": 4, "diffuse_bounces": 2, "glossy_bounces": 2,
+                      "transmission_bounces": 0},
+    "s12-clamp-1": {"quality": "legacy", "samples": 12, "clamp_indirect": 1.0},
+}
+# Sources whose changes change the rendered image (the reference cache key).
+IMAGE_SOURCES = ("blender_scripts", "ffn_render/appearance", "ffn_render/facemodel", "ffn_render/render/job.py")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One setting to render in a fresh worker process."""
+
+    name: str
+    render: dict  # the whole render section
+    specs: tuple  # SequenceSpec
+    root: str
+    seed_offset: int = 0  # added to each job's Cycles seed (the reference's second half)
+
+
+class SeedOffsetWorker:
+    """A render worker that shifts the Cycles seed of every job (same scene, independent noise)."""
+
+    def __init__(self, worker, offset: int) -> None:
+        self._worker, self._offset = worker, offset
+        self.mode, self.info = worker.mode, worker.info
+
+    def render_sequence(self, job: dict, arrays: dict) -> dict:
+        return self._worker.render_sequence({**job, "seed": int(job.get("seed", 0)) + self._offset}, arrays)
+
+    def datablock_counts(self) -> dict:
+        return self._worker.datablock_counts()
+
+    def close(self) -> None:
+        self._worker.close()
+
+
+def render_task(task: Task) -> dict:
+    """Runs in a fresh process: render the specs with one setting (PNG), time every Blender render,
+    then encode each frame with Blender's JPEG writer at the configured quality."""
+    import bpy
+
+    from ffn_render.render import parse_config
+    from ffn_render.render.pipeline import DatasetRenderer
+    from ffn_render.render.worker import InProcessWorker, kernel_cache_dir, prepare_kernel_caches
+
+    config = parse_config({"render": {**task.render, "image_format": "png"}}, source=task.name)
+    prepare_kernel_caches(kernel_cache_dir(config.render), config.render.kernel_cache_max_bytes)
+    worker = InProcessWorker(config.render.blender_settings())
+    renders: list[dict] = []
+    started: list[tuple[float, float]] = []
+
+    def before(scene, *_):
+        started.append((time.perf_counter(), time.process_time()))
+
+    def after(scene, *_):
+        wall, cpu = started.pop()
+        kind = "labels" if scene.view_layers[0].use_pass_vector else "beauty"
+        renders.append({"kind": kind, "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu})
+
+    bpy.app.handlers.render_pre.append(before)
+    bpy.app.handlers.render_post.append(after)
+    try:
+        renderer = DatasetRenderer(config, task.root, SeedOffsetWorker(worker, task.seed_offset))
+        for spec in task.specs:
+            renderer.render(spec)
+    finally:
+        bpy.app.handlers.render_pre.remove(before)
+        bpy.app.handlers.render_post.remove(after)
+    encode_delivered(Path(task.root), config.render.jpeg_quality, config.render.view_transform)
+    return {"renders": renders, "device": worker.info["device"], "denoiser": worker.info["denoiser"]}
+
+
+def encode_delivered(root: Path, quality: int, view_transform: str) -> None:
+    """Beside every PNG frame, the JPEG the pipeline would have written (Blender's writer, same settings)."""
+    import bpy
+
+    scene = bpy.context.scene
+    scene.view_settings.view_transform, scene.view_settings.look = view_transform, "None"
+    settings = scene.render.image_settings
+    settings.media_type, settings.file_format, settings.color_mode, settings.quality = "IMAGE", "JPEG", "RGB", quality
+    for png in sorted((root / "image").rglob("*.png")):
+        image = bpy.data.images.load(str(png))
+        image.save_render(str(png.with_suffix(".jpg")), scene=scene)
+        bpy.data.images.remove(image)
+
+
+def in_fresh_process(function, *args):
+    """``function(*args)`` in a new spawned process (each Blender scene and its timings start clean)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
+def run_tasks(tasks: list[Task], progress: bool = True) -> list[dict]:
+    """Each task in its own fresh process (no state carried between settings), one after another."""
+    from tqdm import tqdm
+
+    return [in_fresh_process(render_task, task)
+            for task in tqdm(tasks, desc="settings", unit="setting", disable=not progress, file=sys.stderr)]
+
+
+def write_reference_images(frames: list["Frame"], root: Path, quality: int, view_transform: str) -> None:
+    """The reference as 8-bit PNGs and as Blender's JPEGs of them: what the codec alone costs."""
+    from PIL import Image
+
+    for frame in frames:
+        path = root / frame.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.clip(np.rint(frame.reference), 0, 255).astype(np.uint8)).save(path)
+    in_fresh_process(encode_delivered, root, quality, view_transform)
+
+
+# --- metrics ---------------------------------------------------------------------------------------
+
+def read_rgb(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
+
+
+def psnr(mse: float) -> float:
+    return float("inf") if mse <= 0 else 10.0 * np.log10(255.0**2 / mse)
+
+
+def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """SSIM (Wang et al. 2004: Gaussian window sigma 1.5, K1 0.01, K2 0.03, L 255) per pixel, mean over channels."""
+    from scipy.ndimage import gaussian_filter
+
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    blur = lambda x: gaussian_filter(x, sigma=(1.5, 1.5, 0), truncate=3.5)  # noqa: E731
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b, cov = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2, blur(a * b) - mu_a * mu_b
+    ssim = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return ssim.mean(axis=2)
+
+
+def luminance_gradient(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    luminance = image @ np.array([0.2126, 0.7152, 0.0722])
+    return np.gradient(luminance)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One beauty frame of the reference: its pixels, head mask (from the label render) and gradients."""
+
+    name: str  # relative path of the PNG under the dataset root
+    reference: np.ndarray
+    head: np.ndarray  # bool
+    inside: np.ndarray  # bool, the head mask eroded away from the silhouette (detail measure)
+
+
+def reference_frames(roots: tuple[Path, Path]) -> tuple[list[Frame], float]:
+    """The reference frames (mean of the two half-sample renders) and the PSNR between one half and the mean
+    of infinitely many (from the two halves' difference: MSE(half, truth) = MSE(a − b) / 2)."""
+    from scipy import ndimage
+
+    from ffn_render.labels.depthmask import read_mask
+
+    frames, diff_sq, count = [], 0.0, 0
+    for png in sorted((roots[0] / "image" / "facial").rglob("*.png")):
+        name = png.relative_to(roots[0])
+        a, b = read_rgb(png), read_rgb(roots[1] / name)
+        diff_sq, count = diff_sq + float(((a - b) ** 2).sum()), count + a.size
+        mask_file = roots[0] / "mask" / Path(*name.parts[2:]).with_suffix(".npy")
+        head = read_mask(mask_file).astype(bool)
+        frames.append(Frame(str(name), (a + b) / 2.0, head, ndimage.binary_erosion(head, iterations=3)))
+    # The mean of the halves has half the noise variance of one half: its MSE to the truth is diff / 4.
+    return frames, psnr(diff_sq / count / 4.0)
+
+
+def quality(root: Path, frames: list[Frame], ext: str) -> dict[str, float]:
+    """PSNR and SSIM vs the reference, in the head and over the frame, pooled over all frames; detail ratios."""
+    sq_head = sq_all = n_head = n_all = 0.0
+    ssim_head, ssim_all, energy, energy_ref, projection = [], [], 0.0, 0.0, 0.0
+    for frame in frames:
+        image = read_rgb(root / Path(frame.name).with_suffix(ext))
+        err = (image - frame.reference) ** 2
+        sq_head, n_head = sq_head + err[frame.head].sum(), n_head + err[frame.head].size
+        sq_all, n_all = sq_all + err.sum(), n_all + err.size
+        s = ssim_map(image, frame.reference)
+        ssim_head.append(s[frame.head].mean())
+        ssim_all.append(s.mean())
+        gy, gx = luminance_gradient(image)
+        ry, rx = luminance_gradient(frame.reference)
+        inside = frame.inside
+        energy += float((gx**2 + gy**2)[inside].sum())
+        energy_ref += float((rx**2 + ry**2)[inside].sum())
+        projection += float((gx * rx + gy * ry)[inside].sum())
+    return {
+        "psnr_head": psnr(sq_head / n_head),
+        "psnr_frame": psnr(sq_all / n_all),
+        "ssim_head": float(np.mean(ssim_head)),
+        "ssim_frame": float(np.mean(ssim_all)),
+        "detail": energy / energy_ref,
+        "detail_kept": projection / energy_ref,
+    }
+
+
+def flo_digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted((root / "flow").rglob("*.flo")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def cost(renders: list[dict]) -> dict[str, float]:
+    """First beauty render (kernel load/compile, first scene sync) and the steady-state mean of the rest."""
+    beauty = [r for r in renders if r["kind"] == "beauty"]
+    rest = beauty[1:]
+    return {
+        "first_wall_s": beauty[0]["wall_s"],
+        "wall_s": float(np.mean([r["wall_s"] for r in rest])),
+        "cpu_s": float(np.mean([r["cpu_s"] for r in rest])),
+        "frames": len(beauty),
+    }
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+def source_digest() -> str:
+    digest = hashlib.sha256()
+    for name in IMAGE_SOURCES:
+        path = REPO / name
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def reference_roots(args, base: dict, specs: tuple, workdir: Path) -> tuple[Path, Path]:
+    """Render the reference's two halves (or find them in --cache)."""
+    half = max(1, args.reference_samples // 2)
+    render = {**base, "quality": "reference", "samples": half, "adaptive_sampling": False, "denoiser": "none"}
+    key = hashlib.sha256(json.dumps([render, [s.to_json() for s in specs], source_digest()], sort_keys=True,
+                                    default=str).encode()).hexdigest()[:16]
+    folder = Path(args.cache) / f"reference-{key}" if args.cache else workdir / "reference"
+    roots = (folder / "a", folder / "b")
+    if (folder / "done").is_file():
+        print(f"reference: {args.reference_samples} samples from the cache {folder}", flush=True)
+        return roots
+    shutil.rmtree(folder, ignore_errors=True)
+    print(f"reference: rendering {args.reference_samples} samples (2 x {half}, no denoiser) ...", flush=True)
+    run_tasks([Task(f"reference-{i}", render, specs, str(root), seed_offset=1_000_003 * i) for i, root in enumerate(roots)])
+    (folder / "done").write_text(key)
+    return roots
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=256, help="frame width and height")
+    parser.add_argument("--sequences", type=int, default=2, help="seeded sequences (different identity, lights, camera)")
+    parser.add_argument("--n", type=int, default=3, help="frames per sequence")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--model", default="ffn-head")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "optix", "hip", "metal", "oneapi", "auto"))
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="the config whose render section the candidates modify")
+    parser.add_argument("--candidates", default=",".join(CANDIDATES),
+                        help=f"comma-separated names from: {', '.join(CANDIDATES)} (the baseline '{BASELINE}' is always run)")
+    parser.add_argument("--reference-samples", type=int, default=1024)
+    parser.add_argument("--cache", default=None, help="keep the reference renders here between runs")
+    parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    args = parser.parse_args()
+
+    from ffn_render.render import load_config
+
+    names = [BASELINE] + [n for n in args.candidates.split(",") if n and n != BASELINE]
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown:
+        parser.error(f"unknown candidate(s) {', '.join(unknown)}")
+    shipped = load_config(args.config).render.to_dict()
+    # Sampling keys come from the shipped quality level unless a candidate names its own level.
+    sampling = ("samples", "adaptive_sampling", "noise_threshold", "min_samples")
+    base = {**{k: v for k, v in shipped.items() if k not in sampling}, "width": args.size, "height": args.size,
+            "device": args.device, "head_images": False, "flow_vis": False, "occlusion": False, "segmentation": False}
+    specs = tuple(make_specs(args.model, args.sequences, args.n, seed=args.seed))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-quality-"))
+    try:
+        if args.cache:
+            Path(args.cache).mkdir(parents=True, exist_ok=True)
+        ref_roots = reference_roots(args, base, specs, workdir)
+        frames, ref_psnr = reference_frames(ref_roots)
+        settings = {}
+        for name in names:
+            render = {**base, **{k: shipped[k] for k in sampling}} if not CANDIDATES[name].get("quality") else dict(base)
+            settings[name] = {**render, **CANDIDATES[name]}
+        tasks = [Task(name, settings[name], specs, str(workdir / name)) for name in names]
+        results = dict(zip(names, run_tasks(tasks)))
+        report(args, names, settings, results, frames, ref_psnr, ref_roots, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def describe(render: dict) -> str:
+    from ffn_render.render import parse_config
+
+    r = parse_config({"render": render}, source="bench").render
+    sampling = f"{r.samples} spp" + (f", adaptive {r.noise_threshold:g}/min {r.min_samples}" if r.adaptive_sampling else "")
+    extras = [f"{r.denoiser}:{r.denoiser_passes}/{r.denoiser_prefilter}", f"bounces {r.max_bounces}/{r.diffuse_bounces}/"
+              f"{r.glossy_bounces}/{r.transmission_bounces}"]
+    if not r.light_tree:
+        extras.append("no light tree")
+    if (r.clamp_direct, r.clamp_indirect) != (0.0, 10.0):
+        extras.append(f"clamp {r.clamp_direct:g}/{r.clamp_indirect:g}")
+    return f"{sampling}; {', '.join(extras)}"
+
+
+def report(args, names, settings, results, frames, ref_psnr, ref_roots, workdir) -> None:
+    rows = {}
+    for name in names:
+        root = workdir / name
+        rows[name] = {**cost(results[name]["renders"]), "delivered": quality(root, frames, ".jpg"),
+                      "lossless": quality(root, frames, ".png"), "labels": flo_digest(root)}
+    base = rows[BASELINE]
+    device = results[BASELINE]["device"]
+    print(f"\n{args.size}x{args.size}, {args.sequences} sequences x {len(frames) // args.sequences} frames "
+          f"(seed {args.seed}, {args.model}), device {device['backend']} ({', '.join(device['devices'])}), "
+          f"delivered = Blender JPEG q{settings[BASELINE]['jpeg_quality']}")
+    print(f"reference: {args.reference_samples} samples, no denoiser; its own noise limits measurable PSNR to "
+          f"~{ref_psnr:.1f} dB (frame)")
+    write_reference_images(frames, workdir / "reference-jpeg", settings[BASELINE]["jpeg_quality"],
+                           settings[BASELINE]["view_transform"])
+    codec = quality(workdir / "reference-jpeg", frames, ".jpg")
+    print(f"the reference itself through the encoder: head {codec['psnr_head']:.2f} dB, frame {codec['psnr_frame']:.2f} dB "
+          f"(the codec's own error: the ceiling of delivered PSNR)")
+    header = (f"{'setting':<20} {'CPU':>5} {'wall':>5} {'s/frame':>7} {'first':>6} | {'delivered: head dB':>18} "
+              f"{'Δbase':>6} {'SSIM':>6} {'frame dB':>8} {'SSIM':>6} | {'lossless: head':>14} {'frame':>6} "
+              f"{'SSIM h':>6} | {'detail':>6} {'kept':>5} | target")
+    print(header)
+    print("-" * len(header))
+    for name in names:
+        row = rows[name]
+        d, l = row["delivered"], row["lossless"]
+        cpu_ratio, wall_ratio = row["cpu_s"] / base["cpu_s"], row["wall_s"] / base["wall_s"]
+        delta = d["psnr_head"] - base["delivered"]["psnr_head"]
+        meets = delta >= -TARGET_DB and cpu_ratio <= TARGET_COST
+        row.update(cpu_ratio=cpu_ratio, wall_ratio=wall_ratio, delta_db=delta, meets=meets)
+        print(f"{name:<20} {cpu_ratio:5.2f} {wall_ratio:5.2f} {row['cpu_s']:7.2f} {row['first_wall_s']:6.2f} | "
+              f"{d['psnr_head']:18.2f} {delta:+6.2f} {d['ssim_head']:6.4f} {d['psnr_frame']:8.2f} {d['ssim_frame']:6.4f} | "
+              f"{l['psnr_head']:14.2f} {l['psnr_frame']:6.2f} {l['ssim_head']:6.4f} | {l['detail']:6.3f} "
+              f"{l['detail_kept']:5.3f} | {'MEETS' if meets else '-'}")
+    print("CPU, wall: steady-state time per beauty frame / the baseline's; s/frame: CPU seconds; first: wall seconds "
+          "of the worker's first render (kernel load/compile, first sync)")
+    print(f"target: head-region delivered PSNR >= baseline - {TARGET_DB} dB at <= {TARGET_COST}x the baseline's CPU cost")
+    for name in names:
+        print(f"  {name:<20} {describe(settings[name])}")
+    same = {row["labels"] for row in rows.values()} | {flo_digest(root) for root in ref_roots}
+    print(f"labels (.flo) byte-identical across all {len(names)} settings and the reference: "
+          f"{'yes' if len(same) == 1 else 'NO'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "settings": settings, "rows": rows,
+                                               "reference_psnr": ref_psnr}, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Beauty sampling settings reach Blender, labels do not depend on them, bad values stop at the entry point."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ffn_render.dataset import layout
+from ffn_render.dataset.layout import SequenceKey
+from ffn_render.render import load_config, parse_config
+from ffn_render.render.pipeline import DatasetRenderer
+from ffn_render.render.worker import InProcessWorker
+from tests.render.support import make_spec
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+TINY = {"width": 64, "height": 48, "device": "cpu", "head_images": False}
+CYCLES_SETTINGS = ("samples", "use_adaptive_sampling", "adaptive_threshold", "adaptive_min_samples", "use_denoising",
+                   "denoiser", "denoising_input_passes", "denoising_prefilter", "use_light_tree",
+                   "sample_clamp_direct", "sample_clamp_indirect")
+
+
+def tiny_from(path: Path, **render):
+    """A shipped config at a tiny size (its quality settings untouched, unless ``render`` says otherwise)."""
+    data = load_config(path).to_dict()
+    data["render"].update(TINY, **render)
+    data["appearance"].update(texture_size=64, background_size=64)
+    return parse_config(data, source=str(path))
+
+
+def render_and_watch(config, root: Path, spec) -> dict[str, list[dict]]:
+    """Render one sequence in this process; Cycles' settings as each render starts, by render kind."""
+    import bpy
+
+    seen: dict[str, list[dict]] = {"beauty": [], "labels": []}
+
+    def record(scene, *_):
+        kind = "labels" if scene.view_layers[0].use_pass_vector else "beauty"
+        seen[kind].append({name: getattr(scene.cycles, name) for name in CYCLES_SETTINGS})
+
+    worker = InProcessWorker(config.render.blender_settings())
+    bpy.app.handlers.render_pre.append(record)
+    try:
+        DatasetRenderer(config, root, worker).render(spec)
+    finally:
+        bpy.app.handlers.render_pre.remove(record)
+    return seen
+
+
+@pytest.mark.parametrize("quality", [None, "legacy"])
+def test_configured_sampling_is_what_blender_renders_with(tmp_path, head, quality):
+    """The shipped default (and its one-key legacy variant) read back from Blender's scene during the renders."""
+    _, model_path = head
+    config = tiny_from(CONFIGS / "render_default.yaml", **({"quality": quality} if quality else {}))
+    wanted = config.render
+    seen = render_and_watch(config, tmp_path / "ds", make_spec(model_path, n=2))
+    assert len(seen["beauty"]) == 2 and len(seen["labels"]) == 2
+    for beauty in seen["beauty"]:
+        assert beauty["samples"] == wanted.samples
+        assert beauty["use_adaptive_sampling"] is wanted.adaptive_sampling
+        if wanted.adaptive_sampling:
+            assert beauty["adaptive_threshold"] == pytest.approx(wanted.noise_threshold)
+            assert beauty["adaptive_min_samples"] == wanted.min_samples
+        assert beauty["use_denoising"] and beauty["denoiser"] == "OPENIMAGEDENOISE"  # auto on a CPU
+        assert beauty["denoising_input_passes"] == {"rgb": "RGB", "albedo": "RGB_ALBEDO",
+                                                    "albedo_normal": "RGB_ALBEDO_NORMAL"}[wanted.denoiser_passes]
+        assert beauty["denoising_prefilter"] == wanted.denoiser_prefilter.upper()
+        assert beauty["use_light_tree"] is wanted.light_tree
+        assert beauty["sample_clamp_indirect"] == pytest.approx(wanted.clamp_indirect)
+    for labels in seen["labels"]:  # SPEC §4: one exact sample, whatever the beauty settings
+        assert labels["samples"] == 1
+        assert labels["use_adaptive_sampling"] is False and labels["use_denoising"] is False
+
+
+def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
+    """New and old beauty settings (and light tree, clamping, guides changed too) give the same label files."""
+    _, model_path = head
+    spec = make_spec(model_path, n=3)
+    key = SequenceKey(spec.split, spec.emotion, spec.seq_id)
+    roots = {"default": tmp_path / "default", "other": tmp_path / "other"}
+    configs = {
+        "default": tiny_from(CONFIGS / "render_default.yaml"),
+        "other": tiny_from(CONFIGS / "render_default.yaml", quality="legacy", samples=4, light_tree=False,
+                           clamp_indirect=1.0, denoiser_passes="rgb", denoiser_prefilter="none"),
+    }
+    for name, config in configs.items():
+        render_and_watch(config, roots[name], spec)
+    for t in (1, 2):
+        for kind in ("facial", "head"):
+            a, b = (layout.flow_path(roots[n], kind, key, t).read_bytes() for n in roots)
+            assert a == b, f"{kind} flow {t} differs"
+    for t in (1, 2, 3):
+        assert layout.depth_path(roots["default"], key, t).read_bytes() == layout.depth_path(roots["other"], key, t).read_bytes()
+        assert layout.mask_path(roots["default"], key, t).read_bytes() == layout.mask_path(roots["other"], key, t).read_bytes()
+    # ... while the beauty settings did change the images.
+    images = [layout.facial_image_path(roots[n], key, 1).read_bytes() for n in roots]
+    assert images[0] != images[1]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("noise_threshold: 0", "'noise_threshold' must be a number > 0"),
+        ("noise_threshold: -0.01", "'noise_threshold' must be a number > 0"),
+        ("quality: ultra", "'quality' must be one of standard, high, reference, legacy, got 'ultra'"),
+    ],
+)
+def test_bad_quality_settings_are_one_line_errors_from_the_command(tmp_path, setting, message):
+    config = tmp_path / "bad.yaml"
+    config.write_text(f"render:\n  {setting}\n")
+    root = tmp_path / "ds"
+    result = subprocess.run([shutil.which("ffn-render") or "ffn-render", "render", "--config", str(config), "--out", str(root)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(config) in lines[0] and message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not root.exists()
+
