@@ -40,6 +40,7 @@ render:  ## render one split: make render SPLIT=train [CONFIG=…] [SPECS=…] [
 
 bench:  ## benchmark scripts; each prints ratios measured side by side in one run
 	$(PYTHON) benchmarks/bench_render.py
+	$(PYTHON) benchmarks/bench_quality.py
 	$(PYTHON) benchmarks/bench_decflow.py
 
 clean:  ## remove generated outputs
