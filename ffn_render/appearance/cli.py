@@ -121,17 +121,29 @@ def unwrap_command(photo, params_path, camera_path, out, model_spec, uv_path, ma
 @click.option("--out", type=click.Path(dir_okay=False), default="texture_report.png", show_default=True,
               help="Figure PNG; <out>_sheet.png (contact sheet) and <out>.json (numbers) are written beside it.")
 @click.option("--model", "model_spec", default=None,
-              help="Face model of the textures' layout, to measure only facial skin (default: the whole map).")
+              help="Texture folders: face model of the textures' layout, to measure only facial skin (default: the whole map).")
 @click.option("--uv", "uv_path", type=click.Path(dir_okay=False), help="UV layout for a bare FLAME .pkl.")
 @click.option("--masks", "masks_path", type=click.Path(dir_okay=False), help="Region masks (FLAME_masks.pkl).")
 def texture_report_command(folder: str, out: str, model_spec: str | None, uv_path, masks_path) -> None:
-    """Diversity of the textures in FOLDER: skin-tone spread, Table-1-style statistics, contact sheet."""
-    from .report import texture_report
+    """Identity diversity of a dataset ROOT, or skin-tone spread of a texture FOLDER.
 
-    model = _load_model(model_spec, uv_path, masks_path) if model_spec else None
-    summary = texture_report(folder, out, model)
-    click.echo(
-        f"{summary.count} textures: descriptor Std {summary.descriptor_std:.3f}, Cv {summary.descriptor_cv:.1f} %, "
-        f"pairwise cos {summary.mean_pairwise_cosine:.3f}, L* {summary.lightness_range[0]:.0f}–{summary.lightness_range[1]:.0f}"
-    )
+    A dataset ROOT (it has image/facial/): dlib's face descriptor on the first
+    facial frame of every sequence (one per identity) gives the paper's Table-1
+    statistics (SPEC §9): detection rate, ID Std, ID Cv, mean pairwise cosine,
+    pairwise distances (median, p10, p90) and the share of pairs above 0.6
+    (different people to dlib). A texture folder: L*, ITA and detail per map.
+    """
+    from .report import identity_report, is_dataset_root, texture_report
+
+    if is_dataset_root(folder):
+        stats = identity_report(folder, out)
+        click.echo(stats.summary_line())
+    else:
+        model = _load_model(model_spec, uv_path, masks_path) if model_spec else None
+        summary = texture_report(folder, out, model)
+        click.echo(
+            f"{summary.count} textures: L* {summary.lightness_range[0]:.0f}–{summary.lightness_range[1]:.0f}, "
+            f"ITA {summary.ita_range[0]:.0f}–{summary.ita_range[1]:.0f}°, detail {summary.mean_detail:.2f} "
+            f"(for identity, render them and report the dataset ROOT)"
+        )
     click.echo(f"wrote {out}")

@@ -1,14 +1,17 @@
-"""Diversity report over a folder of albedo textures (in the spirit of the paper's Table 1).
+"""``ffn-render texture-report``: identity of a rendered dataset, skin-tone spread of a texture folder.
 
-The paper measures identity spread with ArcFace vectors of rendered faces
-(standard deviation, coefficient of variation, cosine similarity). No face
-recogniser ships here, so the "identity vector" of a texture is a small
-descriptor of the skin itself: its face region downsampled to 16×16 in CIE
-L*a*b*. The same three statistics are reported over these vectors, with
-per-texture skin measures: L*, the individual typology angle
-ITA = atan((L* − 50) / b*) (the dermatological skin-tone scale: > 55° very
-light, < −30° dark) and the detail energy (mean luminance gradient, which
-optical flow needs to be locally identifiable).
+Given a dataset ROOT, identity is measured the way the paper's Table 1
+does, with dlib's face descriptor standing in for ArcFace
+(:mod:`.identity`): detection rate, ID Std, ID Cv, mean pairwise cosine and
+the pairwise-distance distribution of the first facial frame of every
+sequence, with a histogram and a contact sheet of those frames.
+
+Given a folder of albedo textures (UV maps are no faces, so a recognizer
+cannot judge them: render them and report the ROOT for identity), it
+reports per-texture skin measures over the facial skin: L*, the individual
+typology angle ITA = atan((L* − 50) / b*) (the dermatological skin-tone
+scale: > 55° very light, < −30° dark) and the detail energy (mean luminance
+gradient, which optical flow needs to be locally identifiable).
 """
 
 from __future__ import annotations
@@ -22,15 +25,18 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..facemodel import FaceModel
+from ..faces import SAME_PERSON_DISTANCE, read_rgb
 from ..fileio import atomic_write_bytes, atomic_write_json
 from .background import list_images
 from .colour import srgb_to_lab
+from .identity import FaceMeasurement, IdentityStats, first_facial_frames, identity_stats, measure_images, pairwise_distances
 from .textures import read_texture, write_png
 from .uvmap import rasterize_uv
 
 ANALYSIS_SIZE = 256  # textures are compared at this resolution
-DESCRIPTOR_SIZE = 16
 SKIN_EXCLUDED = ("lips", "left_eyeball", "right_eyeball", "scalp", "neck")
+REAL_PEOPLE_DISTANCE = (0.76, 0.89)  # measured on photos of different people (SPEC §9)
+SHEET_MAX = 64  # frames on the identity contact sheet
 
 
 @dataclass(frozen=True)
@@ -43,13 +49,11 @@ class TextureStats:
 
 
 @dataclass(frozen=True)
-class DiversitySummary:
+class ToneSummary:
     count: int
-    descriptor_std: float  # mean over descriptor dimensions of the std across textures ("ID Std.")
-    descriptor_cv: float  # mean std / |mean| over dimensions, in percent ("ID Cv.")
-    mean_pairwise_cosine: float  # of centred descriptors; lower = more diverse
     lightness_range: tuple[float, float]
     ita_range: tuple[float, float]
+    mean_detail: float
 
 
 def skin_mask(model: FaceModel | None, size: int) -> np.ndarray:
@@ -67,8 +71,8 @@ def skin_mask(model: FaceModel | None, size: int) -> np.ndarray:
     return mask if mask.any() else raster.covered
 
 
-def texture_stats(name: str, texture: np.ndarray, mask: np.ndarray) -> tuple[TextureStats, np.ndarray]:
-    """Statistics of one texture over ``mask`` and its descriptor vector."""
+def texture_stats(name: str, texture: np.ndarray, mask: np.ndarray) -> TextureStats:
+    """Skin tone and detail of one texture over ``mask``."""
     small = np.asarray(Image.fromarray(texture).resize(mask.shape[::-1], Image.BILINEAR), dtype=np.float64) / 255.0
     lab = srgb_to_lab(small)
     skin = lab[mask]
@@ -76,40 +80,18 @@ def texture_stats(name: str, texture: np.ndarray, mask: np.ndarray) -> tuple[Tex
     ita = float(np.degrees(np.arctan2(lightness - 50.0, skin[:, 2].mean())))
     grad_y, grad_x = np.gradient(lab[..., 0])
     detail = float(np.hypot(grad_x, grad_y)[mask].mean())
-    # Descriptor: mean L*a*b* of each cell of a DESCRIPTOR_SIZE grid over the mask's bounding box.
-    rows, cols = np.nonzero(mask)
-    box = lab[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    box_mask = mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    cells = np.zeros((DESCRIPTOR_SIZE, DESCRIPTOR_SIZE, 3))
-    r_edges = np.linspace(0, box.shape[0], DESCRIPTOR_SIZE + 1).astype(int)
-    c_edges = np.linspace(0, box.shape[1], DESCRIPTOR_SIZE + 1).astype(int)
-    for i in range(DESCRIPTOR_SIZE):
-        for j in range(DESCRIPTOR_SIZE):
-            block = box[r_edges[i] : max(r_edges[i + 1], r_edges[i] + 1), c_edges[j] : max(c_edges[j + 1], c_edges[j] + 1)]
-            keep = box_mask[r_edges[i] : max(r_edges[i + 1], r_edges[i] + 1), c_edges[j] : max(c_edges[j + 1], c_edges[j] + 1)]
-            cells[i, j] = block[keep].mean(axis=0) if keep.any() else skin.mean(axis=0)
     mean_srgb = tuple(float(v) for v in small[mask].mean(axis=0))
-    return TextureStats(name, mean_srgb, lightness, ita, detail), cells.ravel()  # type: ignore[arg-type]
+    return TextureStats(name, mean_srgb, lightness, ita, detail)  # type: ignore[arg-type]
 
 
-def summarise(stats: list[TextureStats], descriptors: np.ndarray) -> DiversitySummary:
-    """Table-1-style spread of the descriptors."""
-    mean = descriptors.mean(axis=0)
-    std = descriptors.std(axis=0)
-    centred = descriptors - mean
-    unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
-    cosine = unit @ unit.T
-    n = len(descriptors)
-    pairwise = float((cosine.sum() - np.trace(cosine)) / (n * (n - 1))) if n > 1 else 1.0
+def summarise_tones(stats: list[TextureStats]) -> ToneSummary:
     lightness = [s.lightness for s in stats]
     ita = [s.ita_deg for s in stats]
-    return DiversitySummary(
-        count=n,
-        descriptor_std=float(std.mean()),
-        descriptor_cv=float(100.0 * np.mean(std / np.maximum(np.abs(mean), 1e-6))),
-        mean_pairwise_cosine=pairwise,
+    return ToneSummary(
+        count=len(stats),
         lightness_range=(float(min(lightness)), float(max(lightness))),
         ita_range=(float(min(ita)), float(max(ita))),
+        mean_detail=float(np.mean([s.detail for s in stats])),
     )
 
 
@@ -126,45 +108,9 @@ def contact_sheet(images: list[np.ndarray], labels: list[str], thumb: int = 160,
     return np.asarray(sheet)
 
 
-def _figure(stats: list[TextureStats], descriptors: np.ndarray, summary: DiversitySummary) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def _figure_png(fig) -> bytes:
     import matplotlib.pyplot as plt
 
-    colours = np.array([s.mean_srgb for s in stats])
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
-    ax = axes[0]
-    ax.scatter([s.ita_deg for s in stats], [s.lightness for s in stats], c=colours, edgecolors="k", s=40)
-    ax.set_xlabel("ITA (°)  ← darker   lighter →")
-    ax.set_ylabel("L*")
-    ax.set_title("Skin tone of each texture")
-    ax = axes[1]
-    centred = descriptors - descriptors.mean(axis=0)
-    if len(descriptors) > 1:
-        _, _, vh = np.linalg.svd(centred, full_matrices=False)
-        coords = centred @ vh[:2].T
-        coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
-    else:
-        coords = np.zeros((1, 2))
-    ax.scatter(coords[:, 0], coords[:, 1], c=colours, edgecolors="k", s=40)
-    ax.set_title("Spread of texture descriptors (PCA)")
-    ax.set_xlabel("PC 1")
-    ax.set_ylabel("PC 2")
-    ax = axes[2]
-    ax.axis("off")
-    rows = [
-        ["textures", f"{summary.count}"],
-        ["descriptor Std. ↑", f"{summary.descriptor_std:.3f}"],
-        ["descriptor Cv. (%) ↑", f"{summary.descriptor_cv:.2f}"],
-        ["mean pairwise cos ↓", f"{summary.mean_pairwise_cosine:.3f}"],
-        ["L* range", f"{summary.lightness_range[0]:.1f} – {summary.lightness_range[1]:.1f}"],
-        ["ITA range (°)", f"{summary.ita_range[0]:.1f} – {summary.ita_range[1]:.1f}"],
-        ["mean detail |∇L*|", f"{np.mean([s.detail for s in stats]):.2f}"],
-    ]
-    table = ax.table(cellText=rows, colLabels=["measure", "value"], loc="center", cellLoc="left")
-    table.scale(1, 1.6)
-    ax.set_title("Diversity (cf. paper Table 1)")
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
@@ -172,28 +118,105 @@ def _figure(stats: list[TextureStats], descriptors: np.ndarray, summary: Diversi
     return buffer.getvalue()
 
 
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _table(ax, rows: list[list[str]], title: str) -> None:
+    ax.axis("off")
+    table = ax.table(cellText=rows, colLabels=["measure", "value"], loc="center", cellLoc="left")
+    table.scale(1, 1.6)
+    ax.set_title(title)
+
+
+def _tone_figure(stats: list[TextureStats], summary: ToneSummary) -> bytes:
+    plt = _pyplot()
+    colours = np.array([s.mean_srgb for s in stats])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
+    ax = axes[0]
+    ax.scatter([s.ita_deg for s in stats], [s.lightness for s in stats], c=colours, edgecolors="k", s=40)
+    ax.set_xlabel("ITA (°)  ← darker   lighter →")
+    ax.set_ylabel("L*")
+    ax.set_title("Skin tone of each texture")
+    _table(axes[1], [
+        ["textures", f"{summary.count}"],
+        ["L* range", f"{summary.lightness_range[0]:.1f} – {summary.lightness_range[1]:.1f}"],
+        ["ITA range (°)", f"{summary.ita_range[0]:.1f} – {summary.ita_range[1]:.1f}"],
+        ["mean detail |∇L*|", f"{summary.mean_detail:.2f}"],
+    ], "Skin tone (identity: report a rendered ROOT)")
+    return _figure_png(fig)
+
+
+def _identity_figure(measurements: list[FaceMeasurement], stats: IdentityStats) -> bytes:
+    plt = _pyplot()
+    found = [m.descriptor for m in measurements if m.descriptor is not None]
+    distances = pairwise_distances(np.array(found) if found else np.zeros((0, 1)))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    ax = axes[0]
+    ax.axvspan(*REAL_PEOPLE_DISTANCE, color="tab:green", alpha=0.15, label="real different people")
+    ax.hist(distances, bins=np.linspace(0.0, 1.2, 49), color="tab:blue", edgecolor="k")
+    ax.axvline(SAME_PERSON_DISTANCE, color="tab:red", linestyle="--", label=f"same person below {SAME_PERSON_DISTANCE}")
+    ax.set_xlabel("pairwise identity distance (dlib descriptor)")
+    ax.set_ylabel("pairs")
+    ax.set_title("Identity distances between the dataset's people")
+    ax.legend(loc="upper left")
+    _table(axes[1], [
+        ["identities (first frames)", f"{stats.images}"],
+        ["faces detected", f"{stats.detected} ({100 * stats.detection_rate:.0f} %)"],
+        ["ID Std ↑", f"{stats.id_std:.4f}"],
+        ["ID Cv (%) ↑", f"{stats.id_cv_percent:.1f}"],
+        ["mean pairwise cosine ↓", f"{stats.mean_pairwise_cosine:.3f}"],
+        ["distance median (p10 – p90)", f"{stats.distance_median:.3f} ({stats.distance_p10:.3f} – {stats.distance_p90:.3f})"],
+        [f"pairs > {SAME_PERSON_DISTANCE} (different people)", f"{100 * stats.share_above_threshold:.1f} % of {stats.pairs}"],
+    ], "Identity diversity (cf. paper Table 1; dlib for ArcFace)")
+    return _figure_png(fig)
+
+
+def _write_outputs(out: Path, figure: bytes, sheet: np.ndarray, record: dict) -> None:
+    write_png(out.with_name(out.stem + "_sheet.png"), sheet)
+    atomic_write_json(out.with_suffix(".json"), record)
+    atomic_write_bytes(out, figure)
+
+
+def is_dataset_root(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / "image" / "facial").is_dir()
+
+
+def identity_report(root: str | os.PathLike, out: str | os.PathLike, progress: bool = True) -> IdentityStats:
+    """Identity statistics of a dataset ROOT: ``out`` (figure), ``<out>_sheet.png``, ``<out>.json``."""
+    out = Path(out)
+    frames = first_facial_frames(root)
+    facial = Path(root) / "image" / "facial"
+    measurements = measure_images(((str(p.relative_to(facial)), read_rgb(p)) for p in frames), progress=progress)
+    stats = identity_stats(measurements)
+    shown = list(zip(frames, measurements))[:SHEET_MAX]
+    labels = [f"{path.parent.name}{'' if m.face else ' NO FACE'}" for path, m in shown]
+    sheet = contact_sheet([read_rgb(path) for path, _ in shown], labels)
+    per_frame = [{"frame": m.name, "face_found": m.face is not None} for m in measurements]
+    _write_outputs(out, _identity_figure(measurements, stats), sheet, {"identity": stats.to_json(), "frames": per_frame})
+    return stats
+
+
 def texture_report(
     folder: str | os.PathLike, out: str | os.PathLike, model: FaceModel | None = None, progress: bool = True
-) -> DiversitySummary:
-    """Write ``out`` (figure PNG), ``<out>_sheet.png`` (contact sheet) and ``<out>.json`` (all numbers)."""
+) -> ToneSummary:
+    """Skin tone of a texture folder: ``out`` (figure), ``<out>_sheet.png``, ``<out>.json``."""
     from tqdm import tqdm
 
     out = Path(out)
     paths = list_images(folder)
     mask = skin_mask(model, ANALYSIS_SIZE)
-    stats, descriptors, thumbs = [], [], []
+    stats, thumbs = [], []
     for path in tqdm(paths, desc="texture-report", unit="map", disable=not progress):
         texture = read_texture(path, ANALYSIS_SIZE)
-        record, descriptor = texture_stats(path.name, texture, mask)
-        stats.append(record)
-        descriptors.append(descriptor)
+        stats.append(texture_stats(path.name, texture, mask))
         thumbs.append(texture)
-    descriptor_array = np.array(descriptors)
-    summary = summarise(stats, descriptor_array)
-    figure = _figure(stats, descriptor_array, summary)
-    sheet = contact_sheet(thumbs, [p.stem for p in paths])
-    write_png(out.with_name(out.stem + "_sheet.png"), sheet)
-    atomic_write_json(out.with_suffix(".json"), {"summary": asdict(summary), "textures": [asdict(s) for s in stats]})
-    atomic_write_bytes(out, figure)
+    summary = summarise_tones(stats)
+    _write_outputs(out, _tone_figure(stats, summary), contact_sheet(thumbs, [p.stem for p in paths]),
+                   {"summary": asdict(summary), "textures": [asdict(s) for s in stats]})
     return summary
-

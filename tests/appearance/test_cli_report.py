@@ -91,10 +91,12 @@ def test_report_statistics_and_files(head_npz, tmp_path):
     assert data["summary"]["count"] == 6 and len(data["textures"]) == 6
     sheet = np.asarray(Image.open(tmp_path / "report_sheet.png"))
     assert sheet.shape[1] == 8 * 160
-    # Identical textures have no spread at all; distinct ones do.
-    same = tmp_path / "same"
-    same.mkdir()
-    for k in range(3):
-        Image.open(folder / "procedural_000000.png").save(same / f"copy{k}.png")
-    assert texture_report(same, tmp_path / "same.png", progress=False).descriptor_std == pytest.approx(0.0, abs=1e-9)
-    assert data["summary"]["descriptor_std"] > 1.0
+    # Flat maps of known sRGB colours: L* and ITA by hand (sRGB 128 grey: L* 53.59, b* 0, ITA 90°).
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(flat / "grey.png")
+    Image.fromarray(np.full((32, 32, 3), 255, np.uint8)).save(flat / "white.png")
+    summary = texture_report(flat, tmp_path / "flat.png", progress=False)
+    assert summary.lightness_range == pytest.approx((53.59, 100.0), abs=0.05)
+    assert summary.ita_range == pytest.approx((90.0, 90.0), abs=0.5)
+    assert summary.mean_detail == pytest.approx(0.0, abs=1e-9)
