@@ -17,10 +17,10 @@ PYTEST_ARGS ?=
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-setup:  ## install everything: system packages, torch, the package with test extras
+setup:  ## install everything: system packages, torch, the package with every extra (render, train, cluster, faces) and test
 	bash scripts/install_system_packages.sh
 	$(PYTHON) -m pip install --quiet $(foreach spec,$(TORCH_SPEC),"$(spec)")
-	$(PYTHON) -m pip install --quiet -e '.[test]'
+	$(PYTHON) -m pip install --quiet -e '.[all,test]'
 
 test:  ## the fast test suite (what CI runs)
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)
