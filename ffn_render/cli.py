@@ -13,6 +13,7 @@ import sys
 import click
 
 from .errors import FFNError
+from .extras import exit_for_missing_extra
 
 # name → "module:attribute" of a click command
 SUBCOMMANDS = {
@@ -62,6 +63,8 @@ def report_errors(command: click.Command, args: list[str] | None = None) -> None
     except FFNError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except ModuleNotFoundError as exc:  # a stage's optional extra is not installed: name it
+        exit_for_missing_extra(exc)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

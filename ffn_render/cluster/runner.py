@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from submitit.core.utils import UncompletedJobError
 from tqdm import tqdm
 
 from ..dataset import layout
@@ -154,6 +153,9 @@ def _one_line(exc: BaseException) -> str:
 
 def run_shard(task: ShardTask) -> ShardResult:
     """Render the unfinished sequences of ``task.shard``; record every event (start, end, error, timeout)."""
+    # submitit ([cluster] extra) loads here, so the package imports without it (verify, render).
+    from submitit.core.utils import UncompletedJobError
+
     root = Path(task.root)
     with _log_to(task.log_path):
         try:
