@@ -1,7 +1,8 @@
 """Render-stage benchmark: pipeline overhead, label cost, scene updates, memory, and a full-dataset projection.
 
-    python benchmarks/bench_render.py                                  # built-in head, 256², 16 samples
-    python benchmarks/bench_render.py --size 512 --samples 64 --n 2     # paper settings (slow on a CPU)
+    python benchmarks/bench_render.py                                  # built-in head, 256², quality standard
+    python benchmarks/bench_render.py --size 512 --n 2                  # paper settings (slow on a CPU)
+    python benchmarks/bench_render.py --size 512 --n 2 --quality legacy # 64 samples, adaptive off (before issue 13)
 
 Prints, from one run:
   (a)/(b) pipeline overhead ratio: rendering sequences through the pipeline
@@ -64,11 +65,14 @@ def make_specs(model_name: str, count: int, n: int, seed: int):
     return build_sequence_specs(sample_prior(count, seed, model), options)
 
 
-def config_for(size: int, samples: int, denoiser: str):
+def config_for(size: int, denoiser: str, quality: str, samples: int | None = None):
+    """Beauty settings of a quality level (render config ``quality:``); ``samples`` overrides its sample cap."""
     from ffn_render.render import parse_config
 
-    return parse_config({"render": {"width": size, "height": size, "samples": samples, "denoiser": denoiser, "device": "auto"}},
-                        source="bench")
+    render = {"width": size, "height": size, "quality": quality, "denoiser": denoiser, "device": "auto"}
+    if samples is not None:
+        render["samples"] = samples
+    return parse_config({"render": render}, source="bench")
 
 
 def bare_renders(scene, beauty: int, labels: int) -> None:
@@ -94,7 +98,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="ffn-head")
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--samples", type=int, default=16)
+    parser.add_argument("--quality", default="standard", help="render config quality level (standard, high, reference, legacy)")
+    parser.add_argument("--samples", type=int, default=None, help="beauty sample cap (default: the quality level's)")
     parser.add_argument("--denoiser", default="oidn")
     parser.add_argument("--sequences", type=int, default=3)
     parser.add_argument("--n", type=int, default=3)
@@ -107,7 +112,10 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-render-"))
     try:
-        config = config_for(args.size, args.samples, args.denoiser)
+        config = config_for(args.size, args.denoiser, args.quality, args.samples)
+        render = config.render
+        settings = f"quality {render.quality}: {render.samples} samples" + (
+            f", adaptive (noise threshold {render.noise_threshold:g})" if render.adaptive_sampling else "")
         worker = InProcessWorker(config.render.blender_settings())
         renderer = DatasetRenderer(config, workdir / "ds", worker)
         specs = make_specs(args.model, args.sequences + 1, args.n, seed=11)
@@ -133,7 +141,7 @@ def main() -> None:
 
         beauty_per = sum(t["beauty_s"] for t in timings) / beauty_count
         label_per = sum(t["label_s"] for t in timings) / label_count
-        print(f"settings: {args.size}x{args.size}, {args.samples} samples, denoiser {args.denoiser}, "
+        print(f"settings: {args.size}x{args.size}, {settings}, denoiser {args.denoiser}, "
               f"{args.sequences} sequences of n={args.n} ({beauty_count} beauty + {label_count} label renders), "
               f"model {args.model}, device {worker.info['device']['backend']}")
         print(f"pipeline {pipe_wall:.1f} s wall / {pipe_cpu:.1f} s CPU; bare bpy.ops.render.render "
@@ -151,12 +159,12 @@ def main() -> None:
         print(f"overhead ratio at the paper's mean n = {FRAMES_PER_SEQUENCE:.1f} frames "
               f"({paper_renders:.0f} renders per sequence): {paper_ratio:.3f}")
         print(f"label render / beauty render: {label_per / beauty_per:.3f}  ({label_per:.3f} s vs {beauty_per:.3f} s per render)")
-        project(beauty_per, label_per, per_sequence, f"{args.size}², {args.samples} samples")
+        project(beauty_per, label_per, per_sequence, f"{args.size}², {settings}")
 
         # RSS over many sequences (small renders: memory, not speed). Sequences run one after another
         # without the preparation thread, whose temporaries (procedural albedo: hundreds of MB for a
         # moment) would otherwise make each reading depend on where that thread happens to be.
-        small = config_for(args.rss_size, 1, "none")
+        small = config_for(args.rss_size, "none", "legacy", samples=1)
         worker = InProcessWorker(small.render.blender_settings())
         renderer = DatasetRenderer(small, workdir / "rss", worker)
         rss_specs = make_specs(args.model, args.rss_sequences + 10, 2, seed=12)
