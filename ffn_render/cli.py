@@ -57,14 +57,27 @@ def configure_logging(verbose: int) -> None:
 
 
 def report_errors(command: click.Command, args: list[str] | None = None) -> None:
-    """Run ``command``; turn pipeline errors into one line on stderr and exit status 1."""
+    """Run ``command`` and exit with its status; pipeline and OS errors become one line on stderr and status 1.
+
+    With ``standalone_mode=False`` click *returns* the status a command
+    asked for (``ctx.exit(1)``) instead of exiting, so it is passed on here.
+    """
+    from .interrupts import Interrupted
+
     try:
-        command.main(args=args, standalone_mode=False)
+        status = command.main(args=args, standalone_mode=False)
     except FFNError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     except ModuleNotFoundError as exc:  # a stage's optional extra is not installed: name it
         exit_for_missing_extra(exc)
+    except OSError as exc:  # a read-only or full disk met while writing: name the file, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(1)
+    except Interrupted as exc:
+        click.echo(f"stopped: {exc}; run the same command again to resume", err=True)
+        sys.exit(exc.exit_status)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -73,6 +86,7 @@ def report_errors(command: click.Command, args: list[str] | None = None) -> None
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    sys.exit(status if isinstance(status, int) and not isinstance(status, bool) else 0)
 
 
 def run_standalone(command: click.Command) -> None:

@@ -25,6 +25,8 @@ def read_yaml_mapping(path: str | os.PathLike, error: type[FFNError], what: str)
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise error(f"{path}: {what} not found") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: {what} is not a UTF-8 text file (byte {exc.start} is 0x{exc.object[exc.start]:02x})") from None
     except OSError as exc:
         raise error(f"{path}: cannot read {what} ({exc.strerror})") from None
     except yaml.YAMLError as exc:

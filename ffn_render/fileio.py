@@ -2,19 +2,55 @@
 
 A killed process therefore never leaves a half-written file under a final
 name; the temporary names start with ``.tmp-`` so that cleaners and
-verifiers can recognise and remove them.
+verifiers can recognise them, and carry their writer (``~PID@HOST~``) so that
+a cleaner removes only the temporaries of writers that are gone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
+import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
 TMP_PREFIX = ".tmp-"
+_OWNER = re.compile(r"~(\d+)@([^~/]+)~")
+
+
+def owner_tag() -> str:
+    """``~PID@HOST~``: the part of a temporary name that says which process writes it."""
+    return f"~{os.getpid()}@{socket.gethostname()}~"
+
+
+def temporary_prefix(stem: str) -> str:
+    """The name prefix of this process's temporaries for ``stem`` (``mkstemp``/``mkdtemp`` add a random tail)."""
+    return f"{TMP_PREFIX}{stem}{owner_tag()}"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def writer_gone(name: str) -> bool | None:
+    """Whether the process that writes temporary ``name`` is gone: True/False on its own host, None when unknown
+    (another host, or a name without an owner tag)."""
+    match = _OWNER.search(name)
+    if match is None or match.group(2) != socket.gethostname():
+        return None
+    pid = int(match.group(1))
+    return pid != os.getpid() and not pid_alive(pid)
 
 
 @contextlib.contextmanager
@@ -27,9 +63,7 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=TMP_PREFIX + target.stem + "-", suffix=suffix or target.suffix, dir=target.parent
-    )
+    fd, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(target.stem), suffix=suffix or target.suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp creates 0600 files; give the result the permissions a plain open() would.
@@ -62,11 +96,23 @@ def atomic_write_json(target: str | os.PathLike, obj: Any, indent: int | None = 
     return atomic_write_text(target, json.dumps(obj, indent=indent, sort_keys=False) + "\n")
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> int:
-    """Delete leftover ``.tmp-*`` files under ``folder`` (from killed runs); return how many."""
-    count = 0
-    for path in Path(folder).rglob(TMP_PREFIX + "*"):
-        if path.is_file():
-            path.unlink()
-            count += 1
-    return count
+def remove_dead_temporaries(folder: str | os.PathLike, sole_writer: bool = False) -> list[Path]:
+    """Delete the ``.tmp-*`` files and folders under ``folder`` whose writer is gone; return them.
+
+    A temporary whose writer cannot be judged (another host, no owner tag) is
+    removed only when the caller is the ``sole_writer`` of ``folder`` (it holds
+    the dataset's exclusive lock), so no live writer can own it.
+    """
+    removed = []
+    for path in sorted(Path(folder).rglob(TMP_PREFIX + "*")):
+        gone = writer_gone(path.name)
+        if gone is False or (gone is None and not sole_writer):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # inside a staging folder removed a moment ago
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    return removed
+

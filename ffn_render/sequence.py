@@ -86,7 +86,23 @@ class SequenceSpec:
                 FrameParams(int(fr["t"]), tuple(map(float, fr["theta"])), tuple(map(float, fr["psi"])))
                 for fr in values.get(key, ())
             )
-        return cls(**values)
+        spec = cls(**values)
+        spec.check_shape()
+        return spec
+
+    def check_shape(self) -> None:
+        """ValueError unless n, seed and the per-frame parameters fit together (SPEC §1: t = 1..n and 2..n)."""
+        if not isinstance(self.n, int) or isinstance(self.n, bool) or self.n < 2:
+            raise ValueError(f"n must be an integer >= 2, got {self.n!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        for name, frames, first in (("frames_f", self.frames_f, 1), ("frames_h", self.frames_h, 2)):
+            if [frame.t for frame in frames] != list(range(first, self.n + 1)):
+                raise ValueError(f"{name} must hold frames t = {first}..{self.n}, has {[frame.t for frame in frames]}")
+            for frame in frames:
+                if len(frame.theta) != len(self.theta) or len(frame.psi) != len(self.psi):
+                    raise ValueError(f"{name} frame {frame.t} has {len(frame.theta)} pose and {len(frame.psi)} expression "
+                                     f"values, the sequence {len(self.theta)} and {len(self.psi)}")
 
     def vertices(self, model) -> tuple[np.ndarray, np.ndarray]:
         """Meshes of the sequence: (facial frames t=1..n, head frames t=2..n) as (k, V, 3) arrays."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -82,15 +83,17 @@ def submit_command(use_slurm, specs_dir, root, render_config, cluster_config, nu
       ffn-render submit --slurm --specs out/specs --out out/ds --config configs/render_default.yaml \\
           --cluster-config configs/cluster_paper.yaml --num-shards 100
     """
+    from ..dataset.lock import lock_root
+    from ..fileio import remove_dead_temporaries
+    from ..interrupts import raise_on_signals
+    from ..render.config import DEVICES, load_config
     from .local import run_local
-    from .slurm import submit_slurm
-    from .submit import pending_shards, prepare_run
+    from .slurm import require_slurm, submit_slurm
+    from .state import save_plan
+    from .submit import check_device, pending_shards, plan_run
 
-    if device is not None:
-        from ..render.config import DEVICES  # imported only here: it pulls in the face model (torch)
-
-        if device not in DEVICES:
-            raise click.BadParameter(f"must be one of {', '.join(DEVICES)}, got {device!r}", param_hint="--device")
+    if device is not None and device not in DEVICES:
+        raise click.BadParameter(f"must be one of {', '.join(DEVICES)}, got {device!r}", param_hint="--device")
     config = load_cluster_config(cluster_config)
     if max_retries is not None:
         config = parse_cluster_config({**config.to_dict(), "max_retries": max_retries})
@@ -100,26 +103,37 @@ def submit_command(use_slurm, specs_dir, root, render_config, cluster_config, nu
     if num_shards is None:
         existing = load_plan(root)
         num_shards = existing.num_shards if existing else (config.num_shards if use_slurm else slots)
-    plan = prepare_run(root, specs_dir, render_config, num_shards, split)
-    _snapshot_config(root, config)
-    todo = pending_shards(root, plan)
-    click.echo(f"{len(plan.sequences)} sequences in {plan.num_shards} shards; {len(todo)} shards have work left")
-    if not todo:
-        write_merged_manifest(root)
-        return
-    start = time.perf_counter()
+    # Everything is checked before anything is written: specs, configs, the scheduler or the device.
+    plan = plan_run(specs_dir, render_config, num_shards, split)
     if use_slurm:
-        report = submit_slurm(root, plan, config, wait=wait, device=device, blender=blender, progress=not no_progress)
-        if not wait:
-            click.echo(f"submitted Slurm job {report.job_ids[0][0].split('_')[0]} ({len(todo)} tasks); "
-                       f"follow it with: ffn-render status {root}")
-            return
-        pending, rounds = report.pending, report.rounds
+        require_slurm()
     else:
-        report = run_local(root, plan, workers=slots, gpus=gpu_list, max_retries=config.max_retries,
-                           sequence_attempts=config.sequence_attempts, device=device, blender=blender,
-                           progress=not no_progress)
-        pending, rounds = report.pending, report.rounds
+        check_device(device or load_config(render_config).render.device, blender)
+    with raise_on_signals(), lock_root(root) as lock:
+        removed = remove_dead_temporaries(root, sole_writer=True)
+        if removed:
+            logging.getLogger(__name__).warning("%s: removed %d temporaries of dead runs", root, len(removed))
+        save_plan(root, plan)
+        _snapshot_config(root, config)
+        todo = pending_shards(root, plan)
+        click.echo(f"{len(plan.sequences)} sequences in {plan.num_shards} shards; {len(todo)} shards have work left")
+        if not todo:
+            write_merged_manifest(root)
+            return
+        lock.share()  # from here the shard workers (local processes or Slurm tasks) share ROOT
+        start = time.perf_counter()
+        if use_slurm:
+            report = submit_slurm(root, plan, config, wait=wait, device=device, blender=blender,
+                                  progress=not no_progress)
+            if not wait:
+                click.echo(f"submitted Slurm job {report.job_ids[0][0].split('_')[0]} ({len(todo)} tasks); "
+                           f"follow it with: ffn-render status {root}")
+                return
+        else:
+            report = run_local(root, plan, workers=slots, gpus=gpu_list, max_retries=config.max_retries,
+                               sequence_attempts=config.sequence_attempts, device=device, blender=blender,
+                               progress=not no_progress)
+    pending, rounds = report.pending, report.rounds
     elapsed = time.perf_counter() - start
     if pending:
         raise ClusterError(f"{root}: {len(pending)} shard(s) still unfinished after {rounds} round(s) "

@@ -1,10 +1,13 @@
 """One shard task: render the shard's unfinished sequences with one persistent Blender worker.
 
 The same function runs as a Slurm array task and in a local worker process.
-Per sequence: clear whatever an interrupted earlier attempt left, render,
-checksum every file, append the done record to the shard's manifest (the
-commit point). Sequences the manifest lists are skipped, so a re-run only
-redoes what is missing. A sequence that fails is tried again with a fresh
+The task holds its shard's lock (and ROOT's lock shared, see
+:mod:`ffn_render.dataset.lock`), so whatever it finds of its sequences was
+left by dead attempts. Per sequence: record it if an earlier attempt
+committed it (metadata) but died before its manifest line, else clear what
+was left, render, checksum every file, append the done record to the
+shard's manifest (the commit point). Sequences the manifest lists are
+skipped, so a re-run only redoes what is missing. A sequence that fails is tried again with a fresh
 Blender worker, up to ``sequence_attempts`` times; then the task moves on and
 reports it as failed.
 """
@@ -25,7 +28,9 @@ from tqdm import tqdm
 
 from ..dataset import layout
 from ..dataset.layout import SequenceKey
+from ..dataset.lock import lock_shard
 from ..errors import ClusterError, FFNError
+from ..fileio import remove_dead_temporaries
 from ..sequence import SequenceSpec, read_sequence_spec, spec_path
 from .manifest import ManifestState, append_entry, record_sequence, shard_manifest_path
 from .shards import ShardId
@@ -163,9 +168,15 @@ def run_shard(task: ShardTask) -> ShardResult:
         except ClusterError as exc:
             log_event(root, task.shard, "error", job_id=task.job_id, log=task.log_path, detail=_one_line(exc))
             raise
+        try:
+            lock = lock_shard(root, task.shard.name)
+        except FFNError as exc:  # another worker renders this shard, or an exclusive run holds ROOT
+            log_event(root, task.shard, "error", job_id=task.job_id, log=task.log_path, detail=_one_line(exc))
+            raise
         log_event(root, task.shard, "start", job_id=task.job_id, log=task.log_path)
         try:
-            result = _render_shard(task)
+            with lock:
+                result = _render_shard(task)
         except UncompletedJobError as exc:  # submitit: Slurm's time-limit warning arrived mid-task
             log_event(root, task.shard, "timeout", job_id=task.job_id, log=task.log_path,
                       detail=f"time limit ({_one_line(exc)})")
@@ -178,6 +189,29 @@ def run_shard(task: ShardTask) -> ShardResult:
     return result
 
 
+def _adopt_or_clear(root: Path, spec: SequenceSpec, manifest: Path) -> bool:
+    """Settle a sequence of our shard that has no done record; True if it is done now.
+
+    Committed by its metadata but not in the manifest (its writer died between the two commits): record it
+    if it verifies, so finished work is never redone. Anything else a dead attempt left is cleared (we hold
+    the shard's lock, so no live writer owns it).
+    """
+    from ..dataset.verify import check_sequence
+    from ..render.outputs import clear_sequence, is_complete
+
+    key = _key(spec)
+    if is_complete(root, key):
+        problems = check_sequence(root, key, spec.n)
+        if not problems:
+            log.info("%s: committed by an earlier attempt that died before its manifest record; recording it", key)
+            append_entry(manifest, record_sequence(root, key, spec.n, sequence_output_files(root, key), 0.0))
+            return True
+        log.warning("%s: committed by an earlier attempt but damaged (%s); rendering it again", key, problems[0])
+    if clear_sequence(root, key):
+        log.info("%s: cleared what an interrupted attempt left", key)
+    return False
+
+
 def _render_shard(task: ShardTask) -> ShardResult:
     start = time.perf_counter()
     root = Path(task.root)
@@ -185,14 +219,16 @@ def _render_shard(task: ShardTask) -> ShardResult:
     manifest = shard_manifest_path(root, task.shard.name)
     done = ManifestState.load(root)
     todo = [read_sequence_spec(spec_path(task.specs_dir, s)) for s in task.sequences if not done.is_done(s.seq_id)]
+    removed = remove_dead_temporaries(root)
+    if removed:
+        log.info("shard %s: removed %d temporaries of dead writers", task.shard, len(removed))
+    todo = [spec for spec in todo if not _adopt_or_clear(root, spec, manifest)]
     result.skipped = len(task.sequences) - len(todo)
     log.info("shard %s: %d sequences, %d done, %d to render", task.shard, len(task.sequences), result.skipped, len(todo))
     if not todo:
         return result
-    from ..render.outputs import clear_sequence
+    from ..render.outputs import clear_sequence, is_complete
 
-    for spec in todo:  # whatever an interrupted attempt left (complete or not, it has no done record)
-        clear_sequence(root, _key(spec))
     attempts = {spec.seq_id: 0 for spec in todo}
     renderer = _Renderer(task)
     try:
@@ -215,7 +251,8 @@ def _render_shard(task: ShardTask) -> ShardResult:
                     log.warning("%s: attempt %d of %d failed: %s", _key(failing), attempts[failing.seq_id],
                                 task.sequence_attempts, exc)
                     renderer.reset()
-                    clear_sequence(root, _key(failing))
+                    if not is_complete(root, _key(failing)):  # our own attempt's partial files; never a commit
+                        clear_sequence(root, _key(failing))
                     if attempts[failing.seq_id] < task.sequence_attempts:
                         todo.insert(0, failing)
                     else:

@@ -40,12 +40,16 @@ def slurm_log_dir(root: str | os.PathLike) -> Path:
     return Path(root).resolve() / "logs" / "slurm"
 
 
+def require_slurm() -> None:
+    if shutil.which("sbatch") is None:
+        raise ClusterError("sbatch not found: this machine is not a Slurm submit host (use --local to render here)")
+
+
 def make_executor(root: str | os.PathLike, config: SlurmConfig):
     """A submitit SlurmExecutor with the config's resources."""
     import submitit
 
-    if shutil.which("sbatch") is None:
-        raise ClusterError("sbatch not found: this machine is not a Slurm submit host (use --local to render here)")
+    require_slurm()
     # max_num_timeout=0: a timed-out task is not requeued by submitit; the shard is resubmitted by us instead.
     executor = submitit.SlurmExecutor(folder=slurm_log_dir(root), max_num_timeout=0)
     parameters: dict = {

@@ -16,6 +16,7 @@ Extra outputs, each in its own top-level folder or file::
     ROOT/occlusion/{facial,head}/{split}/{emotion}/{seq}/{t:04d}.png  t = 1..n-1
     ROOT/flow_vis/{facial,head}/{split}/{emotion}/{seq}/{t:04d}.png   t = 1..n-1
     ROOT/manifest.jsonl
+    ROOT/specs/                  the specs `ffn-render render` was asked to render here (index + one JSON each)
 """
 
 from __future__ import annotations
@@ -177,6 +178,14 @@ def flow_vis_path(root: str | os.PathLike, kind: str, key: SequenceKey, t: int) 
 
 def manifest_path(root: str | os.PathLike) -> Path:
     return Path(root, "manifest.jsonl")
+
+
+SPECS_SUBDIR = "specs"
+
+
+def specs_dir(root: str | os.PathLike) -> Path:
+    """The dataset's record of the sequence specs rendered into it (a spec folder with its index)."""
+    return Path(root, SPECS_SUBDIR)
 
 
 # --- whole sequences ----------------------------------------------------------------------------

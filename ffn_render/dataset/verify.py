@@ -26,10 +26,23 @@ covers background).
 Static background: at every mask==0 pixel of frame t, facial and head flow
 of pair t are exactly (0, 0) — the first image of both pairs is I_t^f, and
 the flow reports the motion of the surface seen there in frame t.
+
+Against what the dataset says it holds (datasets this tool wrote): the run
+plan (``ROOT/cluster/plan.json``, ``submit``) and the spec index
+(``ROOT/specs``, ``render``) list the sequences that must be there; where
+neither exists, the metadata files and manifest records do. Every expected
+sequence must be present with its n frames and committed (its metadata file,
+and for ``submit`` datasets its manifest record, whose checksums must
+match); every present sequence must be expected; ``ROOT/meta`` holds only
+``{split}/{emotion}/{seq}.json`` files that describe their sequence. Each
+violation is classed as *missing* (an expected sequence is not on disk),
+*extra* (a sequence, file or temporary that should not be there) or
+*damaged* (anything wrong with a present sequence).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -47,7 +60,7 @@ from ..fileio import TMP_PREFIX
 from ..labels.depthmask import read_depth, read_mask
 from ..labels.flo import read_flo
 from . import layout
-from .layout import FLOW_KINDS, IMAGE_EXTS, SPLITS, SequenceFiles, SequenceKey
+from .layout import FLOW_KINDS, IMAGE_EXTS, SPECS_SUBDIR, SPLITS, SequenceFiles, SequenceKey
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +77,17 @@ _FORMAT_OF_EXT = {".jpg": "JPEG", ".png": "PNG"}
 _PLANE_FIT_POINTS = 200_000
 
 
+KINDS = ("missing", "extra", "damaged")
+EXTRA_SEQUENCE = "extra sequence: the dataset's run plan, spec index, metadata and manifest do not list it"
+UNRECORDED = "not committed: no manifest record (run the submit command again, or verify --repair)"
+
+
 @dataclass(frozen=True)
 class Violation:
     path: Path
     problem: str
+    kind: str = "damaged"  # one of KINDS
+    key: SequenceKey | None = None  # the sequence it concerns, if any
 
     def __str__(self) -> str:
         return f"{self.path}: {self.problem}"
@@ -78,12 +98,43 @@ class VerifyReport:
     root: Path
     sequences: int = 0
     files_checked: int = 0
+    expected: int | None = None  # sequences the dataset says it holds; None when it keeps no record
     violations: list[Violation] = field(default_factory=list)
     stopped_early: bool = False  # max_errors reached; later sequences were not checked
 
     @property
     def ok(self) -> bool:
         return not self.violations
+
+    def by_kind(self) -> dict[str, list[str]]:
+        """For each kind, the sequences it concerns; for stray entries (extra files, temporaries), their paths."""
+        found: dict[str, dict[str, None]] = {kind: {} for kind in KINDS}
+        for v in self.violations:
+            by_sequence = v.key is not None and (v.kind != "extra" or v.problem == EXTRA_SEQUENCE)
+            found[v.kind][str(v.key) if by_sequence else str(v.path)] = None
+        return {kind: list(names) for kind, names in found.items()}
+
+    def summary_lines(self) -> list[str]:
+        """One line per kind of violation: how many, and the first few names."""
+        lines = []
+        for kind, names in self.by_kind().items():
+            if names:
+                shown = ", ".join(names[:3]) + (f", … ({len(names) - 3} more)" if len(names) > 3 else "")
+                lines.append(f"{kind}: {len(names)} ({shown})")
+        return lines
+
+    def to_json(self) -> dict:
+        return {
+            "root": str(self.root),
+            "ok": self.ok,
+            "sequences": self.sequences,
+            "expected": self.expected,
+            "files_checked": self.files_checked,
+            "stopped_early": self.stopped_early,
+            **self.by_kind(),
+            "violations": [{"path": str(v.path), "problem": v.problem, "kind": v.kind,
+                            "sequence": str(v.key) if v.key else None} for v in self.violations],
+        }
 
 
 class _TooManyErrors(Exception):
@@ -96,13 +147,14 @@ class _Collector:
     def __init__(self, report: VerifyReport, max_errors: int | None) -> None:
         self.report = report
         self.max_errors = max_errors
+        self.key: SequenceKey | None = None  # the sequence being checked
         self._seen: set[tuple[Path, str]] = set()
 
-    def add(self, path: Path, problem: str) -> None:
+    def add(self, path: Path, problem: str, kind: str = "damaged", key: SequenceKey | None = None) -> None:
         if (path, problem) in self._seen:
             return
         self._seen.add((path, problem))
-        self.report.violations.append(Violation(path, problem))
+        self.report.violations.append(Violation(path, problem, kind, key or self.key))
         if self.max_errors and len(self.report.violations) >= self.max_errors:
             self.report.stopped_early = True
             raise _TooManyErrors
@@ -126,9 +178,9 @@ def _check_folder(out: _Collector, folder: Path, expected: list[str]) -> None:
     wanted = set(expected)
     for name, path in sorted(present.items()):
         if name.startswith(TMP_PREFIX):
-            out.add(path, "leftover temporary file from an interrupted write")
+            out.add(path, "leftover temporary file from an interrupted write", "extra")
         elif name not in wanted:
-            out.add(path, "unexpected entry (nothing else may live in a sequence folder)")
+            out.add(path, "unexpected entry (nothing else may live in a sequence folder)", "extra")
 
 
 def _check_tree(out: _Collector, tree: Path, split: str | None) -> set[SequenceKey]:
@@ -140,15 +192,15 @@ def _check_tree(out: _Collector, tree: Path, split: str | None) -> set[SequenceK
         if split is not None and split_dir.name != split:
             continue
         if not split_dir.is_dir():
-            out.add(split_dir, "unexpected file (expected only split folders here)")
+            out.add(split_dir, "unexpected file (expected only split folders here)", "extra")
             continue
         for emotion_dir in sorted(split_dir.iterdir()):
             if not emotion_dir.is_dir():
-                out.add(emotion_dir, "unexpected file (expected only emotion folders here)")
+                out.add(emotion_dir, "unexpected file (expected only emotion folders here)", "extra")
                 continue
             for seq_dir in sorted(emotion_dir.iterdir()):
                 if not seq_dir.is_dir():
-                    out.add(seq_dir, "unexpected file (expected only sequence folders here)")
+                    out.add(seq_dir, "unexpected file (expected only sequence folders here)", "extra")
                     continue
                 keys.add(SequenceKey(split_dir.name, emotion_dir.name, seq_dir.name))
     return keys
@@ -265,14 +317,15 @@ def _first_pixel(bad: np.ndarray) -> tuple[int, int, int]:
     return int(bad.sum()), x, y
 
 
-def _check_sequence(out: _Collector, root: Path, key: SequenceKey, check_values: bool) -> None:
+def _check_sequence(out: _Collector, root: Path, key: SequenceKey, check_values: bool) -> int:
+    """Check one present sequence against the layout (and with ``check_values`` its file contents); return n."""
     seq_folder = layout.image_dir(root, "facial", key)
     for problem in key.problems():
         out.add(seq_folder, problem)
     n, ext = _count_frames(out, root, key)
     if n < 2:
         out.add(seq_folder, f"a sequence needs at least 2 facial images, found {n}")
-        return
+        return n
     files = layout.sequence_files(root, key, n, ext)
     groups = (
         (seq_folder, files.facial_images),
@@ -297,6 +350,7 @@ def _check_sequence(out: _Collector, root: Path, key: SequenceKey, check_values:
     out.report.files_checked += len(files.all_paths())
     if check_values:
         _check_values(out, files)
+    return n
 
 
 def _check_values(out: _Collector, files: SequenceFiles) -> None:
@@ -359,6 +413,160 @@ def _check_values(out: _Collector, files: SequenceFiles) -> None:
                     )
 
 
+def check_sequence(root: str | os.PathLike, key: SequenceKey, n: int) -> list[Violation]:
+    """Violations of one sequence that should have ``n`` frames (layout and file contents)."""
+    report = VerifyReport(root=Path(root))
+    out = _Collector(report, None)
+    out.key = key
+    if not layout.image_dir(root, "facial", key).is_dir():
+        out.add(layout.image_dir(root, "facial", key), "missing folder", "missing")
+        return report.violations
+    found = _check_sequence(out, Path(root), key, check_values=True)
+    if found != n:
+        out.add(layout.image_dir(root, "facial", key), f"has {found} frames, expected n={n}")
+    return report.violations
+
+
+# --- what the dataset says it holds -----------------------------------------------------------------
+
+@dataclass
+class _Expected:
+    n: int | None
+    sources: list[str]
+
+
+@dataclass
+class _Index:
+    """The dataset's own records: the sequences it must hold, their metadata files and manifest records."""
+
+    expected: dict[SequenceKey, _Expected] = field(default_factory=dict)
+    authoritative: bool = False  # a run plan or spec index lists what must be there
+    has_plan: bool = False  # a `submit` dataset: a sequence is committed by its manifest record
+    metas: dict[SequenceKey, int | None] = field(default_factory=dict)  # metadata file → its n
+    records: dict[SequenceKey, object] = field(default_factory=dict)  # latest done manifest record
+
+    @property
+    def kept(self) -> bool:
+        """Whether the dataset keeps any record at all (a dataset from elsewhere may not)."""
+        return self.authoritative or bool(self.metas) or bool(self.records)
+
+    def expect(self, key: SequenceKey, n: int | None, source: str) -> None:
+        entry = self.expected.setdefault(key, _Expected(n, []))
+        entry.sources.append(source)
+        entry.n = entry.n if entry.n is not None else n
+
+
+def _read_meta(out: _Collector, path: Path, key: SequenceKey) -> int | None:
+    """n from a metadata file; a violation if it is unreadable or describes another sequence."""
+    try:
+        sequence = json.loads(path.read_text(encoding="utf-8"))["sequence"]
+        described = SequenceKey(str(sequence["split"]), str(sequence["emotion"]), str(sequence["seq"]))
+        n = int(sequence["n"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        out.add(path, f"unreadable metadata file ({type(exc).__name__}: {exc})", key=key)
+        return None
+    if described != key:
+        out.add(path, f"metadata describes sequence {described}, not {key}", key=key)
+    return n
+
+
+def _scan_meta(out: _Collector, root: Path, split: str | None) -> dict[SequenceKey, int | None]:
+    """``ROOT/meta/{split}/{emotion}/{seq}.json`` files by sequence; anything else there is extra."""
+    metas: dict[SequenceKey, int | None] = {}
+    meta_root = root / "meta"
+    if not meta_root.is_dir():
+        return metas
+    for path in sorted(meta_root.rglob("*")):
+        parts = path.relative_to(meta_root).parts
+        if split is not None and parts[0] != split:
+            continue
+        if path.name.startswith(TMP_PREFIX):
+            continue  # reported with every other temporary
+        if path.is_dir():
+            if len(parts) > 2:
+                out.add(path, "unexpected folder (ROOT/meta holds {split}/{emotion}/{seq}.json files)", "extra")
+            continue
+        if len(parts) != 3 or path.suffix != ".json":
+            out.add(path, "unexpected file (ROOT/meta holds {split}/{emotion}/{seq}.json files)", "extra")
+            continue
+        key = SequenceKey(parts[0], parts[1], path.stem)
+        metas[key] = _read_meta(out, path, key)
+    return metas
+
+
+def _read_index(out: _Collector, root: Path, split: str | None) -> _Index:
+    # The formats of the plan and manifest belong to the scale-out stage; read through its readers.
+    from ..cluster.manifest import ManifestState
+    from ..cluster.state import load_plan, plan_path
+    from ..errors import FFNError
+    from ..sequence import SPECS_INDEX, load_sequence_specs
+
+    index = _Index()
+    wanted = (lambda key: split is None or key.split == split)
+    try:
+        plan = load_plan(root)
+    except FFNError as exc:
+        out.add(plan_path(root), str(exc))
+        plan = None
+    if plan is not None:
+        index.authoritative = index.has_plan = True
+        for s in plan.sequences:
+            if wanted(key := SequenceKey(s.split, s.emotion, s.seq_id)):
+                index.expect(key, s.n, "run plan")
+    specs_dir = root / SPECS_SUBDIR
+    if (specs_dir / SPECS_INDEX).is_file():
+        index.authoritative = True
+        try:
+            for spec in load_sequence_specs(specs_dir, split):
+                index.expect(SequenceKey(spec.split, spec.emotion, spec.seq_id), spec.n, "spec index")
+        except FFNError as exc:
+            out.add(specs_dir / SPECS_INDEX, str(exc))
+    index.records = {record.key: record for record in ManifestState.load(root).done().values() if wanted(record.key)}
+    index.metas = _scan_meta(out, root, split)
+    if not index.authoritative:
+        for key, n in index.metas.items():
+            index.expect(key, n, "metadata")
+        for key, record in index.records.items():
+            index.expect(key, record.n, "manifest")
+    return index
+
+
+def _check_committed(out: _Collector, root: Path, key: SequenceKey, n: int, index: _Index, check_values: bool) -> None:
+    """A present sequence is expected, has the expected n and is committed (metadata, manifest checksums)."""
+    from ..cluster.manifest import check_record
+
+    folder = layout.image_dir(root, "facial", key)
+    expected = index.expected.get(key)
+    if expected is None:
+        out.add(folder, EXTRA_SEQUENCE, "extra")
+        return
+    if expected.n is not None and n >= 2 and expected.n != n:
+        out.add(folder, f"has {n} frames, the {expected.sources[0]} says n={expected.n}")
+    meta_n = index.metas.get(key)
+    if key not in index.metas:
+        out.add(layout.meta_path(root, key), "not committed: no metadata file (the run writing it was interrupted?)")
+    elif meta_n is not None and n >= 2 and meta_n != n:
+        out.add(layout.meta_path(root, key), f"metadata says n={meta_n}, the sequence has {n} frames")
+    record = index.records.get(key)
+    if record is None:
+        if index.has_plan:
+            out.add(folder, UNRECORDED)
+        return
+    for problem in check_record(root, record, checksums=check_values):
+        rel, _, what = problem.partition(": ")
+        out.add(root / rel, f"{what} (manifest record of {key})")
+
+
+def _report_missing(out: _Collector, root: Path, index: _Index, present: set[SequenceKey]) -> None:
+    for key in sorted(set(index.expected) - present):
+        sources = " and ".join(dict.fromkeys(index.expected[key].sources))
+        out.add(layout.image_dir(root, "facial", key), f"missing sequence: the {sources} lists it, it is not on disk",
+                "missing", key)
+    if index.authoritative:
+        for key in sorted(set(index.metas) - set(index.expected)):
+            out.add(layout.meta_path(root, key), "metadata of a sequence the run plan / spec index does not list", "extra", key)
+
+
 def verify_dataset(
     root: str | os.PathLike,
     check_values: bool = True,
@@ -376,26 +584,33 @@ def verify_dataset(
     out = _Collector(report, max_errors)
     try:
         if not root.is_dir():
-            out.add(root, "dataset root is not a folder")
+            out.add(root, "dataset root is not a folder", "missing")
             return report
         for parent in ("image", "flow"):
             if (root / parent).is_dir():
                 for entry in sorted((root / parent).iterdir()):
                     if entry.name not in FLOW_KINDS:
-                        out.add(entry, f"unexpected entry (only {' and '.join(FLOW_KINDS)} belong here)")
+                        out.add(entry, f"unexpected entry (only {' and '.join(FLOW_KINDS)} belong here)", "extra")
+        index = _read_index(out, root, split)
+        report.expected = len(index.expected) if index.kept else None
         trees = {name: _check_tree(out, path, split) for name, path in _contract_trees(root).items()}
         keys = sorted(trees["image/facial"])
         for name, found in trees.items():
             for key in sorted(found - trees["image/facial"]):
-                out.add(root / name / key.relpath(), "sequence folder without facial images")
-        if not keys:
-            out.add(root / "image" / "facial", "no sequences found" + (f" in split {split}" if split else ""))
+                out.add(root / name / key.relpath(), "sequence folder without facial images", key=key)
+        if not keys and not index.expected:
+            out.add(root / "image" / "facial", "no sequences found" + (f" in split {split}" if split else ""), "missing")
         report.sequences = len(keys)
+        _report_missing(out, root, index, set(keys))
         for key in tqdm(keys, desc="verify", unit="seq", disable=not progress, file=sys.stderr):
-            _check_sequence(out, root, key, check_values)
+            out.key = key
+            n = _check_sequence(out, root, key, check_values)
+            if index.kept:
+                _check_committed(out, root, key, n, index, check_values)
+            out.key = None
         if split is None:
             for path in sorted(root.rglob(TMP_PREFIX + "*")):
-                out.add(path, "leftover temporary file from an interrupted write")
+                out.add(path, "leftover temporary file from an interrupted write", "extra")
     except _TooManyErrors:
         pass
     return report
@@ -405,41 +620,48 @@ def verify_dataset(
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--split", type=click.Choice(SPLITS), help="Check only this split.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no list of violations; only the exit status "
-              "and, on failure, a one-line summary.")
+              "and, on failure, the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout (for scripts).")
 @click.option("--max-errors", type=click.IntRange(min=0), default=50, show_default=True,
               help="Stop after this many violations (0: no limit).")
 @click.option("--structure-only", is_flag=True, help="Check names and presence of files only, not their contents.")
-@click.option("--repair", is_flag=True, help="First re-render every sequence whose files are missing or differ from "
-              "their manifest checksums, and every unfinished one (datasets made with `ffn-render submit`), then check.")
+@click.option("--repair", is_flag=True, help="First re-render every sequence that is missing, damaged or uncommitted "
+              "and remove the temporaries of dead runs (datasets made with `ffn-render render` or `submit`), then check.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="With --repair: worker processes that re-render.")
-def verify_command(root: Path, split: str | None, quiet: bool, max_errors: int, structure_only: bool, repair: bool,
-                   workers: int) -> None:
-    """Check that dataset ROOT satisfies the data contract (SPEC §2-§3).
+              help="With --repair: worker processes that re-render (`submit` datasets).")
+def verify_command(root: Path, split: str | None, quiet: bool, as_json: bool, max_errors: int, structure_only: bool,
+                   repair: bool, workers: int) -> None:
+    """Check that dataset ROOT satisfies the data contract (SPEC §2-§3) and holds what it says it holds.
 
     Exits 0 if every check passes, 1 if any violation is found; each
-    violation is printed as 'PATH: problem'.
+    violation is printed as 'PATH: problem', then one summary line each for
+    missing, extra and damaged sequences.
     """
+    quiet = quiet or as_json
     if repair:
         from ..cluster.repair import repair_dataset
+        from ..interrupts import raise_on_signals
 
-        repaired = repair_dataset(root, workers=workers, progress=not quiet)
+        with raise_on_signals():
+            repaired = repair_dataset(root, workers=workers, progress=not quiet)
         if not quiet:
             click.echo(repaired.summary())
     report = verify_dataset(
         root, check_values=not structure_only, split=split, max_errors=max_errors or None, progress=not quiet
     )
-    if not quiet:
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=1))
+    elif not quiet:
         for violation in report.violations:
             click.echo(str(violation))
     if report.ok:
         if not quiet:
             click.echo(f"OK: {report.sequences} sequences, {report.files_checked} files satisfy the contract.")
         return
-    more = " (stopped early; there may be more)" if report.stopped_early else ""
-    click.echo(
-        f"FAILED: {len(report.violations)} violations{more} in {report.root} "
-        f"({report.sequences} sequences).",
-        err=True,
-    )
+    if not as_json:
+        for line in report.summary_lines():
+            click.echo(line, err=True)
+        more = " (stopped early; there may be more)" if report.stopped_early else ""
+        click.echo(f"FAILED: {len(report.violations)} violations{more} in {report.root} ({report.sequences} sequences).",
+                   err=True)
     click.get_current_context().exit(1)

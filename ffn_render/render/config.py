@@ -37,6 +37,7 @@ QUALITY_LEVELS: dict[str, dict[str, Any]] = {
     "legacy": {"samples": 64, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0},  # before issue 13
 }
 IMAGE_FORMATS = ("jpeg", "png")
+MAX_RESOLUTION = 16384  # px per side; beyond it Cycles fails only when it allocates the render buffers
 SKIN_DEFAULTS = {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 0.1, "subsurface_scale": 0.005}
 EYE_DEFAULTS = {"roughness": 0.05, "specular_ior_level": 0.5, "coat_weight": 0.5}
 MATERIAL_KEYS = ("roughness", "specular_ior_level", "subsurface_weight", "subsurface_scale", "coat_weight")
@@ -84,6 +85,8 @@ class RenderConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0 or value % 2:
                 raise RenderError(f"render config: '{name}' must be a positive even integer, got {value!r}")
+            if value > MAX_RESOLUTION:
+                raise RenderError(f"render config: '{name}' must be at most {MAX_RESOLUTION} pixels, got {value!r}")
         self._resolve_quality()
         for name in ("max_bounces", "diffuse_bounces", "glossy_bounces", "transmission_bounces", "threads"):
             _check_int(self, name, 0)
@@ -199,11 +202,21 @@ class SequencesConfig:
     masks_path: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.count, int) or self.count < 1:
+        if not isinstance(self.count, int) or isinstance(self.count, bool) or self.count < 1:
             raise RenderError(f"sequences config: 'count' must be a positive integer, got {self.count!r}")
-        if len(tuple(self.split_ratios)) != 3:
-            raise RenderError(f"sequences config: 'split_ratios' must be three numbers, got {self.split_ratios!r}")
-        object.__setattr__(self, "split_ratios", tuple(float(v) for v in self.split_ratios))
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise RenderError(f"sequences config: 'seed' must be a non-negative integer, got {self.seed!r}")
+        if self.n != "mixed" and (not isinstance(self.n, int) or isinstance(self.n, bool) or self.n < 2):
+            raise RenderError(f"sequences config: 'n' must be an integer >= 2 or 'mixed', got {self.n!r}")
+        ratios = self.split_ratios
+        if (isinstance(ratios, (str, Mapping)) or not hasattr(ratios, "__len__") or len(ratios) != 3
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in ratios)):
+            raise RenderError(f"sequences config: 'split_ratios' must be three non-negative numbers, got {ratios!r}")
+        for name in ("face_model", "uv_path", "masks_path"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) or (value is None and name != "face_model")):
+                raise RenderError(f"sequences config: '{name}' must be a path or model name, got {value!r}")
+        object.__setattr__(self, "split_ratios", tuple(float(v) for v in ratios))
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None, source: str = "sequences config") -> SequencesConfig:

@@ -15,6 +15,7 @@ gives the segmentation label of each pixel.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ from PIL import Image
 from ..dataset import layout
 from ..dataset.layout import FLOW_KINDS, SequenceKey
 from ..errors import RenderError
-from ..fileio import TMP_PREFIX, atomic_write_json
+from ..fileio import TMP_PREFIX, atomic_write_json, temporary_prefix
 from ..labels.analytic import occlusion_mask, rasterize
 from ..labels.colorwheel import flow_to_rgb
 from ..labels.depthmask import mask_from_depth, write_depth, write_mask
@@ -94,30 +95,33 @@ def is_complete(root: str | os.PathLike, key: SequenceKey) -> bool:
     return layout.meta_path(root, key).is_file()
 
 
-def _staging_prefix(key: SequenceKey) -> str:
-    return f"{STAGING_PREFIX}{key.split}-{key.emotion}-{key.seq}-"
+def _staging_stem(key: SequenceKey) -> str:
+    return f"{STAGING_PREFIX[len(TMP_PREFIX):]}{key.split}-{key.emotion}-{key.seq}"
 
 
 def clear_sequence(root: str | os.PathLike, key: SequenceKey) -> int:
-    """Remove every file of an incomplete sequence, and its old staging folders; return how many paths went."""
-    removed = 0
-    for folder in sequence_folders(root, key):
-        if folder.exists():
-            shutil.rmtree(folder)
-            removed += 1
+    """Remove every file of a sequence, its staging folders and temporaries of any writer; return how many paths went.
+
+    Only for a sequence the caller holds the lock of (ROOT exclusively, or its shard): the metadata goes
+    first, so a clear that is itself interrupted leaves an uncommitted sequence, never a committed partial one.
+    """
     meta = layout.meta_path(root, key)
-    if meta.exists():
-        meta.unlink()
-        removed += 1
-    for staging in Path(root).glob(_staging_prefix(key) + "*"):
-        shutil.rmtree(staging, ignore_errors=True)
-        removed += 1
-    return removed
+    leftovers = [meta] if meta.exists() else []
+    leftovers += [folder for folder in sequence_folders(root, key) if folder.exists()]
+    leftovers += meta.parent.glob(f"{TMP_PREFIX}{key.seq}~*")
+    leftovers += Path(root).glob(f"{TMP_PREFIX}{_staging_stem(key)}~*")
+    for path in leftovers:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return len(leftovers)
 
 
 def make_staging(root: str | os.PathLike, key: SequenceKey) -> Path:
+    """A new staging folder for ``key`` whose name says which process fills it."""
     Path(root).mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=_staging_prefix(key), dir=root))
+    return Path(tempfile.mkdtemp(prefix=temporary_prefix(_staging_stem(key)), dir=root))
 
 
 # --- writing a sequence ---------------------------------------------------------------------------
@@ -129,6 +133,48 @@ class OutputOptions:
     flow_vis: bool
     occlusion: bool
     segmentation: bool
+
+
+_JPEG_COMMENT = 0xFE
+_PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt", b"tIME")
+
+
+def strip_image_metadata(data: bytes) -> bytes:
+    """A JPEG without its comment segments, or a PNG without its text and time chunks; pixels untouched.
+
+    Cycles records render statistics (``cycles.*.total_time``, ``render_time``) in every image it saves,
+    whatever the stamp settings, so identical renders would differ in bytes and leak timings.
+    """
+    if data[:2] == b"\xff\xd8":
+        out, pos = bytearray(data[:2]), 2
+        while pos + 4 <= len(data) and data[pos] == 0xFF and data[pos + 1] != 0xDA:  # up to start-of-scan
+            length = int.from_bytes(data[pos + 2:pos + 4], "big")
+            if data[pos + 1] != _JPEG_COMMENT:
+                out += data[pos:pos + 2 + length]
+            pos += 2 + length
+        return bytes(out + data[pos:])
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        out, pos = bytearray(data[:8]), 8
+        while pos + 8 <= len(data):
+            length = int.from_bytes(data[pos:pos + 4], "big")
+            if data[pos + 4:pos + 8] not in _PNG_TEXT_CHUNKS:
+                out += data[pos:pos + 12 + length]
+            pos += 12 + length
+        return bytes(out)
+    return data
+
+
+def _commit_image(raw: Path, final: Path) -> None:
+    """Move a beauty render into the staged tree without its metadata, refusing one Blender wrote only in part
+    (a full disk or a file-size limit truncates it without an error reaching us)."""
+    data = strip_image_metadata(raw.read_bytes())
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    except (OSError, SyntaxError) as exc:
+        raise RenderError(f"{raw}: Blender wrote an incomplete image ({exc}); is the disk full?") from None
+    final.write_bytes(data)
+    raw.unlink()
 
 
 def _png(path: Path, array: np.ndarray) -> None:
@@ -157,9 +203,9 @@ def write_sequence(
 
     image_format = "JPEG" if options.image_ext == ".jpg" else "PNG"
     for t in range(1, n + 1):
-        os.replace(staging / beauty_name("facial", t, image_format), staged(layout.facial_image_path(root, key, t, options.image_ext)))
+        _commit_image(staging / beauty_name("facial", t, image_format), staged(layout.facial_image_path(root, key, t, options.image_ext)))
         if options.head_images and t >= 2:
-            os.replace(staging / beauty_name("head", t, image_format), staged(layout.head_image_path(root, key, t, options.image_ext)))
+            _commit_image(staging / beauty_name("head", t, image_format), staged(layout.head_image_path(root, key, t, options.image_ext)))
 
     faces = job.topology.faces
     for t in range(1, n + 1):

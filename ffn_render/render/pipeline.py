@@ -11,6 +11,8 @@ command finishes the dataset.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import platform
@@ -25,11 +27,17 @@ import click
 import numpy as np
 
 from ..appearance import Appearance, sample_appearance
+from ..dataset import layout
 from ..dataset.layout import SequenceKey
+from ..dataset.lock import exclusive_section, lock_root, lock_shard
+from ..errors import RenderError
 from ..facemodel import FaceModel, load_face_model
+from ..fileio import atomic_write_json, remove_dead_temporaries
+from ..interrupts import raise_on_signals
 from ..labels.analytic import PinholeCamera
-from ..sequence import SPLITS, SequenceOptions, SequenceSpec, build_sequence_specs, load_sequence_specs, write_sequence_specs
-from .config import DEVICES, ConfigFile, load_config
+from ..sequence import (SPECS_INDEX, SPLITS, SequenceOptions, SequenceSpec, build_sequence_specs, load_sequence_specs,
+                        spec_path, write_sequence_specs)
+from .config import DEVICES, ConfigFile, load_config, parse_config
 from .job import HeadTopology, SequenceJob, build_job, head_topology
 from .outputs import OutputOptions, clear_sequence, is_complete, make_staging, write_segmentation_labels, write_sequence
 from .worker import RenderWorker, kernel_cache_dir, open_worker, prepare_kernel_caches
@@ -37,21 +45,62 @@ from .worker import RenderWorker, kernel_cache_dir, open_worker, prepare_kernel_
 log = logging.getLogger(__name__)
 
 META_FORMAT = 1
-SPECS_SUBDIR = "specs"
+RENDER_CONFIG_FILE = "render_config.json"  # in ROOT/specs: the config the recorded specs render with
 
 
-def specs_from_config(config: ConfigFile, root: str | os.PathLike) -> list[SequenceSpec]:
-    """Specs drawn from the prior as the ``sequences:`` section says, also written to ROOT/specs for the record."""
+def config_sequence_options(config: ConfigFile) -> SequenceOptions:
+    seq = config.sequences
+    return SequenceOptions(
+        n=seq.n, seed=seq.seed, ratios=seq.split_ratios, face_model=seq.face_model, uv_path=seq.uv_path, masks_path=seq.masks_path
+    )
+
+
+def specs_from_config(config: ConfigFile) -> list[SequenceSpec]:
+    """Specs drawn from the prior as the ``sequences:`` section says (nothing is written)."""
     from ..params.prior import sample_prior
 
     seq = config.sequences
     model = load_face_model(seq.face_model, uv_path=seq.uv_path, masks_path=seq.masks_path)
-    options = SequenceOptions(
-        n=seq.n, seed=seq.seed, ratios=seq.split_ratios, face_model=seq.face_model, uv_path=seq.uv_path, masks_path=seq.masks_path
-    )
-    specs = build_sequence_specs(sample_prior(seq.count, seq.seed, model), options)
-    write_sequence_specs(Path(root) / SPECS_SUBDIR, specs, options)
-    return specs
+    return build_sequence_specs(sample_prior(seq.count, seq.seed, model), config_sequence_options(config))
+
+
+def _index_options(specs_dir: Path) -> SequenceOptions:
+    """The options a spec folder's index records (informational; the defaults if unreadable)."""
+    try:
+        options = json.loads((specs_dir / SPECS_INDEX).read_text())["options"]
+        return SequenceOptions(**{**options, "ratios": tuple(options["ratios"])})
+    except (OSError, ValueError, KeyError, TypeError):
+        return SequenceOptions()
+
+
+def record_specs(root: Path, specs: list[SequenceSpec], options: SequenceOptions, config: ConfigFile,
+                 shared: bool = False) -> None:
+    """Add ``specs`` to ROOT/specs, the dataset's record of what it must hold (read by ``verify``), and keep the
+    config there for ``verify --repair``. A recorded sequence id with a different spec is refused.
+    ``shared``: ROOT is shared with other shard workers, who may be recording their specs at the same time."""
+    folder = layout.specs_dir(root)
+    with exclusive_section(root, "specs") if shared else contextlib.nullcontext():
+        recorded = {s.seq_id: s for s in load_sequence_specs(folder)} if (folder / SPECS_INDEX).is_file() else {}
+        for spec in specs:
+            if spec.seq_id in recorded and recorded[spec.seq_id] != spec:
+                raise RenderError(f"{spec_path(folder, spec)}: this dataset already holds sequence {spec.seq_id} "
+                                  "from a different spec; render it into another ROOT")
+        atomic_write_json(folder / RENDER_CONFIG_FILE, config.to_dict())
+        if any(spec.seq_id not in recorded for spec in specs):
+            write_sequence_specs(folder, sorted({**recorded, **{s.seq_id: s for s in specs}}.values(),
+                                                key=lambda s: s.seq_id), options)
+
+
+def recorded_config(root: str | os.PathLike) -> ConfigFile:
+    """The render config ROOT/specs keeps (for re-rendering what is missing or damaged)."""
+    path = layout.specs_dir(root) / RENDER_CONFIG_FILE
+    try:
+        return parse_config(json.loads(path.read_text()), source=str(path))
+    except FileNotFoundError:
+        raise RenderError(f"{path}: no recorded render config (the dataset predates it); render it again with "
+                          "`ffn-render render`") from None
+    except ValueError as exc:
+        raise RenderError(f"{path}: unreadable render config ({exc})") from None
 
 
 def camera_record(camera: PinholeCamera, appearance: Appearance) -> dict:
@@ -250,42 +299,78 @@ def render_dataset(
     blender: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> RenderSummary:
-    """Render the specs of ``split`` (all splits when None) of this shard into ``root``."""
-    root = Path(root)
-    if specs_dir is not None:
-        specs = load_sequence_specs(specs_dir, split)
-    else:
-        specs = [s for s in specs_from_config(config, root) if split is None or s.split == split]
-    # The same stable hash assignment as `ffn-render submit` (ffn_render.cluster.shards).
+    """Render the specs of ``split`` (all splits when None) of this shard into ``root``.
+
+    Everything is checked before anything is written (specs, shard, device:
+    the Blender worker starts first). Then the run takes ROOT's lock
+    (exclusively; shared plus the shard's lock for ``num_shards`` > 1),
+    removes what dead runs left, records the specs in ROOT/specs and renders.
+    """
     from ..cluster.shards import ShardId, select_shard
 
-    specs = select_shard(specs, ShardId(shard, num_shards))
+    root = Path(root)
+    shard_id = ShardId(shard, num_shards)
+    if specs_dir is not None:
+        specs, options = load_sequence_specs(specs_dir, split), _index_options(Path(specs_dir))
+    else:
+        specs, options = specs_from_config(config), config_sequence_options(config)
+        specs = [s for s in specs if split is None or s.split == split]
+    if not specs:
+        raise RenderError(f"{specs_dir or config.source}: no sequence specs{f' in split {split}' if split else ''} to render")
+    # The same stable hash assignment as `ffn-render submit` (ffn_render.cluster.shards).
+    specs = select_shard(specs, shard_id)
+    worker = None
+    if any(not is_complete(root, _key(s)) for s in specs):  # looked at again under the lock
+        render = config.render
+        prepare_kernel_caches(kernel_cache_dir(render), render.kernel_cache_max_bytes)
+        worker = open_worker(render.blender_settings(device), blender)
+    try:
+        with lock_root(root) if num_shards == 1 else lock_shard(root, shard_id.name) as lock:
+            remove_leftovers(root, specs, sole_writer=lock.exclusive)
+            record_specs(root, specs, options, config, shared=not lock.exclusive)
+            return render_specs(config, root, specs, worker, progress, desc=f"render {split or 'all'}")
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _key(spec: SequenceSpec) -> SequenceKey:
+    return SequenceKey(spec.split, spec.emotion, spec.seq_id).check()
+
+
+def remove_leftovers(root: Path, specs: list[SequenceSpec], sole_writer: bool) -> None:
+    """Temporaries and staging folders of dead runs; the partial files of ``specs`` (ours: we hold their lock)."""
+    removed = remove_dead_temporaries(root, sole_writer=sole_writer)
+    cleared = [spec.seq_id for spec in specs if not is_complete(root, _key(spec)) and clear_sequence(root, _key(spec))]
+    if removed or cleared:
+        log.warning("%s: removed %d temporaries and the partial files of %d sequences that interrupted runs left",
+                    root, len(removed), len(cleared))
+
+
+def render_specs(config: ConfigFile, root: Path, specs: list[SequenceSpec], worker: RenderWorker | None,
+                 progress: bool = True, desc: str = "render") -> RenderSummary:
+    """Render the incomplete ``specs`` into ``root`` (the caller holds ROOT's lock and opened ``worker``)."""
     summary = RenderSummary()
-    todo = [s for s in specs if not is_complete(root, SequenceKey(s.split, s.emotion, s.seq_id).check())]
+    todo = [s for s in specs if not is_complete(root, _key(s))]
     summary.skipped = len(specs) - len(todo)
     if not todo:
         log.info("nothing to render: %d sequences already complete", summary.skipped)
         return summary
-
-    render = config.render
-    prepare_kernel_caches(kernel_cache_dir(render), render.kernel_cache_max_bytes)
+    if worker is None:
+        raise RenderError(f"{root}: sequences became incomplete while the run started (another writer?)")
     start = time.perf_counter()
-    worker = open_worker(render.blender_settings(device), blender)
-    try:
-        renderer = DatasetRenderer(config, root, worker)
-        for spec, timings in renderer.render_all(todo, progress=progress, desc=f"render {split or 'all'}"):
-            if timings is None:  # completed by someone else meanwhile
-                summary.skipped += 1
-                continue
-            if summary.first_render_s is None:
-                summary.first_render_s = timings["first_render_s"]
-                log.info("first render took %.2f s (kernel load/compile included)", summary.first_render_s)
-            summary.rendered += 1
-            summary.pairs += spec.n - 1
-            summary.frames_rendered += spec.n
-            summary.timings.append(timings)
-    finally:
-        worker.close()
+    renderer = DatasetRenderer(config, root, worker)
+    for spec, timings in renderer.render_all(todo, progress=progress, desc=desc):
+        if timings is None:  # completed by someone else meanwhile
+            summary.skipped += 1
+            continue
+        if summary.first_render_s is None:
+            summary.first_render_s = timings["first_render_s"]
+            log.info("first render took %.2f s (kernel load/compile included)", summary.first_render_s)
+        summary.rendered += 1
+        summary.pairs += spec.n - 1
+        summary.frames_rendered += spec.n
+        summary.timings.append(timings)
     summary.seconds = time.perf_counter() - start
     return summary
 
@@ -314,8 +399,9 @@ def render_command(config_path, split, out_dir, specs_dir, shard, num_shards, de
     Example: ffn-render render --config configs/demo.yaml --split train --out out/demo
     """
     config = load_config(config_path)
-    summary = render_dataset(config, out_dir, None if split == "all" else split, specs_dir, shard, num_shards, device,
-                             blender, progress=not no_progress)
+    with raise_on_signals():
+        summary = render_dataset(config, out_dir, None if split == "all" else split, specs_dir, shard, num_shards,
+                                 device, blender, progress=not no_progress)
     details = ""
     if summary.frames_rendered:
         details = f", {summary.seconds / summary.frames_rendered:.2f} s per frame"

@@ -1,6 +1,8 @@
 """``verify_dataset`` / ``ffn-render verify``: a clean dataset passes; each corruption is named precisely."""
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -244,3 +246,113 @@ def test_split_option_and_max_errors(synthetic_root):
 def test_empty_root_fails(tmp_path):
     result = CliRunner().invoke(verify_command, [str(tmp_path)])
     assert result.exit_code == 1 and "no sequences found" in result.output
+
+
+# --- through the console entry point, against what the dataset says it holds ------------------------------------
+
+def ffn_render(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(["ffn-render", *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def record_dataset(root: Path, truths) -> None:
+    """Give the synthetic dataset the records `ffn-render render` keeps: a spec index and one metadata file each."""
+    from ffn_render.sequence import SequenceOptions, frame_parameters, SequenceSpec, write_sequence_specs
+
+    specs = []
+    for truth in truths:
+        frames_f, frames_h = frame_parameters([0.0] * 15, [0.0], truth.n)
+        specs.append(SequenceSpec(truth.seq, truth.split, truth.emotion, truth.n, 0, truth.seq, truth.seq, "test", None,
+                                  "ffn-head", None, None, None, None, (0.0,), (0.0,) * 15, (0.0,), frames_f, frames_h))
+        meta = root / "meta" / truth.split / truth.emotion / f"{truth.seq}.json"
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps({"sequence": {"split": truth.split, "emotion": truth.emotion, "seq": truth.seq,
+                                                 "n": truth.n}}))
+    write_sequence_specs(root / "specs", specs, SequenceOptions())
+
+
+@pytest.fixture
+def recorded_root(synthetic_root):
+    root, truths = synthetic_root
+    record_dataset(root, truths)
+    return root
+
+
+def swap_flo_header(root):
+    path = root / "flow/facial" / SEQ / "0002.flo"
+    data = bytearray(path.read_bytes())
+    data[4:8], data[8:12] = data[8:12], data[4:8]  # 32x40 instead of 40x32: same file size
+    path.write_bytes(bytes(data))
+    return "damaged", "train/happy/seq0000"
+
+
+def delete_image(root):
+    (root / "image/head" / SEQ / "0003.jpg").unlink()
+    return "damaged", "train/happy/seq0000"
+
+
+def delete_meta(root):
+    (root / "meta" / SEQ.parent / "seq0000.json").unlink()
+    return "damaged", "train/happy/seq0000"
+
+
+def delete_sequence_data(root):
+    for tree in ("image/facial", "image/head", "flow/facial", "flow/head", "mask", "depth"):
+        shutil.rmtree(root / tree / "train/none/seq0001")
+    return "missing", "train/none/seq0001"
+
+
+def copy_in_unlisted_sequence(root):
+    for tree in ("image/facial", "image/head", "flow/facial", "flow/head", "mask", "depth"):
+        shutil.copytree(root / tree / "val/contempt/seq0002", root / tree / "val/contempt/seq9999")
+    return "extra", "val/contempt/seq9999"
+
+
+def stray_file(root):
+    (root / "depth" / SEQ / "0001.npy.bak").write_bytes(b"x")
+    return "extra", str(root / "depth" / SEQ / "0001.npy.bak")
+
+
+def run_as_cli(corrupt):
+    """One of the test_verify corruptions, reported as (kind, sequence) for the JSON report."""
+    def damage(root):
+        corrupt(root)
+        return "damaged", "train/happy/seq0000"
+    damage.__name__ = corrupt.__name__
+    return damage
+
+
+CLI_CORRUPTIONS = [run_as_cli(truncated_flo), run_as_cli(nan_flow), swap_flo_header, delete_image, delete_meta,
+                   delete_sequence_data, copy_in_unlisted_sequence, stray_file]
+
+
+def test_intact_recorded_dataset_exits_zero(recorded_root):
+    result = ffn_render("verify", recorded_root, "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(ffn_render("verify", recorded_root, "--json").stdout)
+    assert report["ok"] and report["expected"] == report["sequences"] == 3
+
+
+@pytest.mark.parametrize("corrupt", CLI_CORRUPTIONS, ids=lambda f: f.__name__)
+def test_every_violation_exits_nonzero_through_the_console_script(recorded_root, corrupt):
+    kind, name = corrupt(recorded_root)
+    result = ffn_render("verify", recorded_root, "--quiet")
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = [line for line in result.stderr.splitlines() if line.split(":")[0] in ("missing", "extra", "damaged")]
+    assert [line.split(":")[0] for line in summary] == [kind] and name in summary[0], result.stderr
+    report = json.loads(ffn_render("verify", recorded_root, "--json").stdout)
+    assert not report["ok"] and report[kind] == [name], report
+
+
+def test_uncommitted_sequence_is_damaged_and_the_rest_is_not(recorded_root):
+    (recorded_root / "meta/val/contempt/seq0002.json").unlink()  # a full disk stopped it before its commit
+    report = verify_dataset(recorded_root)
+    assert report.by_kind() == {"missing": [], "extra": [], "damaged": ["val/contempt/seq0002"]}
+    assert "not committed" in report.violations[0].problem
+
+
+@pytest.mark.parametrize("make", [lambda root: None, lambda root: (root / "notes.txt").write_text("hi")],
+                         ids=["empty", "not-a-dataset"])
+def test_empty_or_foreign_folder_exits_nonzero(tmp_path, make):
+    make(tmp_path)
+    result = ffn_render("verify", tmp_path)
+    assert result.returncode == 1 and "no sequences found" in result.stdout + result.stderr

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from ffn_render.dataset import layout
+from ffn_render.dataset.lock import LOCK_FILE
 from ffn_render.errors import FFNError, RenderError
 from ffn_render.fileio import TMP_PREFIX
 from ffn_render.render import render_command, render_dataset
@@ -16,10 +17,11 @@ from tests.render.support import fake_blender, make_spec, tiny_config, write_spe
 
 
 def assert_nothing_written(root: Path) -> None:
-    """No sequence files, metadata or temporaries under ``root`` (it may not exist at all)."""
+    """No sequence files, metadata or temporaries under ``root`` (it may not exist at all); its lock file and
+    spec record may be there when the problem showed only once the run had started."""
     if not root.exists():
         return
-    leftovers = [p for p in root.rglob("*") if p.is_file() and "specs" not in p.relative_to(root).parts]
+    leftovers = [p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] not in ("specs", LOCK_FILE)]
     assert not leftovers, f"files left behind: {leftovers[:5]}"
     assert not list(root.rglob(TMP_PREFIX + "*"))
 

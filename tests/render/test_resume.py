@@ -14,6 +14,7 @@ import yaml
 
 from ffn_render.dataset import layout
 from ffn_render.dataset.layout import SequenceKey
+from ffn_render.dataset.lock import LOCK_FILE
 from ffn_render.dataset.verify import verify_dataset
 from ffn_render.fileio import TMP_PREFIX
 from ffn_render.labels.flo import read_flo
@@ -31,7 +32,8 @@ def expected_file_count(n: int) -> int:
 
 
 def all_files(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "specs"]
+    """The dataset's files, without its records of what it holds (ROOT/specs) and its lock file."""
+    return [p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] not in ("specs", LOCK_FILE)]
 
 
 def test_killed_render_is_completed_by_a_rerun(tmp_path, head):
