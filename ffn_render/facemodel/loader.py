@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..assets import cache_dir
 from ..errors import FaceModelError
 from .flame_io import FLAME_KEYS, FLAME_N_SHAPE, MASK_PREFIX, read_model_file, read_region_masks, read_uv_layout, write_npz
 from .model import JOINT_NAMES, FaceModel
@@ -16,11 +17,6 @@ from .model import JOINT_NAMES, FaceModel
 log = logging.getLogger(__name__)
 
 BUILTIN_NAME = "ffn-head"
-
-
-def cache_dir() -> Path:
-    """Where generated assets are cached (``$FFN_RENDER_CACHE`` or ``~/.cache/ffn_render``)."""
-    return Path(os.environ.get("FFN_RENDER_CACHE", Path.home() / ".cache" / "ffn_render"))
 
 
 def builtin_head_path() -> Path:

@@ -25,6 +25,7 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
+from .. import assets
 from ..errors import RenderError
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def kernel_cache_dir(config) -> Path:
     """Where a RenderConfig keeps GPU kernel caches: its ``kernel_cache_dir``, else ``$FFN_RENDER_CACHE/kernels``."""
     if config.kernel_cache_dir:
         return Path(config.kernel_cache_dir)
-    return Path(os.environ.get("FFN_RENDER_CACHE", Path.home() / ".cache" / "ffn_render")) / "kernels"
+    return assets.kernel_cache_dir()
 
 
 def prepare_kernel_caches(cache_dir: str | os.PathLike, max_bytes: int, env: dict[str, str] | None = None) -> dict[str, str]:
