@@ -1,27 +1,37 @@
 """RAFT-style augmentation, applied identically to both images, both flows and the mask.
 
 Spatial: random scale and stretch, horizontal/vertical flips, random crop;
-flows are resampled and their vectors scaled and sign-flipped accordingly,
-the mask is resampled with nearest neighbours. Photometric, on the crop:
-one colour jitter (brightness, contrast, saturation, hue, in random order)
-drawn per pair and applied to both images. (RAFT's asymmetric jitter and eraser, which alter only
-the second image, are left out so that the two images stay consistent.)
+flows are resampled and their vectors scaled (by the exact size ratio) and
+sign-flipped accordingly, the mask is resampled with nearest neighbours.
+Photometric: colour jitter (brightness, contrast, saturation, hue, in random
+order) with one draw for both images — or, with ``asymmetric_prob``, an
+independent draw per image — and, with ``eraser_prob``, 1–2 rectangles of
+image 2 filled with its mean colour (RAFT's occlusion augmentation).
+
+Order: the released DecFlow code (``photometric_first``) jitters and erases
+the full images, then transforms and crops; otherwise the crop comes first
+and the jitter works on the (smaller) crop only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
 from PIL import Image, ImageEnhance
 
 from .datasets import PairSample
+from .errors import DecFlowError
+from .ranges import Rule, at_least, check_ranges, each, probability
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    crop: tuple[int, int] = (384, 512)  # (height, width)
+    """Augmentation settings; the defaults are the released code's (``FlowAugmentor`` of RIA1159/FacialFlowNet)."""
+
+    crop: tuple[int, int] = (480, 480)  # (height, width)
     min_scale: float = -0.2  # log2 of the scale range
     max_scale: float = 0.6
     spatial_prob: float = 0.8
@@ -33,6 +43,27 @@ class AugmentConfig:
     contrast: float = 0.4
     saturation: float = 0.4
     hue: float = 0.1592  # ≈ 0.5 / 3.14, as RAFT
+    asymmetric_prob: float = 0.2  # independent jitter per image
+    eraser_prob: float = 0.5  # rectangles of image 2 filled with its mean colour
+    eraser_size: tuple[int, int] = (50, 100)  # rectangle sides drawn from [low, high) px
+    photometric_first: bool = True  # jitter and erase the full images before the spatial transform
+
+    RULES: ClassVar[dict[str, Rule]] = {
+        "crop": each(at_least(1), 2),
+        "max_stretch": at_least(0),
+        "brightness": at_least(0),
+        "contrast": at_least(0),
+        "saturation": at_least(0),
+        "hue": Rule(lambda v: 0 <= v <= 0.5, "in [0, 0.5]"),
+        "eraser_size": Rule(lambda v: len(v) == 2 and 1 <= v[0] < v[1], "[low, high) with 1 ≤ low < high"),
+        **{name: probability() for name in ("spatial_prob", "stretch_prob", "hflip_prob", "vflip_prob",
+                                            "asymmetric_prob", "eraser_prob")},
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, self.RULES)
+        if self.min_scale > self.max_scale:
+            raise DecFlowError(f"setting 'min_scale' = {self.min_scale!r} is invalid (must be ≤ max_scale = {self.max_scale!r})")
 
 
 class FlowAugmentor:
@@ -42,26 +73,46 @@ class FlowAugmentor:
         self.config = config
 
     def __call__(self, rng: np.random.Generator, sample: PairSample) -> PairSample:
-        # Spatial first: the colour jitter then works on the (smaller) crop only.
-        s = self._spatial(rng, sample)
-        image1, image2 = self._colour(rng, s.image1, s.image2)
+        if self.config.photometric_first:
+            sample = self._photometric(rng, sample)
+            return self._spatial(rng, sample)
+        return self._photometric(rng, self._spatial(rng, sample))
+
+    def _photometric(self, rng: np.random.Generator, s: PairSample) -> PairSample:
+        c = self.config
+        if rng.random() < c.asymmetric_prob:
+            image1, image2 = self._colour(rng, s.image1), self._colour(rng, s.image2)
+        else:
+            # One draw for the stacked pair: the contrast mean is that of both images, as RAFT's jitter.
+            image1, image2 = np.split(self._colour(rng, np.concatenate([s.image1, s.image2], axis=0)), 2, axis=0)
+        if rng.random() < c.eraser_prob:
+            image2 = self._erase(rng, image2)
         return PairSample(image1, image2, s.flow_facial, s.flow_head, s.mask)
 
-    def _colour(self, rng: np.random.Generator, *images: np.ndarray) -> list[np.ndarray]:
+    def _colour(self, rng: np.random.Generator, array: np.ndarray) -> np.ndarray:
         c = self.config
         factors = {
-            "brightness": rng.uniform(1 - c.brightness, 1 + c.brightness),
-            "contrast": rng.uniform(1 - c.contrast, 1 + c.contrast),
-            "saturation": rng.uniform(1 - c.saturation, 1 + c.saturation),
+            "brightness": rng.uniform(max(0.0, 1 - c.brightness), 1 + c.brightness),
+            "contrast": rng.uniform(max(0.0, 1 - c.contrast), 1 + c.contrast),
+            "saturation": rng.uniform(max(0.0, 1 - c.saturation), 1 + c.saturation),
             "hue": rng.uniform(-c.hue, c.hue),
         }
-        order = rng.permutation(list(factors))
-        out = []
-        for array in images:
-            image = Image.fromarray(array)
-            for name in order:
-                image = _jitter(image, str(name), factors[str(name)])
-            out.append(np.array(image))
+        # A component with a zero range is skipped, as torchvision's ColorJitter does (the HSV round trip is lossy).
+        factors = {name: factor for name, factor in factors.items() if getattr(c, name) > 0}
+        image = Image.fromarray(np.ascontiguousarray(array))
+        for name in rng.permutation(list(factors)):
+            image = _jitter(image, str(name), factors[str(name)])
+        return np.array(image)
+
+    def _erase(self, rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        low, high = self.config.eraser_size
+        out = image.copy()
+        mean_colour = image.reshape(-1, 3).mean(axis=0)
+        for _ in range(int(rng.integers(1, 3))):
+            x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+            dx, dy = int(rng.integers(low, high)), int(rng.integers(low, high))
+            out[y0 : y0 + dy, x0 : x0 + dx] = mean_colour
         return out
 
     def _spatial(self, rng: np.random.Generator, s: PairSample) -> PairSample:

@@ -4,8 +4,9 @@ Accepted inputs, with or without DataParallel's ``module.`` prefix:
 a released GMA checkpoint (backbone + one update block), the public DecFlow
 checkpoint (adds ``update_block_head``, ``dad_encoder``, ``change_dim``,
 ``res1``), and the checkpoints ``decflow train`` writes (``{"model": …,
-"architecture": …}``). A GMA checkpoint initialises both decoders: the head
-decoder starts as a copy of the facial one.
+"architecture": …}``). A GMA checkpoint initialises the facial decoder; the
+head decoder starts as a copy of it (``copy_head``, the ``paper`` recipe) or
+keeps its random initialisation (the released code's ``strict=False`` load).
 """
 
 from __future__ import annotations
@@ -93,8 +94,11 @@ def read_architecture(path: str | os.PathLike) -> dict[str, bool]:
     }
 
 
-def load_checkpoint(model: DecFlow, path: str | os.PathLike, strict: bool = False) -> LoadResult:
+def load_checkpoint(model: DecFlow, path: str | os.PathLike, strict: bool = False, copy_head: bool = True) -> LoadResult:
     """Load a GMA, public-DecFlow or own checkpoint into ``model``; return the missing and unexpected keys.
+
+    ``copy_head``: a checkpoint without a head decoder (GMA) also initialises
+    ``update_block_head`` from its ``update_block``.
 
     Raises :class:`DecFlowError` when the checkpoint belongs to another
     architecture (no shared names, or shared names with other shapes), when
@@ -115,7 +119,7 @@ def load_checkpoint(model: DecFlow, path: str | os.PathLike, strict: bool = Fals
         )
 
     head_from_facial = False
-    if model.decompose and not any(k.startswith("update_block_head.") for k in state):
+    if copy_head and model.decompose and not any(k.startswith("update_block_head.") for k in state):
         facial = {k: v for k, v in state.items() if k.startswith("update_block.")}
         if facial:
             state.update({"update_block_head." + k.removeprefix("update_block."): v for k, v in facial.items()})

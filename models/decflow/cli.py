@@ -1,15 +1,46 @@
-"""``decflow`` command line: train, evaluate, infer (also ``python -m models.decflow``)."""
+"""``decflow`` command line: train, evaluate, evaluate-landmarks, infer (also ``python -m models.decflow``).
+
+Every error a user can cause — a bad setting, a bad value, a missing or
+broken file — ends the command with one line on stderr and a non-zero exit
+status, through the console script as through ``python -m``.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
 from ffn_render.errors import FFNError
+
+from .config import RECIPE_SOURCES, RECIPES
+
+ITERS = click.IntRange(min=1)
+
+
+class OneLineErrors(click.Group):
+    """A group whose usage errors are one line (``Error: …``) instead of usage text, a hint and the error."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -25,26 +56,36 @@ def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(help="DecFlow: decomposed facial optical flow (FacialFlowNet §4) — train, evaluate, infer.")
+@click.group(cls=OneLineErrors,
+             help="DecFlow: decomposed facial optical flow (FacialFlowNet §4) — train, evaluate, evaluate-landmarks, infer.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def main(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
-@main.command(help="Train DecFlow (stage 1: facial decoder; stage 2: head decoder) or the GMA baseline on a "
-              "dataset in the SPEC §2 layout. Resumes from OUT/checkpoints/latest.pth when it exists.")
+_RECIPE_HELP = "; ".join(f"{name}: {source}" for name, source in RECIPE_SOURCES.items())
+
+
+@main.command(help="Train DecFlow in two stages, or the GMA baseline, on a dataset in the SPEC §2 layout. "
+              "The recipe sets what each stage trains, the losses, batch-norm handling, augmentation and "
+              "hyperparameters (configs/decflow_{recipe}.yaml spells them out); --config and --set change "
+              "single settings on top. Everything is checked before any work. Resumes from "
+              "OUT/checkpoints/latest.pth when it exists.")
 @click.option("--data", "root", required=True, type=click.Path(path_type=Path), help="Dataset ROOT (SPEC §2 layout).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder: checkpoints, TensorBoard logs.")
+@click.option("--recipe", type=click.Choice(list(RECIPES)), default="release", show_default=True,
+              help=f"Named set of settings ({_RECIPE_HELP}).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="YAML hyperparameters, e.g. configs/decflow_train.yaml (default: the same values built in).")
+              help="YAML file of settings applied on top of the recipe (any subset of its keys).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a config setting (YAML value), e.g. --set batch_size=2 --set augment.crop=[256,256].")
+              help="Override a setting (YAML value), e.g. --set batch_size=2 --set augment.crop=[256,256].")
 @click.option("--model", type=click.Choice(["decflow", "decflow-noenc", "gma"]), default=None,
-              help="Model variant (default: the config's); gma is the one-decoder baseline.")
-@click.option("--init-gma", type=click.Path(path_type=Path), help="Released GMA checkpoint: backbone and both decoders.")
+              help="Model variant (default: the recipe's); gma is the one-decoder baseline.")
+@click.option("--init-gma", type=click.Path(path_type=Path), help="Released GMA checkpoint (backbone and facial decoder).")
 @click.option("--init", type=click.Path(path_type=Path), help="DecFlow checkpoint (public or ours) to start from.")
-@click.option("--dad-encoder", type=click.Path(path_type=Path),
-              help="DAD-3DNet (or DecFlow) checkpoint holding the ResNet-50 semantic trunk. Without one, and "
+@click.option("--dad-encoder", metavar="PATH|imagenet",
+              help="Weights of the ResNet-50 semantic trunk: a DAD-3DNet (or DecFlow) checkpoint, or 'imagenet' "
+              "for pytorchcv's ImageNet weights from its cache (what the released code uses). Without one, and "
               "without --init weights for it, the trunk is pre-trained on the dataset's face-part segmentation.")
 @click.option("--stage", type=click.Choice(["1", "2", "both"]), default="both", show_default=True,
               help="Which stages to run.")
@@ -52,61 +93,55 @@ def main(verbose: bool) -> None:
 @click.option("--follow", is_flag=True, help="A render is still writing ROOT: skip unfinished sequences, "
               "wait for data, pick up new sequences every epoch.")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/checkpoints/latest.pth.")
+@click.option("--dry-run", is_flag=True, help="Check everything and print, per stage, its trainable parameter count, "
+              "which modules train and the loss; then exit without training or writing anything.")
 @_user_errors
-def train(root: Path, out: Path, config_path: Path, overrides: tuple[str, ...], model: str | None,
-          init_gma: Path | None, init: Path | None, dad_encoder: Path | None, stage: str, device: str,
-          follow: bool, resume: bool) -> None:
-    import yaml
+def train(root: Path, out: Path, recipe: str, config_path: Path | None, overrides: tuple[str, ...],
+          model: str | None, init_gma: Path | None, init: Path | None, dad_encoder: str | None, stage: str,
+          device: str, follow: bool, resume: bool, dry_run: bool) -> None:
+    from .config import load_config
+    from .train import dry_run as describe_run, train as run_training
 
-    from .train import TrainConfig, train as run_training
-
-    config = TrainConfig.from_yaml(config_path) if config_path else TrainConfig()
-    values = _config_dict(config)
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
-        target = values
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        target[leaf] = yaml.safe_load(text)
     if model is not None:
-        values["model"] = model
-    config = TrainConfig.from_dict(values, str(config_path or "--set"))
+        overrides = (*overrides, f"model={model}")
+    config = load_config(recipe, config_path, overrides)
     stages = None if stage == "both" else (int(stage),)
+    if dry_run:
+        for line in describe_run(root, config, recipe, init, init_gma, dad_encoder, stages, follow):
+            click.echo(line)
+        return
     final = run_training(root, out, config, init=init, init_gma=init_gma, dad_encoder=dad_encoder,
                          stages=stages, device=device, follow=follow, resume=resume)
     click.echo(f"final weights: {final}")
 
 
-def _config_dict(config: Any) -> dict[str, Any]:
-    import dataclasses
-
-    return {f.name: (_config_dict(v) if dataclasses.is_dataclass(v := getattr(config, f.name)) else v)
-            for f in dataclasses.fields(config)}
-
-
-@main.command(help="Table 2 of the paper: EPE inside the moving-region mask per motion scale and overall, "
-              "for facial, head and expression flow, plus 1/3/5 px accuracy. Give --checkpoint several times "
-              "(e.g. DecFlow and the GMA baseline) for a comparison.")
+@main.command(help="Table 2 of the paper: EPE per motion scale and overall, for facial, head and expression flow, "
+              "plus 1/3/5 px accuracy, in two definitions side by side: 'in_mask' (mean over the moving-region "
+              "mask) and 'release' (the released evaluator's Σ EPE over the whole image / mask pixel count, the "
+              "figure to compare with the paper). Give --checkpoint several times (e.g. DecFlow and the GMA "
+              "baseline) for a comparison.")
 @click.option("--data", "root", required=True, type=click.Path(path_type=Path), help="Dataset ROOT (SPEC §2 layout).")
 @click.option("--checkpoint", "checkpoints", required=True, multiple=True, type=click.Path(path_type=Path),
               help="Model weights (DecFlow, DecFlow w/o encoder, or GMA; detected from the file).")
 @click.option("--split", default="test", show_default=True, help="train, val or test.")
-@click.option("--iters", default=32, show_default=True, help="Refinement iterations.")
+@click.option("--iters", default=12, show_default=True, type=ITERS,
+              help="Refinement iterations (the released evaluator's default).")
+@click.option("--padding", type=click.Choice(["bottom", "centre"]), default="bottom", show_default=True,
+              help="Where padding rows go: bottom (the released evaluator) or split top/bottom.")
+@click.option("--precision", type=click.Choice(["auto", "fp16", "fp32"]), default="auto", show_default=True,
+              help="auto: float16 autocast on CUDA (the released evaluator), float32 on a CPU.")
 @click.option("--out", "out_json", type=click.Path(path_type=Path), help="Write the results as JSON here.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
-@click.option("--max-pairs", type=int, help="Evaluate only the first N pairs (quick checks).")
-@click.option("--workers", default=2, show_default=True, help="Data-loader worker processes.")
+@click.option("--max-pairs", type=click.IntRange(min=1), help="Evaluate only the first N pairs (quick checks).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=0), help="Data-loader worker processes.")
 @_user_errors
-def evaluate(root: Path, checkpoints: tuple[Path, ...], split: str, iters: int, out_json: Path | None,
-             device: str, max_pairs: int | None, workers: int) -> None:
+def evaluate(root: Path, checkpoints: tuple[Path, ...], split: str, iters: int, padding: str, precision: str,
+             out_json: Path | None, device: str, max_pairs: int | None, workers: int) -> None:
     from .evaluate import evaluate_checkpoints, format_table
     from .train import resolve_device
 
     results = evaluate_checkpoints(list(checkpoints), root, split, iters, resolve_device(device), max_pairs,
-                                   out_json, workers)
+                                   out_json, workers, padding, precision)
     click.echo(format_table(results), nl=False)
     if out_json is not None:
         click.echo(f"results: {out_json}")
@@ -117,8 +152,8 @@ def evaluate(root: Path, checkpoints: tuple[Path, ...], split: str, iters: int, 
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Model weights.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
-@click.option("--iters", default=32, show_default=True, help="Refinement iterations.")
-@click.option("--max-flow", type=float, help="Colour-wheel saturation magnitude in px (default: each image's maximum).")
+@click.option("--iters", default=32, show_default=True, type=ITERS, help="Refinement iterations.")
+@click.option("--max-flow", type=click.FloatRange(min=0, min_open=True), help="Colour-wheel saturation magnitude in px (default: each image's maximum).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 @_user_errors
 def infer(inputs: tuple[Path, ...], checkpoint: Path, out: Path, iters: int, max_flow: float | None, device: str) -> None:

@@ -1,22 +1,33 @@
-"""Facial semantic trunk E_D of eq. 5: the ResNet-50 encoder of DAD-3DNet, held pytorchcv-style.
+"""Facial semantic trunk E_D of eq. 5: pytorchcv's ResNet-50, stem + stages 1–3, as the released code builds it.
 
-``model`` is ``Sequential(init_block, stage1, stage2, stage3)`` with the
-parameter names of pytorchcv's ``resnet50`` (``conv.conv`` / ``conv.bn``,
-``unitK.body.convN``, ``unitK.identity_conv``), which is how DAD-3DNet and
-the public DecFlow checkpoint store it. The forward pass runs the stem and
-stages 1–2 only: 512 channels at 1/8 resolution, the grid of GMA's context
-features. Stage 3 exists so that those checkpoints load strictly.
+``model`` is ``Sequential(init_block, stage1, stage2, stage3)`` taken from
+``pytorchcv``'s ``resnet50().features`` — the authors' own construction
+(``get_encoder`` in ``core/dad_3dhead_utils/dad_3dheads_encoder.py``), so
+its parameter names (``model.0.conv.conv``, ``model.2.unit1.body.conv1``,
+``unitK.identity_conv``) are those of the public DecFlow checkpoint and of
+DAD-3DNet. The forward pass runs the stem and stages 1–2 only: 512 channels
+at 1/8 resolution, the grid of GMA's context features. Stage 3 exists so
+that those checkpoints load strictly.
 
-The trunk is frozen: parameters never require gradients and the module
-stays in eval mode (batch-norm statistics fixed) whatever its parent does.
+The trunk's parameters never require gradients. Its batch-norm layers
+follow the parent module's mode; the trainer's ``freeze_bn`` decides
+whether their statistics move (the released code leaves them in
+``train()`` mode).
+
+Weights: a DAD-3DNet or DecFlow checkpoint (any prefix before ``model.N``),
+or ``"imagenet"``: pytorchcv's own ImageNet weights, which the released
+code loads (``pretrained=True``), read from pytorchcv's cache — nothing is
+downloaded here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 from collections import Counter
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -25,71 +36,20 @@ from .errors import DecFlowError
 
 log = logging.getLogger(__name__)
 
-#: (units, output channels) of ResNet-50's stages 1–3.
-RESNET50_STAGES = ((3, 256), (4, 512), (6, 1024))
 SEMANTIC_CHANNELS = 512
+#: ``--dad-encoder`` value that selects pytorchcv's ImageNet weights.
+IMAGENET = "imagenet"
+#: pytorchcv's default model store (``local_model_store_dir_path`` of its ``get_model_file``).
+PYTORCHCV_STORE = Path("~", ".torch", "models")
+_PYTORCHCV_NAME = "resnet50"
+_STAGES_KEPT = ("init_block", "stage1", "stage2", "stage3")
 
 
-class ConvBlock(nn.Module):
-    """Bias-free convolution, batch norm, optional ReLU (pytorchcv's ``ConvBlock``)."""
+def _pytorchcv_resnet50() -> nn.Module:
+    """pytorchcv's ResNet-50 with random weights (no download: ``pretrained=False``)."""
+    from pytorchcv.models.resnet import get_resnet
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1, relu: bool = True) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, bias=False)
-        self.bn = nn.BatchNorm2d(out_channels)
-        self.relu = relu
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.bn(self.conv(x))
-        return torch.relu(x) if self.relu else x
-
-
-class InitBlock(nn.Module):
-    """7×7 stride-2 convolution block, then 3×3 stride-2 max pooling: 1/4 resolution."""
-
-    def __init__(self, in_channels: int = 3, out_channels: int = 64) -> None:
-        super().__init__()
-        self.conv = ConvBlock(in_channels, out_channels, 7, stride=2)
-        self.pool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.conv(x))
-
-
-class Bottleneck(nn.Module):
-    """1×1 → 3×3 → 1×1 convolutions; ResNet-50 (not 50b) strides in the first 1×1."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
-        super().__init__()
-        mid = out_channels // 4
-        self.conv1 = ConvBlock(in_channels, mid, 1, stride=stride)
-        self.conv2 = ConvBlock(mid, mid, 3)
-        self.conv3 = ConvBlock(mid, out_channels, 1, relu=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv3(self.conv2(self.conv1(x)))
-
-
-class ResUnit(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
-        super().__init__()
-        self.body = Bottleneck(in_channels, out_channels, stride)
-        if in_channels != out_channels or stride != 1:
-            self.identity_conv = ConvBlock(in_channels, out_channels, 1, stride=stride, relu=False)
-        else:
-            self.identity_conv = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.identity_conv is None else self.identity_conv(x)
-        return torch.relu(self.body(x) + identity)
-
-
-def _stage(in_channels: int, out_channels: int, units: int, stride: int) -> nn.Sequential:
-    stage = nn.Sequential()
-    for index in range(units):
-        stage.add_module(f"unit{index + 1}", ResUnit(in_channels, out_channels, stride if index == 0 else 1))
-        in_channels = out_channels
-    return stage
+    return get_resnet(blocks=50, model_name=_PYTORCHCV_NAME, pretrained=False)
 
 
 class DADEncoder(nn.Module):
@@ -97,22 +57,13 @@ class DADEncoder(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        blocks: list[nn.Module] = [InitBlock(3, 64)]
-        in_channels = 64
-        for index, (units, channels) in enumerate(RESNET50_STAGES):
-            blocks.append(_stage(in_channels, channels, units, stride=1 if index == 0 else 2))
-            in_channels = channels
-        self.model = nn.Sequential(*blocks)
+        features = _pytorchcv_resnet50().features
+        self.model = nn.Sequential(*(getattr(features, name) for name in _STAGES_KEPT))
         self.freeze()
 
     def freeze(self) -> None:
         self.requires_grad_(False)
         self.eval()
-
-    def train(self, mode: bool = True) -> "DADEncoder":
-        # Stays in eval mode unless unfrozen (the segmentation pre-training does that explicitly).
-        frozen = not any(p.requires_grad for p in self.parameters())
-        return super().train(mode and not frozen)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for index in range(3):
@@ -141,11 +92,48 @@ def find_encoder_state(state: dict[str, torch.Tensor], encoder: DADEncoder) -> d
     return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix) and key[len(prefix):] in expected}
 
 
-def load_encoder_weights(encoder: DADEncoder, path: str | os.PathLike) -> None:
-    """Load the trunk from a DAD-3DNet or DecFlow checkpoint; every trunk parameter must be present."""
+def imagenet_weights_path() -> Path:
+    """pytorchcv's cached ImageNet ResNet-50 file, checked against pytorchcv's SHA-1; one-line error when absent."""
+    from pytorchcv.models.common.model_store import get_model_name_suffix_data
+
+    error, sha1, _ = get_model_name_suffix_data(_PYTORCHCV_NAME)
+    path = PYTORCHCV_STORE.expanduser() / f"{_PYTORCHCV_NAME}-{error}-{sha1[:8]}.pth"
+    if not path.is_file():
+        raise DecFlowError(f"{path}: pytorchcv's ImageNet ResNet-50 weights are not in its cache (nothing can be "
+                           "downloaded here); copy the file there, or give --dad-encoder a checkpoint")
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != sha1:
+        raise DecFlowError(f"{path}: SHA-1 {digest.hexdigest()[:8]}… is not pytorchcv's {sha1[:8]}…; the file is damaged")
+    return path
+
+
+def imagenet_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """pytorchcv ``resnet50`` keys (``features.stage2.…``) → trunk keys (``model.2.…``); other keys dropped."""
+    out = {}
+    for index, name in enumerate(_STAGES_KEPT):
+        prefix = f"features.{name}."
+        out.update({f"model.{index}.{key[len(prefix):]}": value for key, value in state.items() if key.startswith(prefix)})
+    return out
+
+
+def load_encoder_weights(encoder: DADEncoder, source: str | os.PathLike) -> str:
+    """Load the trunk from a DAD-3DNet / DecFlow checkpoint or ``"imagenet"``; every trunk tensor must be present.
+
+    Returns a description of what was loaded (for the log and the checkpoint).
+    """
     from .checkpoint import read_state_dict  # checkpoint.py imports the network, which imports this module
 
-    state = find_encoder_state(read_state_dict(path), encoder)
+    if str(source) == IMAGENET:
+        path = imagenet_weights_path()
+        state = imagenet_state(read_state_dict(path))
+        description = f"pytorchcv's ImageNet ResNet-50 trunk loaded from {path}"
+    else:
+        path = Path(source)
+        state = find_encoder_state(read_state_dict(path), encoder)
+        description = f"ResNet-50 trunk loaded from {path}"
     expected = encoder.state_dict()
     missing = sorted(set(expected) - set(state))
     if missing:
@@ -158,4 +146,5 @@ def load_encoder_weights(encoder: DADEncoder, path: str | os.PathLike) -> None:
             raise DecFlowError(f"{path}: encoder tensor {key} has shape {tuple(value.shape)}, expected {tuple(expected[key].shape)}")
     encoder.load_state_dict(state)
     encoder.freeze()
-    log.info("semantic encoder: loaded ResNet-50 trunk from %s", path)
+    log.info("semantic encoder: %s", description)
+    return description

@@ -35,8 +35,6 @@ HIDDEN_DIM = 128
 CONTEXT_DIM = 128
 CORR_LEVELS = 4
 CORR_RADIUS = 4
-#: Smallest padded image side: the coarsest correlation level must keep one cell.
-MIN_SIDE = STRIDE * 2 ** (CORR_LEVELS - 1)
 #: Largest feature-grid side the positional-embedding tables of GMA checkpoints cover.
 MAX_POS_SIZE = 160
 
@@ -124,23 +122,24 @@ class DecFlow(nn.Module):
         iters: int = 12,
         decoders: tuple[str, ...] = DECODERS,
         all_iterations: bool = True,
+        padding: str = "centre",
     ) -> FlowPredictions:
         """Flow from ``image1`` to ``image2`` (B, 3, H, W, values 0–255, any H and W).
 
         ``decoders`` picks which decoders run ("facial", "head"); the head
         decoder is skipped on a model without one. With ``all_iterations``
         every iteration's prediction is upsampled (training); otherwise only
-        the last (inference).
+        the last (inference). ``padding``: "centre" or "bottom" (the released
+        evaluator's), to a multiple of 8 and at least 128 px (``padding.py``).
         """
         if image1.shape != image2.shape:
             raise DecFlowError(f"image sizes differ: {tuple(image1.shape)} vs {tuple(image2.shape)}")
-        if min(image1.shape[-2:]) < MIN_SIDE - STRIDE + 1:
-            raise DecFlowError(f"images are {image1.shape[-1]}x{image1.shape[-2]}; DecFlow needs at least "
-                               f"{MIN_SIDE - STRIDE + 1} px per side (a 4-level correlation pyramid)")
+        if iters < 1:
+            raise DecFlowError(f"iters = {iters}: DecFlow needs at least 1 refinement iteration")
         unknown = set(decoders) - set(DECODERS)
         if unknown:
             raise ValueError(f"unknown decoders {sorted(unknown)}; expected a subset of {DECODERS}")
-        padder = InputPadder(*image1.shape[-2:])
+        padder = InputPadder(*image1.shape[-2:], placement=padding)
         image1 = padder.pad(2 * (image1 / 255.0) - 1.0).contiguous()
         image2 = padder.pad(2 * (image2 / 255.0) - 1.0).contiguous()
 

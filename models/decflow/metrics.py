@@ -1,10 +1,15 @@
-"""Evaluation metrics of the paper's Table 2: EPE inside the moving-region mask, per motion scale.
+"""Evaluation metrics of the paper's Table 2, in two definitions, per pair and per motion scale.
 
-Per pair: the mean end-point error over the pixels of the mask of I_t^f
-and the fraction of those pixels with EPE below 1, 3 and 5 px. A group's
-figure is the mean over its pairs (each pair weighs the same, as in the
-released evaluation script, which however divides the whole-image EPE sum
-by the mask area; here both sums run over the mask only).
+- ``in_mask``: the mean end-point error over the pixels of the moving-region
+  mask of I_t^f, and the fraction of those pixels with EPE below 1, 3, 5 px.
+- ``release``: the formula of the released evaluator (RIA1159/FacialFlowNet
+  ``evaluate.py``, SPEC §10): Σ EPE over the *whole image* divided by the
+  mask's pixel count (the mask cast to uint8 and summed, not binarised);
+  px1/3/5 count whole-image pixels below the threshold and divide the same
+  way, so they can exceed 1. This is the number to compare with the paper.
+
+A group's figure is the mean over its pairs (each pair weighs the same), as
+in the released script.
 """
 
 from __future__ import annotations
@@ -16,6 +21,11 @@ import numpy as np
 
 THRESHOLDS = (1, 3, 5)
 ALL = "all"
+DEFINITIONS = {
+    "in_mask": "per pair, mean EPE over the moving-region mask pixels; px1/3/5 = share of mask pixels below 1/3/5 px",
+    "release": "per pair, Σ EPE over the whole image / mask pixel count, px1/3/5 counted over the whole image and "
+               "divided the same way (RIA1159/FacialFlowNet evaluate.py; compare this one with the paper's Table 2)",
+}
 
 
 @dataclass(frozen=True)
@@ -32,12 +42,26 @@ def endpoint_error(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def masked_metrics(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> PairMetrics | None:
-    """Metrics over the pixels where ``mask`` is non-zero; None when the mask is empty."""
+    """``in_mask`` metrics over the pixels where ``mask`` is non-zero; None when the mask is empty."""
     inside = np.asarray(mask) > 0
     if not inside.any():
         return None
     epe = endpoint_error(prediction, target)[inside]
     return PairMetrics(epe=float(epe.mean()), **{f"px{t}": float(np.mean(epe < t)) for t in THRESHOLDS})
+
+
+def release_metrics(prediction: np.ndarray, target: np.ndarray, mask_area: float) -> PairMetrics | None:
+    """``release`` metrics: whole-image sums divided by ``mask_area``; None when the area is 0."""
+    if mask_area <= 0:
+        return None
+    epe = endpoint_error(prediction, target)
+    return PairMetrics(epe=float(epe.sum() / mask_area),
+                       **{f"px{t}": float(np.sum(epe < t) / mask_area) for t in THRESHOLDS})
+
+
+def release_mask_area(mask: np.ndarray) -> float:
+    """The released evaluator's denominator: the mask file's values cast to uint8, summed."""
+    return float(np.asarray(mask).astype(np.uint8).sum(dtype=np.int64))
 
 
 def scale_label(frames: int) -> str:

@@ -16,6 +16,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ from ffn_render.errors import DatasetError
 
 from .dad_encoder import SEMANTIC_CHANNELS, DADEncoder
 from .datasets import Sequence, read_image, read_mask, scan_sequences
+from .ranges import Rule, at_least, check_ranges, each, positive
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,14 @@ class SemanticPretrainConfig:
     lr: float = 1e-3
     size: tuple[int, int] = (256, 256)  # (height, width) the images are resized to
     num_workers: int = 2
+
+    RULES: ClassVar[dict[str, Rule]] = {
+        "steps": at_least(1), "batch_size": at_least(1), "lr": positive(), "size": each(at_least(8), 2),
+        "num_workers": at_least(0),
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, self.RULES)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,17 @@
-"""``decflow train``: the two-stage schedule of paper §4.3 / §5.1.
+"""``decflow train``: the two-stage schedule, as the ``release`` or the ``paper`` recipe (``config.py``).
 
-Stage 1 trains the facial decoder (and everything it depends on, except the
-frozen semantic trunk) with RAFT's sequence loss on F^f. Stage 2 freezes
-all of that — parameters and batch-norm statistics — and trains only the
-head decoder with w_h·L_head + w_e·L_expression. Both stages: AdamW,
-OneCycle (linear, 5 % warm-up), gradient clipping, float16 autocast with
-gradient scaling on CUDA, RAFT-style augmentation. The training split is
-re-scanned every epoch, so sequences a running render finishes join in.
+Each stage trains the modules its recipe names (``stageK_modules``; every
+other parameter is frozen) on its weighted sum of RAFT sequence losses over
+facial, head and expression flow (``stageK_loss``), with AdamW, OneCycle
+(linear, 5 % warm-up, steps + 100), gradient clipping, float16 autocast with
+gradient scaling on CUDA, and RAFT-style augmentation. ``freeze_bn`` keeps
+every batch-norm layer's statistics fixed; without it the model trains in
+``train()`` mode throughout, as the released code does. The training split
+is re-scanned every epoch, so sequences a running render finishes join in.
+
+Everything is checked before any work: settings (types and ranges), the
+device, the checkpoints named, and that the training split holds at least
+one batch of pairs.
 
 Output folder: ``checkpoints/latest.pth`` (resumable state, rewritten every
 ``checkpoint_every`` steps and at each stage's end), ``stage1.pth`` /
@@ -16,11 +21,10 @@ Output folder: ``checkpoints/latest.pth`` (resumable state, rewritten every
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,97 +32,21 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ffn_render.configio import read_yaml_mapping
 from ffn_render.errors import DatasetError
 
-from .augment import AugmentConfig, FlowAugmentor
-from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from .dad_encoder import load_encoder_weights
+from .augment import FlowAugmentor
+from .checkpoint import load_checkpoint, read_checkpoint, read_state_dict, save_checkpoint
+from .config import MODEL_KINDS, LossWeights, TrainConfig
+from .dad_encoder import IMAGENET, imagenet_weights_path, load_encoder_weights
 from .datasets import FFNPairs, scan_sequences
 from .decflow import DecFlow
 from .errors import DecFlowError
-from .losses import decomposed_loss, sequence_loss
-from .pretrain_semantic import SemanticPretrainConfig, pretrain_semantic_encoder
+from .losses import decomposed_loss
+from .pretrain_semantic import pretrain_semantic_encoder
 
 log = logging.getLogger(__name__)
 
-#: Model variants: the paper's DecFlow, its ablation without the semantic encoder, and the GMA baseline.
-MODEL_KINDS = {
-    "decflow": {"semantic_encoder": True, "decompose": True},
-    "decflow-noenc": {"semantic_encoder": False, "decompose": True},
-    "gma": {"semantic_encoder": False, "decompose": False},
-}
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Trainer hyperparameters (configs/decflow_train.yaml); defaults follow GMA's fine-tuning and the paper."""
-
-    model: str = "decflow"
-    lr: float = 1.2e-4
-    wdecay: float = 1e-5
-    epsilon: float = 1e-8
-    gamma: float = 0.85
-    iters: int = 12
-    clip: float = 1.0
-    batch_size: int = 6
-    stage1_steps: int = 10_000
-    stage2_steps: int = 10_000
-    head_weight: float = 1.0
-    expression_weight: float = 1.0
-    max_flow: float = 400.0
-    mask_loss: bool = False
-    mixed_precision: bool = True
-    freeze_bn: bool = True
-    num_workers: int = 4
-    checkpoint_every: int = 1000
-    log_every: int = 50
-    seed: int = 1234
-    follow_poll_seconds: float = 60.0
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    semantic_pretrain: SemanticPretrainConfig = field(default_factory=SemanticPretrainConfig)
-
-    def __post_init__(self) -> None:
-        if self.model not in MODEL_KINDS:
-            raise DecFlowError(f"model {self.model!r} unknown; choose one of {', '.join(MODEL_KINDS)}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "TrainConfig":
-        return _build(cls, values, source)
-
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> "TrainConfig":
-        return cls.from_dict(read_yaml_mapping(path, DecFlowError, "training config"), str(path))
-
-    def steps(self, stage: int) -> int:
-        return self.stage1_steps if stage == 1 else self.stage2_steps
-
-
-def _build(cls: type, values: dict[str, Any], source: str) -> Any:
-    defaults = cls()
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise DecFlowError(f"{source}: unknown setting {unknown[0]!r} (known: {', '.join(names)})")
-    kwargs = {}
-    for name, value in values.items():
-        default = getattr(defaults, name)
-        try:
-            if dataclasses.is_dataclass(default):
-                if not isinstance(value, dict):
-                    raise TypeError("expected a mapping")
-                value = _build(type(default), value, f"{source}: {name}")
-            elif isinstance(default, tuple):
-                value = tuple(type(d)(v) for d, v in zip(default, value, strict=True))
-            elif isinstance(default, bool):
-                if not isinstance(value, bool):
-                    raise TypeError("expected true or false")
-            elif isinstance(default, (int, float)):
-                value = type(default)(value)
-        except (TypeError, ValueError) as exc:
-            raise DecFlowError(f"{source}: setting {name!r} = {value!r} is invalid ({exc})") from None
-        kwargs[name] = value
-    return cls(**kwargs)
+__all__ = ["StagePlan", "StageTrainer", "TrainConfig", "dry_run", "plan_stage", "train"]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -126,7 +54,10 @@ def resolve_device(device: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise DecFlowError(f"device {device!r} requested but CUDA is not available")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise DecFlowError(f"device {device!r} unknown; use auto, cpu, cuda or cuda:N") from None
 
 
 def build_model(config: TrainConfig, device: torch.device) -> DecFlow:
@@ -134,35 +65,73 @@ def build_model(config: TrainConfig, device: torch.device) -> DecFlow:
     return DecFlow(**MODEL_KINDS[config.model], mixed_precision=mixed)
 
 
-def stage_parameters(model: DecFlow, stage: int) -> list[torch.nn.Parameter]:
-    """Set ``requires_grad`` for a stage and return the trained parameters.
+@dataclass(frozen=True)
+class StagePlan:
+    """What one stage of a run does with a given model variant."""
 
-    Stage 1: everything but the frozen semantic trunk and the head decoder.
-    Stage 2: the head decoder only.
-    """
+    stage: int
+    modules: tuple[str, ...]  # trained (present in this model)
+    frozen: tuple[str, ...]  # the model's other top-level modules
+    absent: tuple[str, ...]  # named by the recipe but not in this variant
+    loss: LossWeights
+    trainable: int  # parameters that get gradients
+    freeze_bn: bool
+
+    @property
+    def decoders(self) -> tuple[str, ...]:
+        terms = self.loss.terms()
+        return tuple(name for name, needed in (("facial", "facial" in terms or "expression" in terms),
+                                               ("head", "head" in terms or "expression" in terms)) if needed)
+
+    def describe(self) -> list[str]:
+        """``stage K: N trainable parameters`` and what trains, one fact per line."""
+        bn = ("batch-norm statistics fixed (freeze_bn)" if self.freeze_bn
+              else "batch-norm statistics move (train() mode throughout, the frozen trunk's too)")
+        lines = [f"stage {self.stage}: {self.trainable:,} trainable parameters",
+                 f"  trains: {', '.join(self.modules)}",
+                 f"  frozen: {', '.join(self.frozen) or '-'}",
+                 f"  loss: {self.loss.describe()}; {bn}"]
+        if self.absent:
+            lines.append(f"  not in this model variant: {', '.join(self.absent)}")
+        return lines
+
+
+def plan_stage(model: DecFlow, config: TrainConfig, stage: int) -> StagePlan:
+    """The modules, loss terms and parameter count of ``stage`` for ``model``'s variant."""
     if stage == 2 and not model.decompose:
         raise DecFlowError("stage 2 trains the head decoder, which the one-decoder GMA baseline lacks")
+    present = [name for name, _ in model.named_children()]
+    modules = tuple(name for name in config.modules(stage) if name in present)
+    absent = tuple(name for name in config.modules(stage) if name not in present)
+    loss = config.loss(stage)
+    if not model.decompose:
+        # The baseline has only the facial decoder: its loss is the facial term alone.
+        loss = LossWeights(facial=loss.facial, head=0.0, expression=0.0)
+        if not loss.terms():
+            raise DecFlowError(f"stage {stage}'s loss has no facial term, the only one the GMA baseline can learn")
+    if not modules:
+        raise DecFlowError(f"stage {stage} trains {', '.join(config.modules(stage))}, none of which {config.model} has")
+    trainable = sum(p.numel() for name in modules for p in getattr(model, name).parameters())
+    frozen = tuple(name for name in present if name not in modules)
+    return StagePlan(stage, modules, frozen, absent, loss, trainable, config.freeze_bn)
+
+
+def apply_plan(model: DecFlow, plan: StagePlan) -> list[torch.nn.Parameter]:
+    """Set ``requires_grad`` as the plan says; return the trained parameters."""
+    model.requires_grad_(False)
     trained = []
-    for name, parameter in model.named_parameters():
-        if stage == 1:
-            train = not name.startswith(("dad_encoder.", "update_block_head."))
-        else:
-            train = name.startswith("update_block_head.")
-        parameter.requires_grad_(train)
-        if train:
-            trained.append(parameter)
+    for name in plan.modules:
+        module = getattr(model, name)
+        module.requires_grad_(True)
+        trained.extend(module.parameters())
     return trained
 
 
-def set_stage_modes(model: DecFlow, stage: int, freeze_bn: bool) -> None:
-    """Train mode for the modules a stage trains, eval mode (fixed statistics) for the rest."""
-    if stage == 1:
-        model.train()
-        if freeze_bn:
-            model.freeze_bn()
-    else:
-        model.eval()
-        model.update_block_head.train()
+def set_train_modes(model: DecFlow, freeze_bn: bool) -> None:
+    """``train()`` mode; with ``freeze_bn`` every batch-norm layer in eval mode (statistics fixed)."""
+    model.train()
+    if freeze_bn:
+        model.freeze_bn()
 
 
 class StageTrainer:
@@ -170,7 +139,8 @@ class StageTrainer:
 
     def __init__(self, model: DecFlow, stage: int, config: TrainConfig, device: torch.device) -> None:
         self.model, self.stage, self.config, self.device = model, stage, config, device
-        self.parameters = stage_parameters(model, stage)
+        self.plan = plan_stage(model, config, stage)
+        self.parameters = apply_plan(model, self.plan)
         self.optimizer = torch.optim.AdamW(self.parameters, lr=config.lr, weight_decay=config.wdecay, eps=config.epsilon)
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
             self.optimizer, max_lr=config.lr, total_steps=config.steps(stage) + 100,
@@ -195,23 +165,21 @@ class StageTrainer:
         flow_facial, flow_head = batch["flow_facial"].to(self.device), batch["flow_head"].to(self.device)
         mask = batch["mask"].to(self.device)
         valid = mask if c.mask_loss else torch.ones_like(mask)
-        if self.stage == 1:
-            predictions = self.model(image1, image2, iters=c.iters, decoders=("facial",))
-            loss = sequence_loss(predictions.facial, flow_facial, valid, c.gamma, c.max_flow)
-            metrics = {"epe_facial": _masked_epe(predictions.facial[-1], flow_facial, mask)}
-        else:
-            predictions = self.model(image1, image2, iters=c.iters)
-            loss = decomposed_loss(predictions.facial, predictions.head, flow_facial, flow_head, valid,
-                                   c.gamma, c.head_weight, c.expression_weight, c.max_flow)
-            metrics = {
-                "epe_head": _masked_epe(predictions.head[-1], flow_head, mask),
-                "epe_expression": _masked_epe(predictions.expression[-1], flow_facial - flow_head, mask),
-            }
+        predictions = self.model(image1, image2, iters=c.iters, decoders=self.plan.decoders)
+        loss = decomposed_loss(predictions.facial, predictions.head, flow_facial, flow_head, valid,
+                               self.plan.loss.terms(), c.gamma, c.max_flow, c.expression_valid)
+        metrics = {}
+        if predictions.facial:
+            metrics["epe_facial"] = _masked_epe(predictions.facial[-1], flow_facial, mask)
+        if predictions.head:
+            metrics["epe_head"] = _masked_epe(predictions.head[-1], flow_head, mask)
+        if predictions.facial and predictions.head:
+            metrics["epe_expression"] = _masked_epe(predictions.expression[-1], flow_facial - flow_head, mask)
         metrics["loss"] = float(loss.detach())
         return loss, metrics
 
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        set_stage_modes(self.model, self.stage, self.config.freeze_bn)
+        set_train_modes(self.model, self.config.freeze_bn)
         self.optimizer.zero_grad(set_to_none=True)
         loss, metrics = self.loss(batch)
         self.scaler.scale(loss).backward()
@@ -271,6 +239,43 @@ def iterate_batches(loader: torch.utils.data.DataLoader) -> Iterator[dict[str, t
         yield batch
 
 
+def count_training_pairs(root: Path, config: TrainConfig, follow: bool) -> int:
+    """Pairs in the training split now; at least one batch unless ``follow`` (then the trainer waits)."""
+    pairs = sum(s.frames - 1 for s in scan_sequences(root, "train", follow=follow))
+    if pairs < config.batch_size and not follow:
+        raise DatasetError(f"{root}: {pairs} training pairs, fewer than the batch size {config.batch_size}")
+    return pairs
+
+
+def check_inputs(init: Path | None, init_gma: Path | None, dad_encoder: str | None) -> None:
+    """Fail before any work on contradictory or missing weight files."""
+    if init is not None and init_gma is not None:
+        raise DecFlowError("give --init or --init-gma, not both")
+    for option, path in (("--init", init), ("--init-gma", init_gma)):
+        if path is not None and not path.is_file():
+            raise DecFlowError(f"{path}: {option} checkpoint file not found")
+    if dad_encoder == IMAGENET:
+        imagenet_weights_path()  # raises, naming pytorchcv's cache path, when the weights are absent
+    elif dad_encoder is not None and not Path(dad_encoder).is_file():
+        raise DecFlowError(f"{dad_encoder}: --dad-encoder checkpoint file not found")
+
+
+def semantic_source(model: DecFlow, config: TrainConfig, init: Path | None, init_gma: Path | None,
+                    dad_encoder: str | None) -> str:
+    """Where the semantic trunk's weights will come from (dry run, without loading anything big)."""
+    if not model.semantic_encoder:
+        return "none (model without semantic encoder)"
+    if dad_encoder == IMAGENET:
+        return f"pytorchcv's ImageNet ResNet-50, {imagenet_weights_path()}"
+    if dad_encoder is not None:
+        return f"ResNet-50 trunk from {dad_encoder}"
+    start = init or init_gma
+    if start is not None and any(key.startswith("dad_encoder.") for key in read_state_dict(start)):
+        return f"ResNet-50 trunk from {start}"
+    return (f"pre-trained on the dataset's face-part segmentation ({config.semantic_pretrain.steps} steps; "
+            "no trunk weights given)")
+
+
 def initialise(
     model: DecFlow,
     root: Path,
@@ -278,22 +283,23 @@ def initialise(
     device: torch.device,
     init: Path | None = None,
     init_gma: Path | None = None,
-    dad_encoder: Path | None = None,
+    dad_encoder: str | None = None,
     follow: bool = False,
 ) -> str:
-    """Load starting weights; make sure the semantic trunk is not random. Returns how the trunk was set."""
-    if init is not None and init_gma is not None:
-        raise DecFlowError("give --init or --init-gma, not both")
+    """Load starting weights; make sure the semantic trunk is not random. Returns how the trunk was set.
+
+    ``dad_encoder``: a checkpoint path holding the trunk, or ``"imagenet"`` for
+    pytorchcv's ImageNet weights (the released code's trunk).
+    """
     result = None
     if init is not None or init_gma is not None:
-        result = load_checkpoint(model, init or init_gma)
+        result = load_checkpoint(model, init or init_gma, copy_head=config.head_init == "facial")
     else:
         log.warning("no --init-gma or --init checkpoint: training from random weights (the paper fine-tunes GMA)")
     if not model.semantic_encoder:
         return "none (model without semantic encoder)"
     if dad_encoder is not None:
-        load_encoder_weights(model.dad_encoder, dad_encoder)
-        return f"ResNet-50 trunk loaded from {dad_encoder}"
+        return load_encoder_weights(model.dad_encoder, dad_encoder)
     if result is not None and result.semantic_encoder_loaded:
         message = f"ResNet-50 trunk loaded from {init or init_gma}"
         log.info("semantic encoder: %s", message)
@@ -301,6 +307,34 @@ def initialise(
     report = pretrain_semantic_encoder(model.dad_encoder, root, "train", config.semantic_pretrain, device,
                                        config.seed, follow)
     return report.describe()
+
+
+def dry_run(
+    root: str | os.PathLike,
+    config: TrainConfig,
+    recipe: str,
+    init: str | os.PathLike | None = None,
+    init_gma: str | os.PathLike | None = None,
+    dad_encoder: str | None = None,
+    stages: tuple[int, ...] | None = None,
+    follow: bool = False,
+) -> list[str]:
+    """What ``train`` would do, as lines: data, starting weights, and per stage what trains; nothing is written."""
+    init_path, gma_path = (Path(init) if init else None), (Path(init_gma) if init_gma else None)
+    check_inputs(init_path, gma_path, dad_encoder)
+    model = build_model(config, torch.device("cpu"))
+    stages = stages or ((1, 2) if model.decompose else (1,))
+    pairs = count_training_pairs(Path(root), config, follow)
+    head = "copy of the facial decoder" if config.head_init == "facial" else "random"
+    lines = [f"recipe {recipe}, model {config.model}: {pairs} training pairs in {root}",
+             f"start: {init_path or gma_path or 'random weights'}; head decoder from a GMA checkpoint: {head}",
+             f"semantic trunk: {semantic_source(model, config, init_path, gma_path, dad_encoder)}"]
+    for stage in stages:
+        plan = plan_stage(model, config, stage)
+        lines += plan.describe()
+        lines.append(f"  {config.steps(stage):,} steps, batch {config.batch_size}, crop "
+                     f"{config.augment.crop[0]}x{config.augment.crop[1]}, lr {config.lr:g}, {config.iters} iterations")
+    return lines
 
 
 def train(
@@ -317,10 +351,16 @@ def train(
 ) -> Path:
     """Run the requested stages (default: 1 and 2, or 1 alone for the GMA baseline); return the final weights."""
     root, out = Path(root), Path(out_dir)
+    init_path, gma_path = (Path(init) if init else None), (Path(init_gma) if init_gma else None)
+    encoder_spec = None if dad_encoder is None else str(dad_encoder)
     torch_device = resolve_device(device)
+    check_inputs(init_path, gma_path, encoder_spec)
+    count_training_pairs(root, config, follow)
     torch.manual_seed(config.seed)
     model = build_model(config, torch_device)
     stages = stages or ((1, 2) if model.decompose else (1,))
+    for stage in stages:
+        plan_stage(model, config, stage)
     latest = out / "checkpoints" / "latest.pth"
     state: dict[str, Any] | None = None
     if resume and latest.is_file():
@@ -332,9 +372,7 @@ def train(
         semantic_init = state["semantic_init"]
         log.info("resuming from %s: stage %d, step %d", latest, state["stage"], state["step"])
     else:
-        semantic_init = initialise(model, root, config, torch_device,
-                                   Path(init) if init else None, Path(init_gma) if init_gma else None,
-                                   Path(dad_encoder) if dad_encoder else None, follow)
+        semantic_init = initialise(model, root, config, torch_device, init_path, gma_path, encoder_spec, follow)
     model.to(torch_device)
     from torch.utils.tensorboard import SummaryWriter
 

@@ -108,3 +108,40 @@ def test_unrelated_and_incomplete_checkpoints_are_rejected(tmp_path: Path) -> No
 def test_strict_load_reports_the_new_modules(gma_file: Path) -> None:
     with pytest.raises(DecFlowError, match="missing"):
         load_checkpoint(DecFlow(), gma_file, strict=True)
+
+
+def test_gma_checkpoint_can_leave_the_head_decoder_random(gma_file: Path) -> None:
+    """The released trainer loads GMA with strict=False: update_block_head keeps its initialisation."""
+    torch.manual_seed(5)
+    model = DecFlow()
+    initial = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("update_block_head.")}
+    result = load_checkpoint(model, gma_file, copy_head=False)
+    assert not result.head_from_facial
+    assert all(k.startswith(("update_block_head.", "dad_encoder.", "change_dim.", "res1.")) for k in result.missing)
+    own = model.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in initial.items())
+
+
+def test_pytorchcv_imagenet_weights_load_into_the_trunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file in pytorchcv's layout (its own resnet50 state dict) at the cache path loads tensor for tensor."""
+    from pytorchcv.models.common.model_store import get_model_name_suffix_data
+    from pytorchcv.models.resnet import resnet50
+
+    from models.decflow import dad_encoder
+
+    torch.manual_seed(7)
+    reference = resnet50().state_dict()
+    error, sha1, _ = get_model_name_suffix_data("resnet50")
+    path = tmp_path / ".torch" / "models" / f"resnet50-{error}-{sha1[:8]}.pth"
+    path.parent.mkdir(parents=True)
+    torch.save(reference, path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(DecFlowError, match=r"resnet50-.*\.pth: SHA-1 .* is not pytorchcv's"):
+        dad_encoder.imagenet_weights_path()  # our file is not pytorchcv's download
+    monkeypatch.setattr(dad_encoder, "imagenet_weights_path", lambda: path)
+    encoder = DADEncoder()
+    description = load_encoder_weights(encoder, "imagenet")
+    assert "ImageNet" in description and str(path) in description
+    assert torch.equal(encoder.model[0].conv.conv.weight, reference["features.init_block.conv.conv.weight"])
+    assert torch.equal(encoder.model[3].unit6.body.conv3.bn.running_var, reference["features.stage3.unit6.body.conv3.bn.running_var"])
+    assert not any(p.requires_grad for p in encoder.parameters())

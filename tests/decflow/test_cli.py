@@ -23,7 +23,7 @@ from ffn_render.labels.flo import read_flo
 from models.decflow import DecFlow, gma_baseline, save_checkpoint
 from models.decflow.cli import main
 
-from .synthetic import SIZE, SeqSpec, frame, write_dataset
+from .synthetic import SIZE, SeqSpec, ellipse_mask, frame, write_dataset
 
 
 def _zero_flow(model: DecFlow) -> DecFlow:
@@ -44,7 +44,7 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def test_evaluate_reports_table2_per_motion_scale(tmp_path: Path, checkpoints: dict[str, Path]) -> None:
+def test_evaluate_reports_table2_per_motion_scale_in_both_definitions(tmp_path: Path, checkpoints: dict[str, Path]) -> None:
     specs = [SeqSpec("a", 3, facial=(3, 4), head=(0, 3), split="test"),  # EPE facial 5, head 3, expression √10
              SeqSpec("b", 4, facial=(0, 1), head=(0, 1), split="test", emotion="sad")]  # 1, 1, 0
     root = write_dataset(tmp_path / "ffn", specs)
@@ -53,8 +53,10 @@ def test_evaluate_reports_table2_per_motion_scale(tmp_path: Path, checkpoints: d
                                        "--checkpoint", str(checkpoints["gma"]), "--iters", "2", "--out", str(out),
                                        "--workers", "0", "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    models = json.loads(out.read_text())["models"]
-    decflow, gma = models["decflow"]["metrics"], models["gma"]["metrics"]
+    report = json.loads(out.read_text())
+    assert (report["iters"], report["padding"], report["precision"]) == (2, "bottom", "fp32")
+    assert set(report["definitions"]) == {"in_mask", "release"}
+    decflow, gma = report["models"]["decflow"]["in_mask"], report["models"]["gma"]["in_mask"]
     assert set(gma) == {"facial"} and set(decflow) == {"facial", "head", "expression"}
     assert list(decflow["facial"]) == ["1/4", "1/3", "all"]
     assert decflow["facial"]["1/3"]["epe"] == pytest.approx(5.0) and decflow["facial"]["1/3"]["pairs"] == 2
@@ -66,9 +68,18 @@ def test_evaluate_reports_table2_per_motion_scale(tmp_path: Path, checkpoints: d
     assert decflow["expression"]["1/3"]["epe"] == pytest.approx(math.sqrt(10))
     assert decflow["expression"]["1/4"]["epe"] == pytest.approx(0.0) and decflow["expression"]["1/4"]["px1"] == 1.0
     assert gma["facial"]["all"]["epe"] == pytest.approx(2.6)
+    # Released formula: the whole-image EPE sum over the mask area; the flow is constant, so EPE × (H·W / area).
+    ratio = SIZE[0] * SIZE[1] / ellipse_mask(*SIZE).sum()
+    release = report["models"]["decflow"]["release"]["facial"]
+    assert release["1/3"]["epe"] == pytest.approx(5.0 * ratio) and release["1/4"]["epe"] == pytest.approx(ratio)
+    assert release["all"]["epe"] == pytest.approx((2 * 5 + 3 * 1) / 5 * ratio)
+    assert release["1/4"]["px3"] == pytest.approx(ratio) and release["1/4"]["px3"] > 1  # can exceed 100 %
+    assert release["1/3"]["px5"] == 0.0
     lines = result.output.splitlines()
     assert any("1/4" in line and "1/3" in line and "all" in line for line in lines)
-    assert any(line.startswith("gma ") and "2.600" in line for line in lines)
+    assert any(line.split()[:2] == ["gma", "in_mask"] and "2.600" in line for line in lines)
+    assert any(line.split()[:2] == ["gma", "release"] and f"{2.6 * ratio:.3f}" in line for line in lines)
+    assert any(line.startswith("release: ") and "paper" in line for line in lines)
 
 
 def _frames(folder: Path, count: int, size: tuple[int, int] = SIZE) -> list[Path]:

@@ -44,8 +44,19 @@ def test_last_iteration_only_matches_full_run(decflow: DecFlow) -> None:
 def test_bad_inputs_are_rejected(decflow: DecFlow) -> None:
     with pytest.raises(DecFlowError, match="sizes differ"):
         decflow(torch.zeros(1, 3, 64, 72), torch.zeros(1, 3, 64, 80))
-    with pytest.raises(DecFlowError, match="at least 57 px"):
-        decflow(torch.zeros(1, 3, 48, 72), torch.zeros(1, 3, 48, 72))
+    with pytest.raises(DecFlowError, match="at least 1 refinement iteration"):
+        decflow(torch.zeros(1, 3, 64, 72), torch.zeros(1, 3, 64, 72), iters=0)
+
+
+def test_small_inputs_are_padded_so_the_coarsest_correlation_level_keeps_two_cells(decflow: DecFlow) -> None:
+    """Unpadded, a 40×48 input has a 5×6 grid and a 0×0 coarsest level; padded to 128 it has 2×2."""
+    image1, image2 = torch.rand(1, 3, 40, 48) * 255, torch.rand(1, 3, 40, 48) * 255
+    with torch.no_grad():
+        out = decflow(image1, image2, iters=2, all_iterations=False)
+    assert out.facial[-1].shape == (1, 2, 40, 48) and torch.isfinite(out.facial[-1]).all()
+    padder = InputPadder(40, 48)
+    assert padder.pad(image1).shape[-2:] == (128, 128)
+    assert (128 // 8) // 2 ** 3 == 2
 
 
 def test_default_model_has_the_public_decflow_layout(decflow: DecFlow) -> None:
@@ -90,19 +101,36 @@ def test_convex_upsampling_with_a_peaked_mask_replicates_coarse_flow() -> None:
     torch.testing.assert_close(up, expected)
 
 
-def test_padder_round_trip() -> None:
-    padder = InputPadder(61, 75)
-    x = torch.arange(61 * 75, dtype=torch.float32).view(1, 1, 61, 75)
+@pytest.mark.parametrize("placement", ["centre", "bottom"])
+def test_padder_round_trip(placement: str) -> None:
+    padder = InputPadder(131, 147, placement=placement)
+    x = torch.arange(131 * 147, dtype=torch.float32).view(1, 1, 131, 147)
     padded = padder.pad(x)
-    assert padded.shape[-2:] == (64, 80)
+    assert padded.shape[-2:] == (136, 152)
     assert torch.equal(padder.unpad(padded), x)
+    # Width: 5 columns, 2 left and 3 right, in both placements (as the released InputPadder).
+    assert torch.equal(padded[0, 0, :, :2], padded[0, 0, :, 2:3].expand(-1, 2))
+    top = 0 if placement == "bottom" else 2  # the released evaluator ("exp" mode) pads all 5 rows at the bottom
+    assert torch.equal(padded[0, 0, top : top + 131, 2 : 2 + 147], x[0, 0])
 
 
-def test_semantic_trunk_is_frozen_and_stays_in_eval_mode() -> None:
+def test_padder_raises_small_sides_to_128() -> None:
+    assert InputPadder(61, 75).pads == (26, 27, 33, 34)
+    assert InputPadder(61, 75, placement="bottom").pads == (26, 27, 0, 67)
+
+
+def test_semantic_trunk_is_pytorchcvs_resnet50_frozen() -> None:
+    from pytorchcv.models.resnet import resnet50
+
     model = DecFlow()
-    model.train()
-    assert not model.dad_encoder.training
     assert not any(p.requires_grad for p in model.dad_encoder.parameters())
     features = model.dad_encoder(torch.zeros(1, 3, 64, 72))
     assert features.shape == (1, 512, 8, 9)
     assert isinstance(model.dad_encoder, DADEncoder)
+    # The trunk is pytorchcv's own resnet50 stem + stages 1-3: its keys and shapes, renamed features.X -> model.N.
+    reference = {k: tuple(v.shape) for k, v in resnet50().state_dict().items()
+                 if k.startswith(("features.init_block.", "features.stage1.", "features.stage2.", "features.stage3."))}
+    renamed = {k.replace("features.init_block.", "model.0.").replace("features.stage1.", "model.1.")
+               .replace("features.stage2.", "model.2.").replace("features.stage3.", "model.3."): v
+               for k, v in reference.items()}
+    assert {k: tuple(v.shape) for k, v in model.dad_encoder.state_dict().items()} == renamed

@@ -16,7 +16,8 @@ from models.decflow.checkpoint import read_state_dict
 from models.decflow.cli import main
 from models.decflow.dad_encoder import DADEncoder
 from models.decflow.pretrain_semantic import SemanticPretrainConfig, pretrain_semantic_encoder
-from models.decflow.train import StageTrainer, TrainConfig, train
+from models.decflow.config import TrainConfig, load_config
+from models.decflow.train import StageTrainer, train
 
 from .synthetic import SIZE, SeqSpec, ellipse_mask, frame, write_dataset
 
@@ -46,30 +47,58 @@ def _batch(specs: list[SeqSpec]) -> dict[str, torch.Tensor]:
     }
 
 
+@pytest.mark.slow  # 40 steps at the 128 px minimum padded size: ~1.5 min on a 2-core CPU
 def test_overfits_two_pairs_in_a_few_dozen_steps() -> None:
     torch.manual_seed(0)
     batch = _batch([SeqSpec("a", 2, facial=(2, -1)), SeqSpec("b", 2, facial=(-3, 2))])
-    trainer = StageTrainer(DecFlow(), 1, TrainConfig(lr=5e-4, iters=2, stage1_steps=40, mixed_precision=False), CPU)
+    config = load_config("paper", overrides=["lr=5e-4", "iters=2", "stage1_steps=40", "mixed_precision=false"])
+    trainer = StageTrainer(DecFlow(), 1, config, CPU)
     losses = [trainer.step(batch)["loss"] for _ in range(40)]
     assert losses[0] / min(losses[-3:]) > 4, losses
 
 
-def test_stage2_leaves_every_stage1_weight_bit_identical() -> None:
+def _two_stages(recipe: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Weights before stage 1, after 1 step of stage 1 and after 2 steps of stage 2 of ``recipe``."""
     torch.manual_seed(0)
     batch = _batch([SeqSpec("a", 2, facial=(2, -1), head=(1, 0)), SeqSpec("b", 2, facial=(-3, 2), head=(-2, 2))])
     model = DecFlow()
-    config = TrainConfig(lr=1e-3, iters=2, freeze_bn=False, mixed_precision=False)
-    stage1 = StageTrainer(model, 1, config, CPU)
-    for _ in range(2):
-        stage1.step(batch)
-    before = {k: v.clone() for k, v in model.state_dict().items()}
+    config = load_config(recipe, overrides=["lr=1e-3", "iters=2", "mixed_precision=false"])
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    StageTrainer(model, 1, config, CPU).step(batch)
+    middle = {k: v.clone() for k, v in model.state_dict().items()}
     stage2 = StageTrainer(model, 2, config, CPU)
-    for _ in range(3):
+    for _ in range(2):
         stage2.step(batch)
-    after = model.state_dict()
-    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    return start, middle, model.state_dict()
+
+
+def _changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> set[str]:
+    return {k for k in before if not torch.equal(before[k], after[k])}
+
+
+def _modules(keys: set[str]) -> set[str]:
+    return {k.split(".")[0] for k in keys}
+
+
+def test_paper_stage2_leaves_every_stage1_weight_bit_identical() -> None:
+    start, middle, end = _two_stages("paper")
+    # att trains too, but its gradient is 0 while GMA's aggregation weight γ still is 0 (its initial value).
+    assert _modules(_changed(start, middle)) == {"fnet", "cnet", "update_block", "change_dim", "res1"}
+    changed = _changed(middle, end)
     assert changed and all(k.startswith("update_block_head.") for k in changed), changed
     assert "update_block_head.flow_head.conv2.weight" in changed
+
+
+def test_release_stages_train_what_the_public_code_trains() -> None:
+    """Stage 1: both decoders, fnet, cnet, change_dim learn; res1 and the trunk keep their weights, but batch
+    statistics move everywhere (train() mode). Stage 2: only the head decoder and change_dim learn."""
+    start, middle, end = _two_stages("release")
+    learned = {k for k in _changed(start, middle) if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    assert _modules(learned) == {"fnet", "cnet", "update_block", "update_block_head", "change_dim"}
+    moved = _changed(start, middle) - learned
+    assert any(k.startswith("dad_encoder.") for k in moved) and any(k.startswith("res1.") for k in moved)
+    learned2 = {k for k in _changed(middle, end) if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    assert _modules(learned2) == {"update_block_head", "change_dim"}
 
 
 def test_semantic_pretraining_uses_segmentation_else_the_mask(tmp_path: Path) -> None:
@@ -98,12 +127,12 @@ def test_train_cli_runs_both_stages_and_resumes(tmp_path: Path, caplog: pytest.L
     root = write_dataset(tmp_path / "ffn", [SeqSpec("a", 3), SeqSpec("b", 2, facial=(-1, 1))], segmentation=True)
     out = tmp_path / "run"
     caplog.set_level(logging.INFO)
-    result = _train_cli(root, out, "--stage", "1")
+    result = _train_cli(root, out, "--recipe", "paper", "--stage", "1")
     assert result.exit_code == 0, result.output
     assert "pre-trained on the dataset's face-part segmentation" in caplog.text
     stage1 = read_state_dict(out / "stage1.pth")
     caplog.clear()
-    result = _train_cli(root, out)  # resumes: stage 1 is done, runs stage 2
+    result = _train_cli(root, out, "--recipe", "paper")  # resumes: stage 1 is done, runs stage 2
     assert result.exit_code == 0, result.output
     assert "resuming from" in caplog.text and "stage 2, step 0" in caplog.text
     assert "pre-trained" not in caplog.text
@@ -161,6 +190,8 @@ def test_bad_settings_are_reported(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "'iters' = 'many' is invalid" in result.output
 
 
-def test_config_file_matches_the_built_in_defaults() -> None:
-    path = Path(__file__).resolve().parents[2] / "configs" / "decflow_train.yaml"
-    assert TrainConfig.from_yaml(path) == TrainConfig()
+@pytest.mark.parametrize("recipe", ["release", "paper"])
+def test_recipe_files_spell_out_the_built_in_recipes(recipe: str) -> None:
+    path = Path(__file__).resolve().parents[2] / "configs" / f"decflow_{recipe}.yaml"
+    assert TrainConfig.from_yaml(path) == TrainConfig.recipe(recipe)
+    assert TrainConfig.recipe("release") == TrainConfig()
