@@ -116,3 +116,33 @@ def remove_dead_temporaries(folder: str | os.PathLike, sole_writer: bool = False
             removed.append(path)
     return removed
 
+
+
+FAILPOINT_ENV = "FFN_RENDER_FAILPOINT"
+
+
+def failpoint(name: str) -> bool:
+    """Fault injection (scripts/fault_injection.py): whether ``$FFN_RENDER_FAILPOINT`` arms ``name`` here and now.
+
+    The variable holds ``name`` (the first pass) or ``name@k`` (the k-th pass of this process); the caller
+    then calls :func:`die`, possibly after doing half of something. Unset in normal runs: one dict lookup.
+    """
+    armed = os.environ.get(FAILPOINT_ENV)
+    if not armed or armed.partition("@")[0] != name:
+        return False
+    passes = int(armed.partition("@")[2] or 1)
+    if passes > 1:
+        os.environ[FAILPOINT_ENV] = f"{name}@{passes - 1}"  # the environment doubles as the pass counter
+        return False
+    return True
+
+
+def die() -> None:
+    """SIGKILL this process, as a power cut or the OOM killer would: no clean-up of any kind runs."""
+    os.kill(os.getpid(), 9)
+
+
+def kill_point(name: str) -> None:
+    """Die here if ``$FFN_RENDER_FAILPOINT`` arms ``name`` (see :func:`failpoint`)."""
+    if failpoint(name):
+        die()

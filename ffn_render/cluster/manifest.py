@@ -35,7 +35,7 @@ from typing import Iterable, Mapping
 
 from ..dataset import layout
 from ..errors import ClusterError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, die, failpoint
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,12 @@ def append_json_line(path: str | os.PathLike, data: Mapping) -> None:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             line = "\n" + line  # the killed writer's partial line stays a separate (skipped) line
-        os.write(fd, line.encode("utf-8"))
+        data = line.encode("utf-8")
+        if path.parent.name == MANIFESTS_DIR and failpoint("manifest-mid-write"):
+            os.write(fd, data[: len(data) // 2])
+            os.fsync(fd)
+            die()
+        os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -26,7 +26,7 @@ from ..dataset import layout
 from ..dataset.layout import SequenceKey
 from ..dataset.lock import RootLock, lock_root
 from ..errors import ClusterError
-from ..fileio import remove_dead_temporaries
+from ..fileio import kill_point, remove_dead_temporaries
 from .local import run_local
 from .manifest import ManifestState, retract, write_merged_manifest
 from .state import load_plan
@@ -99,6 +99,7 @@ def repair_dataset(
             if key.seq in done:
                 retract(root, key.seq, "; ".join(problems[:3]))
             clear_sequence(root, key)
+        kill_point("repair-mid-repair")
         if plan is not None:
             _render_plan(root, plan, lock, report, workers, gpus, sequence_attempts, device, blender, progress)
         else:

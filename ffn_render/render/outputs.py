@@ -31,7 +31,7 @@ from PIL import Image
 from ..dataset import layout
 from ..dataset.layout import FLOW_KINDS, SequenceKey
 from ..errors import RenderError
-from ..fileio import TMP_PREFIX, atomic_write_json, temporary_prefix
+from ..fileio import TMP_PREFIX, atomic_write_json, kill_point, temporary_prefix
 from ..labels.analytic import occlusion_mask, rasterize
 from ..labels.colorwheel import flow_to_rgb
 from ..labels.depthmask import mask_from_depth, write_depth, write_mask
@@ -231,12 +231,16 @@ def write_sequence(
                 _png(staged(layout.occlusion_path(root, kind, key, t)), (occluded * 255).astype(np.uint8))
 
     moved = []
-    for path in sorted(p for p in tree.rglob("*") if p.is_file()):
+    staged_files = sorted(p for p in tree.rglob("*") if p.is_file())
+    for index, path in enumerate(staged_files):
+        if index == len(staged_files) // 2:
+            kill_point("render-mid-move")
         final = root / path.relative_to(tree)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, final)
         moved.append(final)
     atomic_write_json(layout.meta_path(root, key), meta)  # last: marks the sequence complete
+    kill_point("after-meta-commit")
     shutil.rmtree(staging, ignore_errors=True)
     return moved
 

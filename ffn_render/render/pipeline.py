@@ -32,7 +32,7 @@ from ..dataset.layout import SequenceKey
 from ..dataset.lock import exclusive_section, lock_root, lock_shard
 from ..errors import RenderError
 from ..facemodel import FaceModel, load_face_model
-from ..fileio import atomic_write_json, remove_dead_temporaries
+from ..fileio import atomic_write_json, kill_point, remove_dead_temporaries
 from ..interrupts import raise_on_signals
 from ..labels.analytic import PinholeCamera
 from ..sequence import (SPECS_INDEX, SPLITS, SequenceOptions, SequenceSpec, build_sequence_specs, load_sequence_specs,
@@ -197,6 +197,7 @@ class DatasetRenderer:
         try:
             payload, arrays = job.payload(staging, self.options.head_images)
             result = self.worker.render_sequence(payload, arrays)
+            kill_point("render-mid-sequence")
             rendered = time.perf_counter()
             write_sequence(self.root, staging, job, self.options, self.metadata(job))
         except BaseException:
