@@ -147,6 +147,49 @@ def evaluate(root: Path, checkpoints: tuple[Path, ...], split: str, iters: int, 
         click.echo(f"results: {out_json}")
 
 
+@main.command("evaluate-landmarks",
+              help="Table 3 of the paper: flow against landmark (or tracked-vertex) motion on real video, eq. 6 — "
+              "per pair, the mean over the points of |(C2 − C1) − Flow(C1)|, the flow sampled bilinearly at C1; "
+              "pooled over all points of all pairs, with rows for the 68-point regions. ROOT is CK+ as "
+              "distributed (cohn-kanade-images/, Landmarks/; first and last frame of each sequence) or frames/ "
+              "with points/ (.txt or .npy, N×2, per frame stem; consecutive frames) or frames/ alone (68 "
+              "landmarks detected with dlib). Points are read with the centre of the first pixel at "
+              "--pixel-centre (0.5: SPEC §3).")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(path_type=Path),
+              help="DecFlow or GMA weights; its facial flow is evaluated (repeatable).")
+@click.option("--baselines", default="zero,dis,farneback", show_default=True,
+              help="Comma-separated: zero (no motion), dis (OpenCV DIS, preset medium), farneback (OpenCV); '' for none.")
+@click.option("--pairs", "pairing", type=click.Choice(["auto", "first-last", "consecutive"]), default="auto",
+              show_default=True, help="auto: first-last for CK+, consecutive otherwise.")
+@click.option("--pixel-centre", default=0.5, show_default=True, type=float,
+              help="Coordinate the point files give the centre of the first pixel (0: 0-based pixel indices, "
+              "1: MATLAB 1-based).")
+@click.option("--iters", default=12, show_default=True, type=ITERS, help="Refinement iterations of the checkpoints.")
+@click.option("--max-pairs", type=click.IntRange(min=1), help="Evaluate only the first N pairs (quick checks).")
+@click.option("--json", "out_json", type=click.Path(path_type=Path),
+              help='Write {method: {"epe", "pairs", "points", "regions"}} here.')
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
+@_user_errors
+def evaluate_landmarks(root: Path, checkpoints: tuple[Path, ...], baselines: str, pairing: str, pixel_centre: float,
+                       iters: int, max_pairs: int | None, out_json: Path | None, device: str) -> None:
+    from .checkpoint import load_model
+    from .landmarks import BASELINE_METHODS, decflow_method, evaluate_landmarks as run, format_landmark_table, parse_baselines
+    from .train import resolve_device
+
+    methods = {name: BASELINE_METHODS[name] for name in parse_baselines(baselines)}
+    torch_device = resolve_device(device)
+    for path in checkpoints:
+        name = path.stem
+        while name in methods:
+            name += "'"
+        methods[name] = decflow_method(load_model(path)[0], iters, torch_device)
+    layout, results = run(root, methods, pixel_centre, pairing, max_pairs, out_json)
+    click.echo(format_landmark_table(layout, results), nl=False)
+    if out_json is not None:
+        click.echo(f"results: {out_json}")
+
+
 @main.command(help="Facial, head and expression flow (.flo + colour-wheel .png) for two images, a folder of "
               "frames (consecutive pairs) or a video.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
