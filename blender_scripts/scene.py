@@ -90,7 +90,7 @@ class HeadScene:
         except DeviceError as exc:
             raise SceneError(str(exc)) from None
         self._images = {
-            name: bpy.data.images.new(f"ffn_{name}", 4, 4, alpha=False) for name in ("albedo", "eye_albedo", "background")
+            name: bpy.data.images.new(f"ffn_{name}", 4, 4, alpha=False) for name in ("albedo", "eye_albedo", "background", "material")
         }
         self._camera = self._make_camera()
         self._world = self._make_world()
@@ -149,7 +149,12 @@ class HeadScene:
         return node
 
     def _make_head_materials(self) -> tuple[bpy.types.Material, bpy.types.Material]:
-        """Principled skin and eye materials on the albedo textures; both write the face region to the AOV."""
+        """Principled skin and eye materials on the albedo textures; both write the face region to the AOV.
+
+        The skin also reads the material map (R: roughness, G: specular level,
+        each as a scale of the configured value with 0.5 meaning 1×; B: bump
+        height around 0.5), so hair is rough, lips glossy and pores sunken.
+        """
         materials = []
         for name, image in (("skin", "albedo"), ("eye", "eye_albedo")):
             material = bpy.data.materials.new(f"ffn_{name}")
@@ -157,10 +162,14 @@ class HeadScene:
             bsdf = next(n for n in tree.nodes if n.bl_idname == "ShaderNodeBsdfPrincipled")
             texture = self._image_node(tree, image)
             tree.links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
-            for key, value in self.settings.get(name, {}).items():
+            params = dict(self.settings.get(name, {}))
+            bump_distance = float(params.pop("bump_distance", 0.0))
+            for key, value in params.items():
                 if key not in MATERIAL_SOCKETS:
                     raise SceneError(f"unknown {name} material parameter {key!r}")
                 bsdf.inputs[MATERIAL_SOCKETS[key]].default_value = float(value)
+            if name == "skin":
+                self._link_material_map(tree, bsdf, params, bump_distance)
             region = tree.nodes.new("ShaderNodeAttribute")
             region.attribute_type = "GEOMETRY"
             region.attribute_name = REGION_ATTRIBUTE
@@ -169,6 +178,22 @@ class HeadScene:
             tree.links.new(region.outputs["Fac"], output.inputs["Value"])
             materials.append(material)
         return materials[0], materials[1]
+
+    def _link_material_map(self, tree, bsdf, params: dict, bump_distance: float) -> None:
+        channels = tree.nodes.new("ShaderNodeSeparateColor")
+        tree.links.new(self._image_node(tree, "material", colorspace="Non-Color").outputs["Color"], channels.inputs["Color"])
+        for channel, key in (("Red", "roughness"), ("Green", "specular_ior_level")):
+            scale = tree.nodes.new("ShaderNodeMath")
+            scale.operation = "MULTIPLY"
+            scale.use_clamp = key == "roughness"
+            tree.links.new(channels.outputs[channel], scale.inputs[0])
+            scale.inputs[1].default_value = 2.0 * float(params.get(key, bsdf.inputs[MATERIAL_SOCKETS[key]].default_value))
+            tree.links.new(scale.outputs["Value"], bsdf.inputs[MATERIAL_SOCKETS[key]])
+        if bump_distance > 0:
+            bump = tree.nodes.new("ShaderNodeBump")
+            bump.inputs["Distance"].default_value = bump_distance
+            tree.links.new(channels.outputs["Blue"], bump.inputs["Height"])
+            tree.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
 
     def _make_background_plane(self) -> bpy.types.Object:
         mesh = bpy.data.meshes.new("ffn_background")

@@ -1,97 +1,61 @@
-"""Procedural skin albedo in a face model's UV layout.
+"""Procedural albedo and skin material maps in a face model's UV layout.
 
 Every texel is painted from the 3-D point it maps to on the template mesh,
-so detail is continuous across UV seams and sized in metres: skin tone from
-very light to very dark (Monk skin-tone scale), blotches, fine mottling and
-pores everywhere on the skin (so optical flow is locally identifiable),
-optional freckles and stubble, lips, eyebrows, scalp hair, and eyeballs with
-sclera, iris and pupil. Regions come from ``model.regions``; a model without
-some region simply lacks that feature.
+so detail is continuous across UV seams and sized in metres. Who is
+painted comes from :func:`~.traits.sample_traits`: skin tone (Monk scale)
+and undertone, blush, freckles and moles, age lines, lips, eyes (iris
+colour, inner ring, limbal ring), lid margins and lashes, eyebrows and
+facial hair as hair strokes, and scalp hair with a hairline per style
+(:mod:`.hair`). Pores, blotches and mottling cover all the skin, so optical
+flow is locally identifiable. Besides the colour, every feature writes a
+material map (roughness, specular scale, bump height: :mod:`.canvas`)
+that the renderer's skin shader reads. Regions come from
+``model.regions``; a model without some region lacks that feature.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import AppearanceError
 from ..facemodel import FaceModel
+from .anatomy import EYEBALL_REGIONS, HeadAnatomy, head_anatomy
+from .canvas import SurfaceCanvas
 from .colour import linear_to_srgb, srgb_to_linear, to_uint8
 from .config import AppearanceConfig
+from .hair import paint_brows, paint_facial_hair, paint_lid_margins, paint_scalp_hair, smoothstep
 from .noise import fractal_noise_3d, value_noise_3d
 from .seeding import stream
+from .traits import IRIS_COLOURS, N_MONK_TONES, SkinTraits, hex_srgb, sample_traits
 from .uvmap import UVRaster, fill_uncovered, interpolate, rasterize_uv
+
+__all__ = ["SkinTraits", "sample_traits", "procedural_albedo", "procedural_textures", "ProceduralTextures"]
 
 # Monk Skin Tone scale, light to dark (sRGB).
 MONK_SKIN_TONES = ("#f6ede4", "#f3e7db", "#f7ead0", "#eadaba", "#d7bd96", "#a07e56", "#825c43", "#604134", "#3a312a", "#292420")
+assert len(MONK_SKIN_TONES) == N_MONK_TONES
 # Photographed skin is brighter than its diffuse albedo; this maps the scale to albedo.
 SKIN_ALBEDO_SCALE = 0.8
-HAIR_COLOURS = {  # sRGB, with how often each is drawn
-    "black": ("#17110e", 0.30), "dark_brown": ("#2e2018", 0.25), "brown": ("#4d3323", 0.15),
-    "auburn": ("#6e3220", 0.06), "blonde": ("#a3845a", 0.10), "light_blonde": ("#c8aa78", 0.04),
-    "grey": ("#7e7a76", 0.06), "white": ("#c4c1bc", 0.04),
-}
-IRIS_COLOURS = {
-    "dark_brown": ("#2e1c10", 0.35), "brown": ("#5e3a20", 0.2), "hazel": ("#6f5a2e", 0.12),
-    "green": ("#4f6e40", 0.08), "blue": ("#46709c", 0.12), "grey": ("#6c7884", 0.08), "amber": ("#8a5c1e", 0.05),
-}
 SCLERA_SRGB = "#e8ddd2"
-# Anatomical sizes (metres) for a head with FLAME's 63 mm distance between the eye centres.
-REFERENCE_EYE_DISTANCE = 0.063
 IRIS_HALF_ANGLE = np.arcsin(5.9 / 12.0)  # 11.8 mm iris on a 12 mm-radius eyeball
-EYEBALL_REGIONS = ("left_eyeball", "right_eyeball")
+# Tints (linear RGB factors) at the ends of the undertone axis.
+OLIVE_TINT = np.array([0.97, 1.02, 0.86])
+PINK_TINT = np.array([1.07, 0.96, 1.0])
 
 
 @dataclass(frozen=True)
-class SkinTraits:
-    """The per-identity choices behind one procedural albedo (recorded in metadata)."""
+class ProceduralTextures:
+    """The procedural albedo and the skin material map (both uint8 (S, S, 3) in the model's UV layout)."""
 
-    tone: float  # position on the Monk scale, 0 (lightest) .. 9 (darkest)
-    undertone: float  # −1 olive/yellow .. +1 pink/red
-    hair: str
-    iris: str
-    pupil_fraction: float  # pupil radius / iris radius
-    lip_darkness: float
-    brow_density: float
-    freckles: bool
-    stubble: bool
-    bald: bool
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
-def _hex(colour: str) -> np.ndarray:
-    return np.array([int(colour[i : i + 2], 16) / 255.0 for i in (1, 3, 5)])
+    albedo: np.ndarray  # sRGB colour
+    material: np.ndarray  # R roughness, G specular scale / 2, B 0.5 + bump height / 2 (linear values)
+    traits: SkinTraits
 
 
 def _linear(colour: str) -> np.ndarray:
-    return srgb_to_linear(_hex(colour))
-
-
-def _choose(rng: np.random.Generator, table: dict[str, tuple[str, float]]) -> str:
-    names = list(table)
-    weights = np.array([table[n][1] for n in names])
-    return names[rng.choice(len(names), p=weights / weights.sum())]
-
-
-def sample_traits(seed: int, config: AppearanceConfig | None = None) -> SkinTraits:
-    """Draw skin tone, hair, eye colour and optional features for ``seed``."""
-    config = config or AppearanceConfig()
-    rng = stream(seed, "albedo.traits")
-    return SkinTraits(
-        tone=float(rng.uniform(*config.skin_tone)),
-        undertone=float(rng.uniform(-1.0, 1.0)),
-        hair=_choose(rng, HAIR_COLOURS),
-        iris=_choose(rng, IRIS_COLOURS),
-        pupil_fraction=float(rng.uniform(0.28, 0.45)),
-        lip_darkness=float(rng.uniform(0.0, 1.0)),
-        brow_density=float(rng.uniform(0.55, 1.0)),
-        freckles=bool(rng.random() < config.freckles_probability),
-        stubble=bool(rng.random() < config.stubble_probability),
-        bald=bool(rng.random() < config.bald_probability),
-    )
+    return srgb_to_linear(hex_srgb(colour))
 
 
 def skin_colour(traits: SkinTraits) -> np.ndarray:
@@ -100,39 +64,9 @@ def skin_colour(traits: SkinTraits) -> np.ndarray:
     low = int(np.floor(min(traits.tone, len(tones) - 1.001)))
     frac = traits.tone - low
     base = (1 - frac) * tones[low] + frac * tones[low + 1]
-    tint = np.array([1.0 + 0.05 * traits.undertone, 1.0, 1.0 - 0.07 * traits.undertone])
+    u = traits.undertone
+    tint = 1.0 + abs(u) * ((PINK_TINT if u > 0 else OLIVE_TINT) - 1.0)
     return base * tint * SKIN_ALBEDO_SCALE
-
-
-def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((np.asarray(x) - lo) / (hi - lo), 0.0, 1.0)
-    return t * t * (3 - 2 * t)
-
-
-@dataclass(frozen=True)
-class _Landmarks:
-    """Rest-pose reference points that place brows, stubble and freckles."""
-
-    eyes: np.ndarray  # (2, 3) eye centres
-    scale: float  # eye distance / FLAME's
-    nose_tip: np.ndarray | None
-    nose_bottom_y: float | None
-
-
-def _landmarks(model: FaceModel) -> _Landmarks:
-    joints = model.j_regressor @ model.v_template  # rest joints of the mean shape
-    eyes = joints[3:5].copy()
-    for i, name in enumerate(EYEBALL_REGIONS):
-        index = model.regions.get(name)
-        if index is not None and len(index):
-            eyes[i] = model.v_template[index].mean(axis=0)
-    distance = float(np.linalg.norm(eyes[0] - eyes[1]))
-    scale = distance / REFERENCE_EYE_DISTANCE if distance > 1e-6 else 1.0
-    nose = model.regions.get("nose")
-    if nose is not None and len(nose):
-        points = model.v_template[nose]
-        return _Landmarks(eyes, scale, points[np.argmax(points[:, 2])], float(points[:, 1].min()))
-    return _Landmarks(eyes, scale, None, None)
 
 
 def _region_weights(model: FaceModel, raster: UVRaster) -> dict[str, np.ndarray]:
@@ -143,6 +77,28 @@ def _region_weights(model: FaceModel, raster: UVRaster) -> dict[str, np.ndarray]
         indicator[index] = 1.0
         weights[name] = interpolate(raster, model.faces, indicator)
     return weights
+
+
+def texel_size(model: FaceModel, size: int) -> float:
+    """Median surface length (m) one texel spans over the face (all faces if the model names none).
+
+    Measured on the whole layout, never on a painted subset, so a texel's colour does not depend on the subset.
+    """
+    faces = np.asarray(model.faces)
+    face = model.regions.get("face")
+    if face is not None and len(face):
+        member = np.zeros(model.n_vertices, dtype=bool)
+        member[face] = True
+        inside = member[faces].all(axis=1)
+        faces_used = np.flatnonzero(inside) if inside.any() else np.arange(len(faces))
+    else:
+        faces_used = np.arange(len(faces))
+    corners = model.v_template[faces[faces_used]]
+    area_3d = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    uv = np.asarray(model.vt)[np.asarray(model.ft)[faces_used]] * size
+    area_uv = 0.5 * np.abs(np.cross(uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]))
+    valid = area_uv > 1e-9
+    return float(np.median(np.sqrt(area_3d[valid] / area_uv[valid]))) if valid.any() else 1e-3
 
 
 def eyeball_faces(model: FaceModel) -> np.ndarray:
@@ -164,6 +120,42 @@ def eye_layout_overlaps(model: FaceModel, size: int = 128) -> bool:
     return bool((on_eyes & on_others).sum() > 0.01 * max(on_eyes.sum(), 1))
 
 
+def procedural_textures(
+    model: FaceModel,
+    seed: int,
+    size: int = 1024,
+    config: AppearanceConfig | None = None,
+    faces: np.ndarray | None = None,
+    traits: SkinTraits | None = None,
+) -> ProceduralTextures:
+    """Albedo and material map in ``model``'s UV layout, determined by ``seed``.
+
+    ``faces`` limits painting to those faces' texels (the rest is filled from
+    the nearest painted texel); a texel's colour does not depend on it.
+    ``traits`` paints a given person instead of the seed's (the seed still
+    draws the noise, strokes and moles).
+    """
+    if model.vt is None or model.ft is None:
+        raise AppearanceError(f"{model.name}: face model has no UV layout (vt/ft); pass uv_path when loading it")
+    raster = rasterize_uv(model.vt, model.ft, size, faces=faces)
+    if not raster.covered.any():
+        raise AppearanceError(f"{model.name}: UV layout covers no texel of a {size}² map (UVs outside [0, 1]?)")
+    traits = traits or sample_traits(seed, config)
+    points = interpolate(raster, model.faces, model.v_template)
+    anatomy = head_anatomy(model)
+    canvas = _paint(points, _region_weights(model, raster), anatomy, traits, seed, texel_size(model, size))
+    _paint_moles(canvas, points, _mole_sites(model, traits, seed), seed, anatomy.scale)
+    albedo = np.zeros((size, size, 3))
+    albedo[raster.covered] = canvas.colour
+    material = np.zeros((size, size, 3))
+    material[raster.covered] = canvas.material_rgb()
+    return ProceduralTextures(
+        albedo=to_uint8(linear_to_srgb(fill_uncovered(albedo, raster.covered))),
+        material=to_uint8(fill_uncovered(material, raster.covered)),
+        traits=traits,
+    )
+
+
 def procedural_albedo(
     model: FaceModel,
     seed: int,
@@ -171,157 +163,189 @@ def procedural_albedo(
     config: AppearanceConfig | None = None,
     faces: np.ndarray | None = None,
 ) -> np.ndarray:
-    """An sRGB uint8 albedo (size, size, 3) in ``model``'s UV layout, determined by ``seed``.
-
-    ``faces`` limits painting to those faces' texels (the rest is filled from
-    the nearest painted texel); a texel's colour does not depend on it.
-    """
-    if model.vt is None or model.ft is None:
-        raise AppearanceError(f"{model.name}: face model has no UV layout (vt/ft); pass uv_path when loading it")
-    raster = rasterize_uv(model.vt, model.ft, size, faces=faces)
-    if not raster.covered.any():
-        raise AppearanceError(f"{model.name}: UV layout covers no texel of a {size}² map (UVs outside [0, 1]?)")
-    traits = sample_traits(seed, config)
-    points = interpolate(raster, model.faces, model.v_template)
-    colour = _paint_albedo(points, _region_weights(model, raster), _landmarks(model), traits, seed)
-    image = np.zeros((size, size, 3))
-    image[raster.covered] = colour
-    image = fill_uncovered(image, raster.covered)
-    return to_uint8(linear_to_srgb(image))
+    """An sRGB uint8 albedo (size, size, 3) in ``model``'s UV layout, determined by ``seed`` (see procedural_textures)."""
+    return procedural_textures(model, seed, size, config, faces).albedo
 
 
-def _paint_albedo(
-    points: np.ndarray, regions: dict[str, np.ndarray], marks: _Landmarks, traits: SkinTraits, seed: int
-) -> np.ndarray:
-    """Linear albedo (N, 3) for surface points (N, 3) with region weights (name → (N,))."""
-    zero = np.zeros(len(points))
-    s = marks.scale
-    colour = _paint_skin(points, traits, seed, s)
-    if traits.freckles and marks.nose_tip is not None:
-        _paint_freckles(colour, points, regions.get("face", zero + 1), marks, seed)
-    if traits.stubble and marks.nose_bottom_y is not None:
-        zone = np.maximum(regions.get("face", zero), regions.get("neck", zero)) * (1 - regions.get("lips", zero))
-        zone = zone * _smoothstep(0.0, 0.012 * s, marks.nose_bottom_y - 0.006 * s - points[:, 1])
-        zone = zone * (points[:, 2] > marks.eyes[:, 2].mean() - 0.06 * s)
-        _paint_hair_dots(colour, points, zone, traits, seed, "stubble", frequency=2200 / s, cover=0.5)
+def _paint(
+    points: np.ndarray, regions: dict[str, np.ndarray], anatomy: HeadAnatomy, traits: SkinTraits, seed: int, texel: float
+) -> SurfaceCanvas:
+    """All layers for surface points (N, 3) with region weights (name → (N,))."""
+    n = len(points)
+    zero, one = np.zeros(n), np.ones(n)
+    eyes = np.maximum(regions.get("left_eyeball", zero), regions.get("right_eyeball", zero))
+    mouth = regions.get("mouth_interior", zero)
+    skin = np.clip(1.0 - eyes - mouth, 0.0, 1.0)
+    face = regions.get("face", one) * skin
+    canvas = SurfaceCanvas.blank(_paint_skin(points, traits, seed, anatomy.scale))
+    _paint_regional_colour(canvas, points, regions, anatomy, traits, skin)
+    _paint_pores(canvas, points, traits, seed, anatomy.scale, skin)
+    if traits.freckles > 0:
+        _paint_freckles(canvas, points, face, anatomy, traits, seed)
+    _paint_age_lines(canvas, points, face, anatomy, traits, seed)
     if "lips" in regions:
-        _paint_lips(colour, points, regions["lips"], traits, seed, s)
-    _paint_brows(colour, points, regions, marks, traits, seed)
-    if "scalp" in regions:
-        _paint_scalp(colour, points, regions["scalp"], traits, seed, s)
-    for eye, side in enumerate(("left_eyeball", "right_eyeball")):
+        _paint_lips(canvas, points, regions["lips"], traits, seed, anatomy.scale)
+    if mouth.any():
+        _paint_mouth(canvas, points, mouth, anatomy)
+    paint_lid_margins(canvas, points, skin * (1 - regions.get("lips", zero)), anatomy, traits)
+    hairy_skin = skin * (1 - regions.get("lips", zero))
+    paint_brows(canvas, points, face * (1 - regions.get("lips", zero)), anatomy, traits, stream(seed, "albedo.brows"), texel)
+    paint_facial_hair(canvas, points, hairy_skin, anatomy, traits, stream(seed, "albedo.beard"), texel)
+    if "scalp" in regions:  # where hair grows is the hairline's business; ears stay bare unless hair is long
+        ears = np.maximum(regions.get("left_ear", zero), regions.get("right_ear", zero))
+        under_hair = hairy_skin if traits.hair_style == "long" else hairy_skin * (1 - ears)
+        paint_scalp_hair(canvas, points, under_hair, anatomy, traits, stream(seed, "albedo.scalp"))
+    for eye, side in enumerate(EYEBALL_REGIONS):
         if side in regions:
-            _paint_eye(colour, points, regions[side], marks.eyes[eye], traits, seed, side)
-    return colour
-
-
-def _blend(colour: np.ndarray, active: np.ndarray, alpha: np.ndarray, paint: np.ndarray) -> None:
-    """In place: colour[active] ← lerp(colour[active], paint, alpha); alpha (M,), paint (M, 3) or (3,)."""
-    a = alpha[:, None]
-    colour[active] = colour[active] * (1 - a) + paint * a
+            _paint_eye(canvas, points, regions[side], anatomy.eyes[eye], traits, seed, side)
+    return canvas
 
 
 def _paint_skin(points: np.ndarray, traits: SkinTraits, seed: int, s: float) -> np.ndarray:
+    """Base colour with blotches and mottling at several scales (linear (N, 3))."""
     base = skin_colour(traits)
     rng = stream(seed, "albedo.skin")
     blotch = fractal_noise_3d(points, 10 / s, 3, rng)  # ~10 cm features
     redness = fractal_noise_3d(points, 14 / s, 2, rng)
     mottle = fractal_noise_3d(points, 70 / s, 2, rng)  # ~1.5 cm
     fine = value_noise_3d(points, 350 / s, rng)  # ~3 mm
-    pores = np.clip((value_noise_3d(points, 1100 / s, rng) - 0.35) / 0.5, 0.0, 1.0)  # sparse ~1 mm dots
-    moles = np.clip((value_noise_3d(points, 120 / s, rng) - 0.8) / 0.1, 0.0, 1.0)
     # Relative variation shows less on dark skin (lightness is compressive); strengthen it there.
-    boost = 1.0 + 0.8 * traits.tone / (len(MONK_SKIN_TONES) - 1)
-    luminance = (1 + 0.22 * blotch) * (1 + 0.12 * boost * mottle) * (1 + 0.10 * boost * fine) * (1 - 0.3 * boost * pores)
-    red_tint = np.stack([1 + 0.10 * redness, 1 - 0.04 * redness, 1 - 0.08 * redness], axis=1)
-    colour = base[None] * luminance[:, None] * red_tint
-    spotted = moles > 0
-    _blend(colour, spotted, moles[spotted], base * np.array([0.45, 0.33, 0.28]))
-    return colour
+    boost = 1.0 + 0.8 * traits.tone / (N_MONK_TONES - 1)
+    luminance = (1 + 0.12 * blotch) * (1 + 0.08 * boost * mottle) * (1 + 0.09 * boost * fine)
+    red_tint = np.stack([1 + 0.06 * redness, 1 - 0.03 * redness, 1 - 0.05 * redness], axis=1)
+    return base[None] * luminance[:, None] * red_tint
 
 
-def _paint_freckles(colour, points, face_weight, marks: _Landmarks, seed: int) -> None:
-    s = marks.scale
+def _gaussian(points: np.ndarray, centre: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * np.sum(((points - centre) / radii) ** 2, axis=1))
+
+
+def _paint_regional_colour(canvas, points, regions, anatomy: HeadAnatomy, traits: SkinTraits, skin) -> None:
+    """Where real skin differs from its mean: flushed cheeks, nose and ears, darker eye sockets, a paler forehead."""
+    s = anatomy.scale
+    zero = np.zeros(len(points))
+    flush = np.zeros(len(points))
+    for eye in anatomy.eyes:
+        flush = np.maximum(flush, _gaussian(points, eye + s * np.array([0.004 * np.sign(eye[0]), -0.03, 0.005]), s * np.array([0.02, 0.015, 0.03])))
+    flush = np.maximum(flush, 0.8 * _gaussian(points, anatomy.nose_tip, s * np.array([0.012, 0.01, 0.02])))
+    flush = np.maximum(flush, 0.7 * np.maximum(regions.get("left_ear", zero), regions.get("right_ear", zero)))
+    red = canvas.colour * np.array([1.12, 0.86, 0.86])
+    canvas.paint(slice(None), flush * skin * (0.25 + 0.6 * traits.blush) * (1 - 0.5 * traits.tone / 9), red)
+    sockets = np.zeros(len(points))
+    for eye in anatomy.eyes:
+        sockets = np.maximum(sockets, _gaussian(points, eye + s * np.array([0.0, -0.004, 0.01]), s * np.array([0.018, 0.012, 0.02])))
+    # Periorbital darkening is stronger on darker skin and with age.
+    depth = 0.15 + 0.25 * traits.tone / 9 + 0.1 * traits.age / 80
+    canvas.paint(slice(None), sockets * skin * depth, canvas.colour * np.array([0.72, 0.66, 0.7]))
+
+
+def _paint_pores(canvas, points, traits: SkinTraits, seed: int, s: float, skin) -> None:
+    """Pores (~1 mm dots, dark and sunken) and fine skin relief on all the skin."""
+    rng = stream(seed, "albedo.pores")
+    pores = np.clip((value_noise_3d(points, 1100 / s, rng) - 0.3) / 0.45, 0.0, 1.0) * skin
+    relief = fractal_noise_3d(points, 600 / s, 2, rng)
+    boost = 1.0 + 0.8 * traits.tone / (N_MONK_TONES - 1)
+    canvas.colour *= (1 - 0.18 * boost * pores)[:, None]
+    canvas.height += skin * (0.25 * relief - 0.6 * pores)
+    # Oilier T-zone: the middle of the forehead and the nose are a little glossier.
+    canvas.roughness -= 0.08 * skin * np.clip(1.0 - np.abs(points[:, 0]) / (0.03 * s), 0.0, 1.0)
+
+
+def _mole_sites(model: FaceModel, traits: SkinTraits, seed: int) -> np.ndarray:
+    """Centres (K, 3) of the person's moles, on the face and neck of the rest head (from vertices, not texels)."""
+    rng = stream(seed, "albedo.moles")
+    candidates = np.concatenate([model.regions.get(name, np.zeros(0, np.int64)) for name in ("face", "neck")])
+    if len(candidates) == 0 or traits.moles == 0:
+        return np.zeros((0, 3))
+    return model.v_template[rng.choice(candidates, size=traits.moles)]
+
+
+def _paint_moles(canvas, points, sites: np.ndarray, seed: int, s: float) -> None:
+    rng = stream(seed, "albedo.mole_sizes")
+    for site, radius in zip(sites, rng.uniform(0.0008, 0.0022, len(sites)) * s):
+        distance = np.linalg.norm(points - site, axis=1)
+        near = distance < 2 * radius
+        alpha = 0.85 * smoothstep(radius, 0.6 * radius, distance[near])
+        canvas.paint(near, alpha, canvas.colour[near] * np.array([0.42, 0.3, 0.25]), height=0.5)
+
+
+def _paint_freckles(canvas, points, face, anatomy: HeadAnatomy, traits: SkinTraits, seed: int) -> None:
+    s = anatomy.scale
     rng = stream(seed, "albedo.freckles")
-    strength = rng.uniform(0.4, 0.8)
-    distance = np.linalg.norm((points - marks.nose_tip) * np.array([0.8, 1.4, 1.0]), axis=1)
-    zone = face_weight * np.exp(-0.5 * (distance / (0.035 * s)) ** 2)
+    distance = np.linalg.norm((points - anatomy.nose_tip) * np.array([0.7, 1.3, 1.0]), axis=1)
+    zone = face * np.exp(-0.5 * (distance / ((0.03 + 0.02 * traits.freckles) * s)) ** 2)
     active = zone > 0.02
-    dots = np.clip((value_noise_3d(points[active], 420 / s, rng) - 0.3) / 0.25, 0.0, 1.0)
-    _blend(colour, active, zone[active] * dots * strength, colour[active] * np.array([0.62, 0.48, 0.38]))
+    dots = np.clip((value_noise_3d(points[active], 450 / s, rng) - 0.45 + 0.25 * traits.freckles) / 0.2, 0.0, 1.0)
+    canvas.paint(active, zone[active] * dots * (0.3 + 0.5 * traits.freckles), canvas.colour[active] * np.array([0.7, 0.55, 0.45]))
 
 
-def _hair_colour(traits: SkinTraits) -> np.ndarray:
-    return _linear(HAIR_COLOURS[traits.hair][0])
+def _paint_age_lines(canvas, points, face, anatomy: HeadAnatomy, traits: SkinTraits, seed: int) -> None:
+    """Forehead lines, crow's feet, nasolabial folds and under-eye lines, deepening from about 30 years."""
+    age = float(np.clip((traits.age - 28.0) / 45.0, 0.0, 1.0))
+    if age <= 0:
+        return
+    s = anatomy.scale
+    rng = stream(seed, "albedo.age")
+    height = (points[:, 1] - anatomy.eye_y) / s
+    wobble = 0.0015 * value_noise_3d(points, 60 / s, rng)
+    hairline = traits.hairline * anatomy.crown_height
+    forehead = smoothstep(0.03, 0.036, height) * smoothstep(hairline - 0.004, hairline - 0.012, height)
+    forehead *= smoothstep(0.05, 0.035, np.abs(points[:, 0]) / s)
+    lines = np.maximum(np.cos(2 * np.pi * (height + wobble) / 0.009), 0.0) ** 6 * forehead
+    feet = np.zeros(len(points))
+    for eye in anatomy.eyes:
+        rel = (points - eye) / s
+        outward = rel[:, 0] * np.sign(eye[0])
+        corner = np.hypot(outward - 0.018, rel[:, 1])
+        angle = np.arctan2(rel[:, 1], outward - 0.012)
+        rays = np.maximum(np.cos(angle * 11 + 3 * value_noise_3d(points, 90 / s, rng)), 0.0) ** 4
+        feet = np.maximum(feet, rays * smoothstep(0.004, 0.008, corner) * smoothstep(0.02, 0.012, corner) * (outward > 0.012))
+        under = np.exp(-0.5 * ((rel[:, 1] + 0.011 + 0.0004 * (rel[:, 0] * np.sign(eye[0])) ** 2 / 0.001) / 0.0012) ** 2)
+        feet = np.maximum(feet, 0.6 * under * smoothstep(0.016, 0.008, np.abs(outward)))
+    folds = np.zeros(len(points))
+    for side in (-1.0, 1.0):  # nose wing to beyond the mouth corner
+        start = np.array([side * 0.02 * s, anatomy.nose_bottom_y + 0.004 * s])
+        end = np.array([side * (anatomy.mouth_half_width + 0.008 * s), anatomy.mouth[1] - 0.012 * s])
+        folds = np.maximum(folds, np.exp(-0.5 * (_segment_distance(points[:, :2], start, end) / (0.0018 * s)) ** 2))
+    folds *= points[:, 2] > anatomy.mouth[2] - 0.04 * s
+    groove = face * np.clip(lines * age + feet * age + folds * (0.3 + 0.7 * age), 0.0, 1.0)
+    canvas.paint(slice(None), 0.35 * groove, canvas.colour * 0.7, height=-1.0)
 
 
-def _paint_hair_dots(colour, points, zone, traits, seed, name: str, frequency: float, cover: float) -> None:
-    """Short hairs as dense dark dots (stubble, shaved scalp)."""
-    rng = stream(seed, f"albedo.{name}")
-    active = zone > 0
-    dots = np.clip((value_noise_3d(points[active], frequency, rng) + 0.1) / 0.4, 0.0, 1.0)
-    _blend(colour, active, zone[active] * dots * cover, _hair_colour(traits))
+def _segment_distance(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Distance of 2-D points (N, 2) to the segment start–end."""
+    d = end - start
+    t = np.clip((points - start) @ d / max(float(d @ d), 1e-12), 0.0, 1.0)
+    return np.linalg.norm(points - (start + t[:, None] * d), axis=1)
 
 
-def _paint_lips(colour, points, lips_weight, traits: SkinTraits, seed: int, s: float) -> None:
+def _paint_lips(canvas, points, lips_weight, traits: SkinTraits, seed: int, s: float) -> None:
+    """Lips darker and redder than the skin, with a crisp vermilion border, vertical creases and a wet sheen."""
     rng = stream(seed, "albedo.lips")
-    alpha = _smoothstep(0.15, 0.85, lips_weight)
+    alpha = smoothstep(0.2, 0.6, lips_weight)
     active = alpha > 0
-    tint = np.array([0.86, 0.52, 0.55]) * (1.0 - 0.25 * traits.lip_darkness)
-    creases = value_noise_3d(points[active] * np.array([1.0, 0.08, 1.0]), 900 / s, rng)  # fine vertical lines
-    _blend(colour, active, alpha[active], colour[active] * tint * (1 + 0.12 * creases)[:, None])
+    dark = traits.tone / 9
+    tint = np.array([0.92, 0.55 - 0.15 * traits.lip_redness, 0.6 - 0.12 * traits.lip_redness])
+    tint = tint * (1.0 - 0.25 * traits.lip_darkness) * (1 - 0.35 * dark) + np.array([0.15, 0.1, 0.1]) * dark
+    creases = value_noise_3d(points[active] * np.array([1.0, 0.08, 1.0]), 900 / s, rng)
+    colour = canvas.colour[active] * tint * (1 + 0.1 * creases)[:, None]
+    canvas.paint(active, alpha[active], colour, roughness=0.3, specular=1.4, height=0.3 * creases)
 
 
-def _paint_brows(colour, points, regions, marks: _Landmarks, traits: SkinTraits, seed: int) -> None:
-    """Eyebrows as an arched band above each eye (or the model's 'brows' region if it has one)."""
-    s = marks.scale
-    n = len(points)
-    if "brows" in regions:
-        band = _smoothstep(0.2, 0.8, regions["brows"])
-    else:
-        skin = np.maximum(regions.get("face", np.ones(n)) - regions.get("left_eyeball", np.zeros(n))
-                          - regions.get("right_eyeball", np.zeros(n)), 0.0)
-        band = np.zeros(n)
-        for eye in marks.eyes:
-            outward = np.sign(eye[0]) if abs(eye[0]) > 1e-9 else 1.0
-            dx = (points[:, 0] - eye[0]) * outward / s  # > 0 towards the temple
-            dy = (points[:, 1] - eye[1]) / s
-            t = np.clip((dx + 0.018) / 0.05, 0.0, 1.0)  # 0 at the inner end, 1 at the tail
-            centre = 0.019 + 0.007 * np.sin(np.pi * np.clip(t * 1.2, 0, 1))
-            half_width = 0.0055 - 0.003 * t
-            across = _smoothstep(0.0, 0.35, 1 - np.abs(dy - centre) / half_width)
-            along = _smoothstep(-0.02, -0.014, dx) * (1 - _smoothstep(0.026, 0.033, dx))
-            front = points[:, 2] > eye[2] - 0.005 * s
-            band = np.maximum(band, across * along * front)
-        band *= skin
-    active = band > 0
-    if not active.any():
-        return
-    rng = stream(seed, "albedo.brows")
-    strands = value_noise_3d(points[active] * np.array([0.15, 1.0, 1.0]), 1800 / s, rng)  # hairs along x
-    alpha = band[active] * np.clip(0.55 + 0.9 * strands, 0.0, 1.0) * traits.brow_density
-    _blend(colour, active, alpha, _hair_colour(traits))
+def _paint_mouth(canvas, points, mouth_weight, anatomy: HeadAnatomy) -> None:
+    """Inside the mouth: an ivory band of teeth just behind the lips, dark gums and tongue deeper in."""
+    s = anatomy.scale
+    active = mouth_weight > 0.01
+    depth = (anatomy.mouth[2] - points[active, 2]) / s  # behind the lip centre
+    teeth = smoothstep(0.004, 0.008, depth) * smoothstep(0.018, 0.014, depth)
+    teeth *= smoothstep(anatomy.mouth_half_width * 0.9, anatomy.mouth_half_width * 0.6, np.abs(points[active, 0]))
+    inner = np.array([0.22, 0.05, 0.05]) * (1 - smoothstep(0.01, 0.03, depth))[:, None] + 0.02
+    colour = inner * (1 - teeth[:, None]) + _linear("#d8cfbd")[None] * teeth[:, None]
+    canvas.paint(active, mouth_weight[active], colour, roughness=0.25, specular=1.2, height=0.0)
 
 
-def _paint_scalp(colour, points, scalp_weight, traits: SkinTraits, seed: int, s: float) -> None:
-    rng = stream(seed, "albedo.scalp")
-    active = scalp_weight > 0
-    p = points[active]
-    hairline = _smoothstep(0.25, 0.75, scalp_weight[active] + 0.25 * fractal_noise_3d(p, 40 / s, 2, rng))
-    if traits.bald:
-        zone = np.zeros(len(points))
-        zone[active] = hairline
-        colour[active] *= (1 - 0.06 * hairline)[:, None]
-        _paint_hair_dots(colour, points, zone, traits, seed, "shaved", frequency=2000 / s, cover=0.35)
-        return
-    strands = fractal_noise_3d(p * np.array([1.0, 0.12, 1.0]), 900 / s, 2, rng)  # strands run down
-    sheen = fractal_noise_3d(p, 25 / s, 2, rng)
-    hair = _hair_colour(traits)[None] * ((0.75 + 0.45 * strands) * (1 + 0.25 * sheen))[:, None]
-    _blend(colour, active, hairline, hair)
-
-
-def _paint_eye(colour, points, eye_weight, centre: np.ndarray, traits: SkinTraits, seed: int, side: str) -> None:
-    """Sclera, iris (radial fibres, collarette, dark limbal ring) and pupil around the rest gaze axis +z."""
+def _paint_eye(canvas, points, eye_weight, centre: np.ndarray, traits: SkinTraits, seed: int, side: str) -> None:
+    """Sclera, iris (radial fibres, crypts, inner ring, dark limbal ring) and pupil around the rest gaze axis +z."""
     on_eye = eye_weight > 0.5
     if not on_eye.any():
         return
@@ -334,16 +358,19 @@ def _paint_eye(colour, points, eye_weight, centre: np.ndarray, traits: SkinTrait
     ring = np.stack([np.cos(azimuth), np.sin(azimuth)], axis=1)
     fibres = value_noise_3d(np.column_stack([ring, 0.25 * rho]), 14.0, rng)
     crypts = value_noise_3d(np.column_stack([ring, 2.0 * rho]), 6.0, rng)
-    iris = _linear(IRIS_COLOURS[traits.iris][0])[None] * ((1 + 0.45 * fibres) * (1 + 0.25 * crypts))[:, None]
+    outer, inner = _linear(IRIS_COLOURS[traits.iris][0]), _linear(IRIS_COLOURS[traits.iris_inner][0])
+    inner_share = (1 - smoothstep(0.45, 0.7, rho))[:, None]
+    iris = (outer[None] * (1 - inner_share) + inner[None] * inner_share) * ((1 + 0.45 * fibres) * (1 + 0.25 * crypts))[:, None]
     collarette = np.exp(-0.5 * ((rho - 0.55) / 0.08) ** 2)  # lighter ring around the pupil zone
-    iris *= (1 + 0.35 * collarette - 0.6 * _smoothstep(0.8, 1.0, rho))[:, None]
+    iris *= (1 + 0.3 * collarette - (0.3 + 0.6 * traits.limbal_ring) * smoothstep(0.82, 1.0, rho))[:, None]
     veins = np.clip(value_noise_3d(direction * np.array([1.0, 4.0, 1.0]), 8.0, rng), 0.0, 1.0)
     sclera = _linear(SCLERA_SRGB)[None] * (1 + 0.06 * value_noise_3d(direction, 20.0, rng))[:, None]
-    sclera *= 1 - (0.35 * veins * _smoothstep(1.5, 3.0, rho))[:, None] * np.array([0.0, 1.0, 1.0])
-    on_sclera = _smoothstep(1.0, 1.08, rho)[:, None]
+    sclera *= 1 - (0.35 * veins * smoothstep(1.5, 3.0, rho))[:, None] * np.array([0.0, 1.0, 1.0])
+    on_sclera = smoothstep(1.0, 1.08, rho)[:, None]
     eye = iris * (1 - on_sclera) + sclera * on_sclera
-    pupil = 1 - _smoothstep(traits.pupil_fraction - 0.04, traits.pupil_fraction + 0.02, rho)
-    colour[on_eye] = eye * (1 - pupil[:, None]) + np.array([0.01, 0.01, 0.012]) * pupil[:, None]
+    pupil = 1 - smoothstep(traits.pupil_fraction - 0.04, traits.pupil_fraction + 0.02, rho)
+    canvas.colour[on_eye] = eye * (1 - pupil[:, None]) + np.array([0.01, 0.01, 0.012]) * pupil[:, None]
+    canvas.roughness[on_eye], canvas.specular[on_eye], canvas.height[on_eye] = 0.05, 1.0, 0.0
 
 
 def procedural_eye_texture(model: FaceModel, seed: int, size: int) -> np.ndarray | None:

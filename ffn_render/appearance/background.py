@@ -1,9 +1,11 @@
 """Background images for the plane behind the head: user photos or procedural scenes.
 
-Procedural backgrounds are textured, never flat: multi-octave noise fields,
-gradients with random shapes, warped stripes, and room-like blocks of walls,
-floor, windows and shelves, in palettes of varied hue, with film grain and a
-little defocus blur. Photos are centre-cropped to a square and resized.
+Procedural backgrounds look like the places portraits are taken in: rooms
+(a lit wall, floor, window, furniture), outdoors (sky, buildings, trees,
+ground), a studio backdrop, or evening lights; each is defocused as behind
+a portrait subject and carries sensor noise. Photos from a folder (the
+paper used 400 internet photos) are centre-cropped to a square and resized;
+a folder holding anything but images is refused, naming the file.
 """
 
 from __future__ import annotations
@@ -20,18 +22,34 @@ from .noise import fractal_noise_2d
 from .seeding import stream
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-BACKGROUND_STYLES = ("noise", "shapes", "stripes", "room")
+BACKGROUND_STYLES = ("indoor", "outdoor", "studio", "lights")
 
 
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name (the order seeds index into)."""
+def list_images(folder: str | os.PathLike, only_images: bool = False) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name (the order seeds index into).
+
+    With ``only_images`` (a photo folder a user points at) every visible file
+    must be an image that opens (its header is read), so a stray document or
+    a truncated download is reported whichever sequence draws it; otherwise
+    files without an image suffix are skipped. Hidden files are ignored.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise AppearanceError(f"{folder}: not a folder")
-    images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not images:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not only_images:
+        files = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    for path in files if only_images else ():
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise AppearanceError(f"{path}: not an image ({', '.join(IMAGE_SUFFIXES)}); remove it from the folder")
+        try:
+            with Image.open(path) as image:
+                image.size  # noqa: B018 - opening reads and checks the header
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise AppearanceError(f"{path}: cannot read image ({exc})") from None
+    if not files:
         raise AppearanceError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
-    return images
+    return files
 
 
 def read_rgb_image(path: str | os.PathLike) -> Image.Image:
@@ -59,120 +77,144 @@ def load_background(path: str | os.PathLike, size: int) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def _palette(rng: np.random.Generator, count: int) -> np.ndarray:
-    """``count`` sRGB colours in [0, 1] from an analogous, complementary or triadic hue scheme."""
-    base = rng.random()
-    scheme = rng.choice(["analogous", "complementary", "triadic", "muted"])
-    if scheme == "analogous":
-        hues = base + rng.uniform(-0.08, 0.08, count)
-    elif scheme == "complementary":
-        hues = base + 0.5 * rng.integers(0, 2, count) + rng.uniform(-0.04, 0.04, count)
-    elif scheme == "triadic":
-        hues = base + rng.integers(0, 3, count) / 3.0 + rng.uniform(-0.03, 0.03, count)
-    else:
-        hues = base + rng.uniform(-0.2, 0.2, count)
-    max_saturation = 0.3 if scheme == "muted" else 0.85
-    saturation = rng.uniform(0.05, max_saturation, count)
-    value = rng.uniform(0.18, 0.95, count)
-    return hsv_to_rgb(hues, saturation, value)
+def _muted(rng: np.random.Generator, hue: float | None = None, saturation=(0.05, 0.35), value=(0.35, 0.9)) -> np.ndarray:
+    """One sRGB colour (3,) of the kind walls, floors and furniture have: low saturation, any hue."""
+    h = rng.random() if hue is None else hue
+    return hsv_to_rgb(h, rng.uniform(*saturation), rng.uniform(*value))
 
 
-def _colour_map(field: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """Map a scalar field in [0, 1] (H, W) through palette stops (K, 3), linearly."""
-    stops = np.linspace(0.0, 1.0, len(palette))
-    return np.stack([np.interp(field, stops, palette[:, c]) for c in range(3)], axis=-1)
-
-
-def _normalise(field: np.ndarray) -> np.ndarray:
-    lo, hi = np.percentile(field, [1, 99])
-    return np.clip((field - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
-
-
-def _noise_scene(rng: np.random.Generator, size: int) -> np.ndarray:
-    warp = fractal_noise_2d(size, size, rng, coarsest=2, octaves=3)
-    field = fractal_noise_2d(size, size, rng, coarsest=int(rng.integers(2, 6)), octaves=7)
-    return _colour_map(_normalise(field + 0.6 * warp), _palette(rng, 4))
-
-
-def _shapes_scene(rng: np.random.Generator, size: int) -> np.ndarray:
-    palette = _palette(rng, 6)
+def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     ys, xs = np.mgrid[0:size, 0:size] / size
-    angle = rng.uniform(0, 2 * np.pi)
-    ramp = _normalise(np.cos(angle) * xs + np.sin(angle) * ys)
-    canvas = Image.fromarray(to_uint8(_colour_map(ramp, palette[:2])))
-    draw = ImageDraw.Draw(canvas, "RGBA")
-    for _ in range(int(rng.integers(15, 60))):
-        colour = tuple(int(c) for c in to_uint8(palette[rng.integers(len(palette))])) + (int(rng.integers(90, 256)),)
-        x0, y0 = rng.uniform(-0.1, 1.0, 2) * size
-        w, h = rng.uniform(0.03, 0.45, 2) * size
-        shape = rng.integers(4)
-        if shape == 0:
-            draw.rectangle([x0, y0, x0 + w, y0 + h], fill=colour)
-        elif shape == 1:
-            draw.ellipse([x0, y0, x0 + w, y0 + h], fill=colour)
-        elif shape == 2:
-            corners = rng.uniform(-0.1, 1.1, (int(rng.integers(3, 7)), 2)) * size
-            draw.polygon([tuple(p) for p in corners], fill=colour)
-        else:
-            draw.line([x0, y0, x0 + w, y0 + h], fill=colour, width=int(rng.integers(2, max(3, size // 40))))
-    return np.asarray(canvas, dtype=np.float64) / 255.0
+    return ys, xs
 
 
-def _stripes_scene(rng: np.random.Generator, size: int) -> np.ndarray:
-    ys, xs = np.mgrid[0:size, 0:size] / size
-    angle = rng.uniform(0, np.pi)
-    frequency = rng.uniform(4, 40)
-    warp = fractal_noise_2d(size, size, rng, coarsest=2, octaves=4) * rng.uniform(0.0, 1.5)
-    phase = 2 * np.pi * frequency * (np.cos(angle) * xs + np.sin(angle) * ys) + 3 * warp
-    stripes = 0.5 + 0.5 * np.sin(phase)
-    if rng.random() < 0.5:  # hard-edged stripes
-        stripes = (stripes > 0.5).astype(np.float64)
-    fabric = fractal_noise_2d(size, size, rng, coarsest=16, octaves=4)[..., None]  # texture inside the stripes
-    return _colour_map(stripes, _palette(rng, int(rng.integers(2, 5)))) * (1 + 0.15 * fabric)
+def _lit(image: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """Light falling off from a lamp or window somewhere in or beside the view."""
+    ys, xs = _grid(size)
+    cx, cy = rng.uniform(-0.3, 1.3), rng.uniform(-0.3, 0.8)
+    falloff = 1.0 / (1.0 + ((xs - cx) ** 2 + (ys - cy) ** 2) / rng.uniform(0.1, 0.6))
+    return image * (rng.uniform(0.45, 0.75) + rng.uniform(0.3, 0.7) * falloff)[..., None]
 
 
-def _room_scene(rng: np.random.Generator, size: int) -> np.ndarray:
-    palette = _palette(rng, 6)
-    ys, xs = np.mgrid[0:size, 0:size] / size
-    horizon = rng.uniform(0.55, 0.9)
-    wall = palette[0] * (0.8 + 0.35 * xs[..., None] * rng.uniform(-1, 1))  # light falling across the wall
-    plaster = fractal_noise_2d(size, size, rng, coarsest=8, octaves=6)[..., None]
-    image = wall * (1 + 0.2 * plaster)
-    floor = ys > horizon
-    boards = 0.5 + 0.5 * np.sin(2 * np.pi * rng.uniform(8, 30) * xs / np.maximum(ys - horizon + 0.3, 0.3))
-    grain = fractal_noise_2d(size, size, rng, coarsest=16, octaves=4)
-    floor_colour = palette[1] * (0.75 + 0.25 * boards + 0.1 * grain)[..., None]
-    image = np.where(floor[..., None], floor_colour, image)
-    canvas = Image.fromarray(to_uint8(np.clip(image, 0, 1)))
+def _draw_boxes(canvas: Image.Image, rng: np.random.Generator, boxes: list, shade: float = 0.75) -> None:
+    """Furniture-like blocks: a lit face and a darker side, with a few shelf or frame lines."""
     draw = ImageDraw.Draw(canvas)
-    for _ in range(int(rng.integers(2, 9))):  # windows, doors, shelves, frames
-        x0 = rng.uniform(-0.1, 0.9) * size
-        y0 = rng.uniform(0.0, horizon * 0.8) * size
-        w, h = rng.uniform(0.08, 0.4) * size, rng.uniform(0.05, 0.5) * size
-        fill = tuple(int(c) for c in to_uint8(palette[rng.integers(2, len(palette))]))
-        outline = tuple(int(c * 0.5) for c in fill)
-        draw.rectangle([x0, y0, x0 + w, y0 + h], fill=fill, outline=outline, width=max(1, size // 100))
-        for _ in range(int(rng.integers(0, 4))):  # mullions or shelf boards
-            yy = y0 + rng.uniform(0.1, 0.9) * h
-            draw.line([x0, yy, x0 + w, yy], fill=outline, width=max(1, size // 150))
+    size = canvas.size[0]
+    for (x0, y0, x1, y1), colour in boxes:
+        rgb = tuple(int(c) for c in to_uint8(colour))
+        side = tuple(int(c * shade) for c in rgb)
+        draw.rectangle([x0 * size, y0 * size, x1 * size, y1 * size], fill=rgb)
+        depth = rng.uniform(0.01, 0.04) * size
+        draw.rectangle([x1 * size, y0 * size, x1 * size + depth, y1 * size], fill=side)
+        for _ in range(int(rng.integers(0, 4))):
+            y = rng.uniform(y0, y1) * size
+            draw.line([x0 * size, y, x1 * size, y], fill=side, width=max(1, size // 120))
+
+
+def _indoor_scene(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A room: a wall with a lamp's falloff, a floor, a window onto a bright sky, furniture and frames."""
+    ys, xs = _grid(size)
+    wall, floor = _muted(rng), _muted(rng, value=(0.2, 0.6))
+    horizon = rng.uniform(0.6, 0.95)
+    image = np.where((ys > horizon)[..., None], floor * (0.8 + 0.3 * (ys - horizon))[..., None], wall[None, None])
+    image = image * (1 + 0.04 * fractal_noise_2d(size, size, rng, coarsest=6, octaves=5))[..., None]
+    canvas = Image.fromarray(to_uint8(np.clip(_lit(image, rng, size), 0, 1)))
+    draw = ImageDraw.Draw(canvas)
+    if rng.random() < 0.6:  # a window: bright sky, a frame and mullions
+        x0, y0 = rng.uniform(-0.2, 0.7), rng.uniform(0.05, 0.3)
+        x1, y1 = x0 + rng.uniform(0.2, 0.5), min(horizon, y0 + rng.uniform(0.3, 0.6))
+        sky = tuple(int(c) for c in to_uint8(hsv_to_rgb(rng.uniform(0.52, 0.62), rng.uniform(0.05, 0.4), rng.uniform(0.85, 1.0))))
+        frame = tuple(int(c) for c in to_uint8(_muted(rng, value=(0.3, 0.95))))
+        draw.rectangle([x0 * size, y0 * size, x1 * size, y1 * size], fill=sky, outline=frame, width=max(2, size // 60))
+        draw.line([(x0 + x1) / 2 * size, y0 * size, (x0 + x1) / 2 * size, y1 * size], fill=frame, width=max(2, size // 80))
+    boxes = []
+    for _ in range(int(rng.integers(1, 5))):  # shelves, cabinets, doors, pictures
+        x0, w = rng.uniform(-0.2, 0.9), rng.uniform(0.1, 0.45)
+        top = rng.uniform(0.1, horizon - 0.05)
+        bottom = horizon + rng.uniform(0.0, 0.05) if rng.random() < 0.6 else top + rng.uniform(0.08, 0.25)
+        boxes.append(((x0, top, x0 + w, bottom), _muted(rng, value=(0.1, 0.8))))
+    _draw_boxes(canvas, rng, boxes)
     return np.asarray(canvas, dtype=np.float64) / 255.0
 
 
-_SCENES = {"noise": _noise_scene, "shapes": _shapes_scene, "stripes": _stripes_scene, "room": _room_scene}
+def _outdoor_scene(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Outside: a sky gradient, buildings with rows of windows, tree canopies, and the ground."""
+    ys, xs = _grid(size)
+    overcast = rng.random() < 0.35
+    zenith = hsv_to_rgb(rng.uniform(0.55, 0.63), 0.05 if overcast else rng.uniform(0.3, 0.6), rng.uniform(0.6, 0.9))
+    haze = hsv_to_rgb(rng.uniform(0.08, 0.6), rng.uniform(0.0, 0.15), rng.uniform(0.85, 1.0))
+    horizon = rng.uniform(0.45, 0.8)
+    t = np.clip(ys / horizon, 0, 1)[..., None]
+    image = zenith * (1 - t) + haze * t
+    ground = _muted(rng, hue=rng.choice([rng.uniform(0.2, 0.33), rng.uniform(0.05, 0.12)]), saturation=(0.1, 0.45), value=(0.2, 0.55))
+    grain = fractal_noise_2d(size, size, rng, coarsest=8, octaves=6)
+    image = np.where((ys > horizon)[..., None], ground * (0.85 + 0.2 * grain)[..., None], image)
+    canvas = Image.fromarray(to_uint8(np.clip(image, 0, 1)))
+    boxes = []
+    for _ in range(int(rng.integers(0, 6))):  # buildings on the horizon
+        x0, w = rng.uniform(-0.1, 1.0), rng.uniform(0.08, 0.35)
+        boxes.append(((x0, horizon - rng.uniform(0.1, 0.5), x0 + w, horizon + 0.01), _muted(rng, value=(0.3, 0.85))))
+    _draw_boxes(canvas, rng, boxes, shade=0.6)
+    draw = ImageDraw.Draw(canvas)
+    for (x0, y0, x1, _), colour in boxes:  # windows
+        dark = tuple(int(c * 0.45) for c in to_uint8(colour))
+        step = rng.uniform(0.025, 0.05)
+        for wy in np.arange(y0 + step / 2, horizon - step / 2, step):
+            for wx in np.arange(x0 + step / 3, x1 - step / 3, step):
+                draw.rectangle([wx * size, wy * size, (wx + step / 3) * size, (wy + step / 2) * size], fill=dark)
+    image = np.asarray(canvas, dtype=np.float64) / 255.0
+    # Tree canopies: thresholded noise of leaf-green shades, standing on the horizon.
+    leaves = fractal_noise_2d(size, size, rng, coarsest=int(rng.integers(3, 7)), octaves=6)
+    canopy = (leaves + 0.9 * (ys - horizon) / horizon + rng.uniform(0.0, 0.5)) > 0.35
+    foliage = _muted(rng, hue=rng.uniform(0.2, 0.35), saturation=(0.3, 0.6), value=(0.15, 0.45))
+    shade = (0.7 + 0.5 * fractal_noise_2d(size, size, rng, coarsest=16, octaves=4))[..., None]
+    return np.where((canopy & (ys < horizon + 0.05))[..., None], foliage * shade, image)
+
+
+def _studio_scene(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A portrait backdrop: one colour, lit brighter behind the sitter and falling off to the corners."""
+    ys, xs = _grid(size)
+    colour = _muted(rng, saturation=(0.0, 0.4), value=(0.25, 0.85))
+    centre = rng.uniform(0.3, 0.7, 2)
+    glow = np.exp(-((xs - centre[0]) ** 2 + (ys - centre[1]) ** 2) / rng.uniform(0.08, 0.4))
+    mottle = fractal_noise_2d(size, size, rng, coarsest=3, octaves=4)  # a painted canvas backdrop
+    return colour * (0.5 + 0.6 * glow + 0.06 * mottle)[..., None]
+
+
+def _lights_scene(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Evening: a dark street or bar with out-of-focus lights (they blur into discs)."""
+    ys, xs = _grid(size)
+    base = _muted(rng, saturation=(0.2, 0.6), value=(0.05, 0.25))
+    image = base * (0.6 + 0.6 * (1 - ys))[..., None]
+    canvas = Image.fromarray(to_uint8(np.clip(image, 0, 1)))
+    draw = ImageDraw.Draw(canvas, "RGBA")
+    warm = rng.uniform(0.05, 0.15)
+    for _ in range(int(rng.integers(10, 40))):
+        x, y, r = rng.uniform(0, 1) * size, rng.uniform(0, 0.8) * size, rng.uniform(0.01, 0.06) * size
+        hue = warm + rng.uniform(-0.05, 0.05) if rng.random() < 0.7 else rng.random()
+        colour = tuple(int(c) for c in to_uint8(hsv_to_rgb(hue, rng.uniform(0.2, 0.8), rng.uniform(0.6, 1.0)))) + (int(rng.integers(90, 220)),)
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)
+    return np.asarray(canvas, dtype=np.float64) / 255.0
+
+
+_SCENES = {"indoor": _indoor_scene, "outdoor": _outdoor_scene, "studio": _studio_scene, "lights": _lights_scene}
+_STYLE_WEIGHTS = {"indoor": 0.4, "outdoor": 0.3, "studio": 0.15, "lights": 0.15}
 
 
 def procedural_background(seed: int, size: int = 1024, style: str | None = None) -> tuple[np.ndarray, str]:
-    """A textured uint8 RGB background (size, size, 3) for ``seed`` and the style it was drawn in."""
+    """A uint8 RGB background (size, size, 3) for ``seed`` and the style it was drawn in.
+
+    The scene is defocused as a portrait lens would (the background is well
+    behind the focused face), then gets the sensor noise every photo has.
+    """
     rng = stream(seed, "background")
-    chosen = BACKGROUND_STYLES[int(rng.integers(len(BACKGROUND_STYLES)))]
+    weights = np.array(list(_STYLE_WEIGHTS.values()))
+    chosen = BACKGROUND_STYLES[int(rng.choice(len(BACKGROUND_STYLES), p=weights / weights.sum()))]
     style = style or chosen
     if style not in _SCENES:
         raise AppearanceError(f"unknown background style {style!r} (choose from {', '.join(BACKGROUND_STYLES)})")
-    image = _SCENES[style](rng, size)
-    surface = fractal_noise_2d(size, size, rng, coarsest=32, octaves=4)[..., None]  # fine texture on every surface
-    image = image * (1 + 0.12 * surface) * (1 + 0.05 * rng.standard_normal((size, size, 1)))  # and film grain
-    blur = rng.uniform(0.0, 1.5) * size / 512
-    result = Image.fromarray(to_uint8(np.clip(image, 0.0, 1.0)))
-    if blur > 0.2:
-        result = result.filter(ImageFilter.GaussianBlur(blur))
-    return np.asarray(result, dtype=np.uint8), style
+    image = Image.fromarray(to_uint8(np.clip(_SCENES[style](rng, size), 0.0, 1.0)))
+    image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.004, 0.02) * size))  # depth of field
+    clean = np.asarray(image, dtype=np.float64) / 255.0
+    noisy = clean + (0.05 * clean + 0.012) * rng.standard_normal((size, size, 1))  # shot noise and a read-noise floor
+    return to_uint8(np.clip(noisy, 0.0, 1.0)), style

@@ -63,10 +63,13 @@ class AppearanceConfig:
     world_temperature_k: Range = (4500.0, 12000.0)
     world_saturation: Range = (0.0, 0.4)  # 0 = neutral grey, 1 = the full black-body colour
 
-    # Procedural albedo: skin tone on the Monk scale (0 lightest .. 9 darkest), feature probabilities.
+    # Procedural albedo: who is painted. Skin tone on the Monk scale (0 lightest .. 9 darkest), sex, age,
+    # and feature probabilities (facial hair: men only; bald: men, a tenth as often for women).
     skin_tone: Range = (0.0, 9.0)
+    male_probability: float = 0.5
+    age_years: Range = (18.0, 80.0)
     freckles_probability: float = 0.25
-    stubble_probability: float = 0.3
+    facial_hair_probability: float = 0.6
     bald_probability: float = 0.1
 
     def __post_init__(self) -> None:
@@ -81,11 +84,13 @@ class AppearanceConfig:
             size = getattr(self, name)
             if not isinstance(size, int) or not 16 <= size <= 8192:
                 raise AppearanceError(f"appearance config: '{name}' must be an integer in 16..8192, got {size!r}")
-        for name in ("freckles_probability", "stubble_probability", "bald_probability"):
+        for name in ("male_probability", "freckles_probability", "facial_hair_probability", "bald_probability"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise AppearanceError(f"appearance config: '{name}' must be in [0, 1]")
         if not 0.0 <= self.skin_tone[0] <= self.skin_tone[1] <= 9.0:
             raise AppearanceError(f"appearance config: 'skin_tone' must lie within [0, 9], got {list(self.skin_tone)}")
+        if not 0.0 <= self.age_years[0] <= self.age_years[1] <= 120.0:
+            raise AppearanceError(f"appearance config: 'age_years' must lie within [0, 120], got {list(self.age_years)}")
         if self.head_fraction[0] <= 0 or self.lens_mm[0] <= 0 or self.sensor_width_mm <= 0:
             raise AppearanceError("appearance config: head_fraction, lens_mm and sensor_width_mm must be positive")
 

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..facemodel import FaceModel
-from .albedo import SkinTraits, eye_layout_overlaps, eyeball_faces, procedural_albedo, procedural_eye_texture, sample_traits
+from .albedo import SkinTraits, eye_layout_overlaps, eyeball_faces, procedural_eye_texture, procedural_textures
 from .background import list_images, load_background, procedural_background
 from .camera import CameraSpec, head_frame, sample_camera
 from .config import AppearanceConfig
 from .lighting import LightSpec, sample_lights, sample_world
 from .seeding import stream
 from .textures import read_texture
+
+NEUTRAL_MATERIAL = 128  # a material map value meaning 1× the material's roughness and specular, no bump
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,6 +31,7 @@ class Appearance:
     world_strength: float
     albedo: np.ndarray  # uint8 (S, S, 3), sRGB, in the model's UV layout
     eye_albedo: np.ndarray | None  # uint8 (S, S, 3) when eyeballs share UV space with the skin, else None
+    material: np.ndarray  # uint8 (S, S, 3) skin material map (roughness, specular, bump height; canvas.py)
     background: np.ndarray  # uint8 (H, W, 3), sRGB
     background_distance_m: float  # plane distance behind the aim point, along the view axis
     texture_source: str  # a file path, or "procedural"
@@ -76,7 +79,7 @@ def sample_appearance(
 
     traits = None
     if texture is None and config.textures_dir:
-        candidates = list_images(config.textures_dir)
+        candidates = list_images(config.textures_dir, only_images=True)
         texture = candidates[int(stream(seed, "texture.choice").integers(len(candidates)))]
     # Where eyeballs share UV space with the skin, they get their own procedural eye map
     # (the renderer's eye material reads eye_albedo) and the skin map leaves them out.
@@ -87,14 +90,15 @@ def sample_appearance(
         eye_albedo = procedural_eye_texture(model, seed, config.texture_size)
     if texture is not None:
         albedo = read_texture(texture, config.texture_size)
+        material = np.full_like(albedo, NEUTRAL_MATERIAL)  # the material's own settings, no bump
         texture_source = str(texture)
     else:
-        albedo = procedural_albedo(model, seed, config.texture_size, config, faces=skin_faces)
-        traits = sample_traits(seed, config)
+        painted = procedural_textures(model, seed, config.texture_size, config, faces=skin_faces)
+        albedo, material, traits = painted.albedo, painted.material, painted.traits
         texture_source = "procedural"
 
     if background is None and config.backgrounds_dir:
-        candidates = list_images(config.backgrounds_dir)
+        candidates = list_images(config.backgrounds_dir, only_images=True)
         background = candidates[int(stream(seed, "background.choice").integers(len(candidates)))]
     if background is not None:
         background_image = load_background(background, config.background_size)
@@ -112,6 +116,7 @@ def sample_appearance(
         world_strength=world_strength,
         albedo=albedo,
         eye_albedo=eye_albedo,
+        material=material,
         background=background_image,
         background_distance_m=background_distance,
         texture_source=texture_source,

@@ -113,6 +113,7 @@ class SequenceJob:
             "albedo": app.albedo,
             "eye_albedo": app.eye_albedo if app.eye_albedo is not None else app.albedo,
             "background": center_crop_to_aspect(app.background, self.camera.width, self.camera.height),
+            "material": app.material,
         }
         textures = {}
         for name, image in images.items():

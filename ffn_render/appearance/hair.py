@@ -1,0 +1,302 @@
+"""Hair painted into the albedo: scalp hair with a hairline, eyebrows as strokes, facial hair, lid margins.
+
+Hair is painted where it grows, measured on the rest head (``HeadAnatomy``):
+the hairline is a height above the eyes that varies with the azimuth
+around the head (front, temples, sideburns, behind the ears, nape), so
+every style — bald with a fringe, shaved, receding, short, long over the
+ears — is a different hairline and density on the same surface. Eyebrows
+and beard hairs are individual strokes (root, direction, length, width)
+drawn anti-aliased at the texel size; scalp hair is strand noise running
+away from the crown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from .anatomy import HeadAnatomy
+from .canvas import SurfaceCanvas
+from .colour import srgb_to_linear
+from .noise import value_noise_3d
+from .traits import HAIR_COLOURS, SkinTraits, hex_srgb
+from .uvmap import sample_bilinear
+
+GREY_HAIR_SRGB = "#b9b6b1"
+LASH_SRGB = "#1c1510"
+HAIR_ROUGHNESS = 0.7
+
+
+def smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((np.asarray(x, dtype=np.float64) - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def hair_shade(traits: SkinTraits) -> np.ndarray:
+    """Linear colour (3,) of the person's hair shade, before greying."""
+    return srgb_to_linear(hex_srgb(HAIR_COLOURS[traits.hair][0]))
+
+
+@dataclass(frozen=True)
+class Strokes:
+    """Hairs in a 2-D frame (metres at FLAME scale): where each grows from, which way, how long and wide."""
+
+    roots: np.ndarray  # (K, 2)
+    angles: np.ndarray  # (K,) radians, 0 = +x
+    lengths: np.ndarray  # (K,)
+    widths: np.ndarray  # (K,)
+    lightness: np.ndarray  # (K,) per-hair factor on the shade, 0.5..1.5
+    grey: np.ndarray  # (K,) bool
+
+
+def hair_strokes(rng: np.random.Generator, roots: np.ndarray, angles: np.ndarray, lengths: np.ndarray, traits: SkinTraits) -> Strokes:
+    count = len(roots)
+    return Strokes(
+        roots, angles, lengths, rng.uniform(0.06e-3, 0.12e-3, count), rng.uniform(0.7, 1.3, count), rng.random(count) < traits.grey
+    )
+
+
+def stroke_layer(points: np.ndarray, strokes: Strokes, lo: np.ndarray, hi: np.ndarray, blur: float) -> tuple[np.ndarray, ...]:
+    """Coverage (N,), mean lightness (N,) and grey share (N,) of strokes at 2-D points (N, 2).
+
+    Each stroke is splatted as a line of samples into images of the frame box
+    [lo, hi] at a tenth of a millimetre per pixel (hairs thinner than that
+    cover a share of the pixel), the images are blurred to the texel size
+    ``blur`` (m) and looked up bilinearly, so hairs cover the same skin
+    whatever the texture size.
+    """
+    pixel = 1e-4
+    width, height = (np.ceil((hi - lo) / pixel).astype(int) + 1).tolist()
+    steps = np.maximum(1, np.ceil(strokes.lengths / pixel)).astype(np.int64)
+    owner = np.repeat(np.arange(len(steps)), steps)
+    along = (np.arange(len(owner)) - np.repeat(np.cumsum(steps) - steps, steps)) * pixel
+    direction = np.column_stack([np.cos(strokes.angles), np.sin(strokes.angles)])
+    position = strokes.roots[owner] + along[:, None] * direction[owner]
+    col = np.floor((position[:, 0] - lo[0]) / pixel).astype(np.int64)
+    row = np.floor((hi[1] - position[:, 1]) / pixel).astype(np.int64)  # image rows run down
+    inside = (col >= 0) & (col < width) & (row >= 0) & (row < height)
+    owner, cell = owner[inside], row[inside] * width + col[inside]
+    taper = 1.0 - 0.5 * along[inside] / strokes.lengths[owner]  # hairs thin towards the tip
+    weight = np.minimum(strokes.widths[owner] / pixel, 1.0) * taper
+    sums = [np.bincount(cell, weights=weight * factor, minlength=width * height) for factor in (1.0, strokes.lightness[owner], strokes.grey[owner])]
+    cover = np.minimum(sums[0], 1.0)
+    safe = np.maximum(sums[0], 1e-12)
+    images = [cover, cover * sums[1] / safe, cover * sums[2] / safe]  # lightness and grey weighted by coverage
+    sigma = max(0.5 * blur / pixel, 0.5)
+    xy = np.column_stack([(points[:, 0] - lo[0]) / pixel, (hi[1] - points[:, 1]) / pixel])
+    cover, shade, grey = (
+        sample_bilinear(ndimage.gaussian_filter(image.reshape(height, width), sigma)[..., None], xy)[:, 0] for image in images
+    )
+    seen = cover > 1e-6
+    return np.clip(cover, 0.0, 1.0), np.where(seen, shade / np.maximum(cover, 1e-9), 1.0), np.where(seen, grey / np.maximum(cover, 1e-9), 0.0)
+
+
+def stroke_colours(traits: SkinTraits, lightness: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    """Linear colour (N, 3) of hair with a mean lightness factor and grey share per point."""
+    shade = hair_shade(traits)[None] * lightness[:, None]
+    return shade * (1 - grey[:, None]) + srgb_to_linear(hex_srgb(GREY_HAIR_SRGB))[None] * grey[:, None]
+
+
+# --- scalp hair ---------------------------------------------------------------------------------------
+
+# Azimuth knots (radians from the front) of the hairline: front, temple corner, temple, sideburn, above the ear,
+# behind the ear, nape.
+_AZIMUTH_KNOTS = np.array([0.0, 0.45, 0.85, 1.25, 1.55, 2.1, np.pi])
+
+
+def hairline_height(traits: SkinTraits, azimuth: np.ndarray, crown: float) -> np.ndarray:
+    """Height of the hairline above the eyes (m, FLAME scale) at each azimuth; ``crown``: eye-to-crown height."""
+    front = crown * (traits.hairline + (0.1 if traits.hair_style == "receding" else 0.0))
+    heights = np.array([
+        front,
+        front + crown * traits.recession,  # the temple corners of an M-shaped hairline
+        crown * (0.37 + 0.5 * traits.recession),
+        -traits.sideburn,
+        0.020,  # above the ear
+        -0.010,
+        -0.075,  # nape
+    ])
+    if traits.hair_style == "long":
+        heights[[3, 4, 5, 6]] = (-0.03, -0.06, -0.10, -0.13)  # over the ears, down the sides and back of the neck
+    return np.interp(np.abs(azimuth), _AZIMUTH_KNOTS, heights)
+
+
+def _crown_angle(points: np.ndarray, anatomy: HeadAnatomy) -> np.ndarray:
+    """Angle (radians) of each point from the vertical through the skull centre: 0 at the crown."""
+    rel = points - anatomy.centre
+    return np.arccos(np.clip(rel[:, 1] / np.maximum(np.linalg.norm(rel, axis=1), 1e-12), -1.0, 1.0))
+
+
+def scalp_hair_cover(points: np.ndarray, anatomy: HeadAnatomy, traits: SkinTraits, rng: np.random.Generator) -> np.ndarray:
+    """Share of skin hidden by scalp hair at each point, 0..1, edge softened by fine hairs."""
+    azimuth, height = anatomy.cylindrical(points)
+    edge = (height - hairline_height(traits, azimuth, anatomy.crown_height)) / 0.004  # a ~4 mm soft edge...
+    edge += 0.6 * value_noise_3d(points, 250 / anatomy.scale, rng)  # ...that wanders
+    edge += 1.2 * value_noise_3d(points * np.array([1.0, 0.3, 1.0]), 2500 / anatomy.scale, rng)  # single hairs
+    cover = smoothstep(-1.0, 1.0, edge)
+    if traits.hair_style == "bald":  # a horseshoe fringe: the top is bare down to about ear level
+        fringe = smoothstep(0.33 * anatomy.crown_height, 0.2 * anatomy.crown_height, height + 0.01 * value_noise_3d(points, 60 / anatomy.scale, rng))
+        cover *= fringe * smoothstep(0.9, 1.3, np.abs(azimuth))
+    return cover
+
+
+def paint_scalp_hair(
+    canvas: SurfaceCanvas, points: np.ndarray, skin: np.ndarray, anatomy: HeadAnatomy, traits: SkinTraits, rng: np.random.Generator
+) -> np.ndarray:
+    """Paint the hair; returns its coverage (N,) so other features (brows, ears) can stay beneath it."""
+    s = anatomy.scale
+    cover = scalp_hair_cover(points, anatomy, traits, rng) * skin
+    active = cover > 0.01
+    p = points[active]
+    # Strand noise: fine across the flow (around the crown axis), coarse along it (away from the crown).
+    rel = p - anatomy.centre
+    azimuth = np.arctan2(rel[:, 0], rel[:, 2])
+    crown = _crown_angle(p, anatomy)
+    ring = np.column_stack([np.cos(azimuth), np.sin(azimuth)]) * np.sin(crown)[:, None] * 0.1
+    strand_coords = np.column_stack([ring, 0.1 * crown * 0.06])
+    strands = value_noise_3d(strand_coords, 2600 / s, rng) + 0.5 * value_noise_3d(strand_coords, 900 / s, rng)
+    clumps = value_noise_3d(np.column_stack([ring, 0.1 * crown * 0.2]), 300 / s, rng)
+    base = hair_shade(traits)
+    grey = srgb_to_linear(hex_srgb(GREY_HAIR_SRGB))
+    grey_share = np.clip(traits.grey + 0.35 * value_noise_3d(strand_coords, 1800 / s, rng), 0.0, 1.0)
+    colour = base[None] * (1 - grey_share[:, None]) + grey[None] * grey_share[:, None]
+    colour = colour * (0.7 + 0.35 * strands + 0.2 * clumps)[:, None]
+    if traits.hair_style == "shaved":
+        density = 0.55 * smoothstep(-0.3, 0.6, value_noise_3d(p, 2200 / s, rng))  # stubble dots with skin between
+        height = 0.15
+    else:
+        density = np.clip(0.92 + 0.15 * strands, 0.0, 1.0)
+        height = 0.4 + 0.3 * strands
+    canvas.paint(active, cover[active] * density, colour, roughness=HAIR_ROUGHNESS, specular=0.6, height=height)
+    return cover
+
+
+# --- eyebrows -------------------------------------------------------------------------------------------
+
+
+def _brow_frame(points: np.ndarray, eye: np.ndarray, s: float) -> np.ndarray:
+    """Points in a brow's plane (N, 2): outward from the nose towards the temple, and up; metres at FLAME scale."""
+    outward = np.sign(eye[0]) if abs(eye[0]) > 1e-9 else 1.0
+    return np.column_stack([(points[:, 0] - eye[0]) * outward / s, (points[:, 1] - eye[1]) / s])
+
+
+def brow_strokes(traits: SkinTraits, rng: np.random.Generator) -> Strokes:
+    """Hairs of one brow in its frame (outward, up; metres at FLAME scale from the eye centre)."""
+    start = -0.5 * traits.brow_length + 0.004  # the head of the brow sits a little inside the eye's inner corner
+    area = traits.brow_length * traits.brow_thickness * 0.6
+    count = int(traits.brow_density * area * 8e6)  # up to 8 hairs per mm²: brows read as a solid shape from afar
+    t = rng.random(count) ** 0.85  # a little denser towards the head of the brow
+    thickness = traits.brow_thickness * (1.0 - 0.7 * t)
+    rise = np.sin(np.pi * np.clip(t / (2 * traits.brow_peak), 0.0, 1.0))
+    arch = traits.brow_arch * rise - 0.004 * np.clip(t - traits.brow_peak, 0.0, 1.0)
+    roots = np.column_stack([start + traits.brow_length * t, traits.brow_height + arch + thickness * rng.random(count) ** 1.3])
+    # Hairs stand up at the head of the brow, lie outward along its body and point down at the tail.
+    angles = np.interp(t, [0.0, 0.15, 0.5, 1.0], np.radians([80.0, 40.0, 12.0, -15.0])) + rng.normal(0, np.radians(10), count)
+    lengths = rng.uniform(0.004, 0.008, count) * np.interp(t, [0.0, 0.2, 1.0], [0.6, 1.0, 0.8])
+    return hair_strokes(rng, roots, angles, lengths, traits)
+
+
+def paint_brows(
+    canvas: SurfaceCanvas, points: np.ndarray, skin: np.ndarray, anatomy: HeadAnatomy, traits: SkinTraits,
+    rng: np.random.Generator, texel: float,
+) -> None:
+    s = anatomy.scale
+    strokes = brow_strokes(traits, rng)
+    lo, hi = np.array([-0.04, 0.0]), np.array([0.045, 0.04])
+    for eye in anatomy.eyes:
+        local = _brow_frame(points, eye, s)
+        near = (skin > 0.5) & np.all((local > lo) & (local < hi), axis=1) & (points[:, 2] > eye[2] - 0.01 * s)
+        index = np.flatnonzero(near)
+        if len(index) == 0:
+            continue
+        cover, lightness, grey = stroke_layer(local[index], strokes, lo, hi, texel / s)
+        colour = stroke_colours(traits, 0.8 * lightness, 0.3 * grey)  # darker than the scalp, and greying later
+        canvas.paint(index, cover * skin[index], colour, roughness=HAIR_ROUGHNESS, specular=0.7, height=0.5)
+
+
+# --- facial hair ---------------------------------------------------------------------------------------
+
+
+def beard_zone(points: np.ndarray, anatomy: HeadAnatomy, style: str) -> np.ndarray:
+    """Where each facial-hair style grows, 0..1, from the mouth, nose and jaw positions of the rest head."""
+    s = anatomy.scale
+    mouth = anatomy.mouth
+    dx = np.abs(points[:, 0] - mouth[0]) / s
+    dy = (points[:, 1] - mouth[1]) / s
+    front = smoothstep(-0.07, -0.03, (points[:, 2] - mouth[2]) / s)  # not on the back of the neck
+    below_nose = smoothstep(0.0, 0.004, (anatomy.nose_bottom_y - points[:, 1]) / s - 0.002)
+    half = anatomy.mouth_half_width / s
+    moustache = below_nose * smoothstep(-0.002, 0.003, dy - 0.004) * smoothstep(half + 0.006, half, dx)
+    moustache *= smoothstep(0.0, 0.002, dy + 0.006 - 0.6 * np.maximum(dx - half + 0.01, 0))
+    chin = smoothstep(half - 0.006, half - 0.012, dx) * smoothstep(-0.002, -0.008, dy) * smoothstep(-0.075, -0.06, dy)
+    if style == "moustache":
+        return moustache * front
+    if style == "goatee":
+        return np.maximum(moustache, chin) * front
+    # Full beard / stubble: the lower face below a line from the sideburn to above the mouth corner, and the
+    # upper neck under the jaw.
+    azimuth, height = anatomy.cylindrical(points)
+    cheek_line = np.interp(np.abs(azimuth), [0.0, 0.4, 0.9, 1.35], [-0.045, -0.05, -0.035, -0.005])
+    cheeks = smoothstep(0.0, -0.008, height - cheek_line) * smoothstep(1.55, 1.35, np.abs(azimuth))
+    neck = smoothstep(-0.115, -0.095, dy)
+    zone = np.maximum(cheeks * neck, moustache) * front
+    return zone * (1.0 - smoothstep(0.006, 0.0, np.abs(dy) - 0.006) * smoothstep(half + 0.003, half - 0.003, dx))
+
+
+# The unrolled frame of facial hair: azimuth × this radius (m, FLAME scale) across, height above the eyes up.
+_BEARD_RADIUS = 0.09
+_BEARD_BOX = (np.array([-1.6 * _BEARD_RADIUS, -0.14]), np.array([1.6 * _BEARD_RADIUS, -0.02]))
+
+
+def paint_facial_hair(
+    canvas: SurfaceCanvas, points: np.ndarray, skin: np.ndarray, anatomy: HeadAnatomy, traits: SkinTraits,
+    rng: np.random.Generator, texel: float,
+) -> None:
+    if traits.facial_hair == "none":
+        return
+    s = anatomy.scale
+    stubble = traits.facial_hair == "stubble"
+    zone = beard_zone(points, anatomy, "beard" if stubble else traits.facial_hair) * skin
+    index = np.flatnonzero(zone > 0.01)
+    if len(index) == 0:
+        return
+    azimuth, height = anatomy.cylindrical(points[index])
+    local = np.column_stack([azimuth * _BEARD_RADIUS, height])
+    lo, hi = _BEARD_BOX
+    # Roots over the whole frame, not just the painted texels, so a texel's colour never depends on which are painted.
+    per_m2 = (5e6 if stubble else 2e6) * traits.beard_density
+    count = int(np.prod(hi - lo) * per_m2)
+    roots = lo + rng.random((count, 2)) * (hi - lo)
+    angles = np.radians(-90.0) + rng.normal(0, np.radians(25 if stubble else 15), count)
+    lengths = rng.uniform(0.0006, 0.0015, count) if stubble else rng.uniform(0.004, 0.012, count)
+    cover, lightness, grey = stroke_layer(local, hair_strokes(rng, roots, angles, lengths, traits), lo, hi, texel / s)
+    colour = stroke_colours(traits, lightness, grey)
+    # The hairs' shadow under and between them: a beard darkens its whole zone, stubble less so.
+    shadow = zone[index] * (0.3 if stubble else 0.55) * traits.beard_density
+    canvas.paint(index, shadow, canvas.colour[index] * 0.6 + 0.4 * colour * 0.6)
+    canvas.paint(index, zone[index] * cover, colour, roughness=HAIR_ROUGHNESS, specular=0.6, height=0.3 if stubble else 0.6)
+
+
+# --- lid margins -----------------------------------------------------------------------------------------
+
+
+def paint_lid_margins(canvas: SurfaceCanvas, points: np.ndarray, skin: np.ndarray, anatomy: HeadAnatomy, traits: SkinTraits) -> None:
+    """Lashes and the dark lid rim as a darkening of the skin next to the eye opening (upper lid stronger)."""
+    if len(anatomy.apertures) == 0:
+        return
+    s = anatomy.scale
+    near = skin > 0.3
+    near &= np.min(np.linalg.norm(points[:, None] - anatomy.eyes[None], axis=2), axis=1) < anatomy.eye_radius + 0.006 * s
+    index = np.flatnonzero(near)
+    if len(index) == 0:
+        return
+    distance, nearest = cKDTree(anatomy.apertures[:, :2]).query(points[index, :2])
+    above = points[index, 1] > anatomy.apertures[nearest, 1]
+    reach = np.where(above, 0.0022, 0.0011) * s
+    strength = np.where(above, 1.0, 0.55) * traits.lash_strength
+    alpha = strength * smoothstep(reach, 0.2 * reach, distance) * skin[index]
+    lash = 0.5 * hair_shade(traits) * 0.4 + 0.5 * srgb_to_linear(hex_srgb(LASH_SRGB))  # lashes stay dark on fair hair
+    canvas.paint(index, alpha, lash, roughness=HAIR_ROUGHNESS, height=0.2)
