@@ -348,8 +348,8 @@ def prepare(folder: Path, sequences: int, n: int) -> Workload:
 
 
 def quick_suite(work: Workload, tally: Tally) -> None:
+    """The CI part (the signal tests live in tests/render/test_resume.py)."""
     named_kill(work, "submit", work.folder / "submit-after-meta-commit", "after-meta-commit", tally)
-    interrupt(work, "render", work.folder / "render-sigint", signal.SIGINT, tally)
     concurrent_pair(work, "render", work.folder / "render-concurrent", tally)
 
 
@@ -373,7 +373,7 @@ def full_suite(work: Workload, tally: Tally, kills: int, rng: random.Random) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="Only the CI part: one named kill, SIGINT, a concurrent pair.")
+    parser.add_argument("--quick", action="store_true", help="Only the CI part: one named kill and a concurrent pair.")
     parser.add_argument("--kills", type=int, default=20, help="kill -9s in all (named points first, the rest random).")
     parser.add_argument("--sequences", type=int, default=4, help="Sequences per dataset.")
     parser.add_argument("--n", type=int, default=3, help="Frames per sequence.")

@@ -116,3 +116,33 @@ def test_sequence_exports_every_frame_mesh(tmp_path, fmt):
         np.testing.assert_allclose(written, expected, atol=1e-6)
     else:
         assert f"element vertex {model.n_vertices}\n" in text and f"element face {model.faces.shape[0]}\n" in text
+
+
+@pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
+def test_every_command_exits_nonzero_on_bad_usage_through_the_console_script(name):
+    result = subprocess.run(["ffn-render", name, "--no-such-option"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "No such option" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["ffn-render", "verify"], [sys.executable, "-m", "ffn_render", "verify"], [sys.executable, "-m", "ffn_render.dataset"],
+    ["ffn-render", "status"], ["ffn-render", "preview"],
+], ids=["console-script", "python-m", "stage-module", "status", "preview"])
+def test_commands_on_a_folder_that_is_no_dataset_exit_nonzero(tmp_path, command):
+    (tmp_path / "notes.txt").write_text("not a dataset")
+    result = subprocess.run([*command, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_exit_status_a_command_asks_for_is_passed_on(monkeypatch):
+    from ffn_render.cli import report_errors
+
+    @click.command()
+    def fails() -> None:
+        click.get_current_context().exit(3)
+
+    with pytest.raises(SystemExit) as exited:
+        report_errors(fails, [])
+    assert exited.value.code == 3

@@ -17,7 +17,7 @@ from ffn_render.cluster.state import load_plan, read_events
 from ffn_render.cluster.status import run_status
 from ffn_render.dataset.verify import verify_dataset, verify_command
 from ffn_render.fileio import TMP_PREFIX
-from tests.cluster.support import assert_complete, ffn, ids_covering_shards, make_tiny_run, run, wait_for
+from tests.cluster.support import assert_complete, ffn, ids_covering_shards, make_tiny_run, manifest_lines, run, wait_for
 
 
 def done_lines_per_sequence(root: Path) -> dict[str, int]:
@@ -117,3 +117,42 @@ def test_damaged_file_is_found_and_verify_repair_restores_it(rendered, tmp_path,
     assert {s: r for s, r in after.items() if s != damaged_seq} == {s: r for s, r in before.items() if s != damaged_seq}
     victim = next(root.rglob(f"flow/facial/*/*/{damaged_seq}/0002.flo"))
     assert victim.read_bytes() == original, "same spec, same device: the same labels (SPEC §6)"
+
+
+def test_sigterm_to_submit_is_passed_to_its_workers_and_the_manifest_is_merged(tmp_path):
+    seq_ids = ids_covering_shards(1, 4)
+    specs, render_config = make_tiny_run(tmp_path, seq_ids, n=3)
+    root = tmp_path / "ds"
+    command = ffn("submit", "--local", "--no-progress", "--specs", str(specs), "--out", str(root),
+                  "--config", str(render_config), "--workers", "1")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: (root / "cluster" / "plan.json").is_file(), 60, "the run plan")
+        shard = load_plan(root).shards()[0]
+        start = wait_for(lambda: next((e for e in read_events(root, shard) if e.event == "start"), None), 60,
+                         "the worker to start")
+
+        def rendering_after_a_finished_sequence() -> bool:
+            staging = any(p.is_dir() for p in root.glob(TMP_PREFIX + "render-*"))
+            return staging and len(ManifestState.load(root).done()) >= 1
+
+        wait_for(rendering_after_a_finished_sequence, 120, "a sequence in progress after a finished one", 0.005)
+        process.send_signal(signal.SIGTERM)  # to the run only: it must pass the signal on
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 143, stderr[-2000:]
+    with pytest.raises(ProcessLookupError):
+        os.kill(start.pid, 0)  # the worker stopped too
+    assert not list(root.rglob(TMP_PREFIX + "*")), "the workers abandoned their sequences cleanly"
+    done = ManifestState.load(root).done()
+    assert 1 <= len(done) < len(seq_ids)
+    merged = [line["seq"] for line in manifest_lines(root)]
+    assert sorted(merged) == sorted(done), "the manifest lists everything that finished before the signal"
+
+    result = run(command)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_complete(root, seq_ids)
+    assert done_lines_per_sequence(root) == {seq: 1 for seq in seq_ids}
