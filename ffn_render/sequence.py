@@ -68,6 +68,7 @@ class SequenceSpec:
     psi: tuple[float, ...]
     frames_f: tuple[FrameParams, ...] = field(default=())
     frames_h: tuple[FrameParams, ...] = field(default=())
+    params_model: str | None = None  # the face model version β, ψ were made for (the record's `model`)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -231,6 +232,7 @@ def build_sequence_specs(records: Iterable, options: SequenceOptions) -> list[Se
                 psi=tuple(map(float, record.psi)),
                 frames_f=frames_f,
                 frames_h=frames_h,
+                params_model=getattr(record, "coefficient_model", None),
             )
         )
     return specs
@@ -336,7 +338,10 @@ def _parse_ratios(text: str) -> tuple[float, float, float]:
 @click.option("--masks", "masks_path", type=click.Path(dir_okay=False), default=None, help="FLAME_masks.pkl for a real FLAME model.")
 @click.option("--export-meshes", "mesh_dir", type=click.Path(file_okay=False), default=None, help="Also write every frame's mesh here for inspection.")
 @click.option("--mesh-format", type=click.Choice(["obj", "ply"]), default="obj")
-def sequence_command(n, params_path, count, out_dir, seed, split_ratios, model_spec, uv_path, masks_path, mesh_dir, mesh_format):
+@click.option("--allow-model-mismatch", is_flag=True,
+              help="Use records made for another model version (e.g. EMOCA's FLAME 2020 codes with FLAME 2023) with a warning.")
+def sequence_command(n, params_path, count, out_dir, seed, split_ratios, model_spec, uv_path, masks_path, mesh_dir, mesh_format,
+                     allow_model_mismatch):
     """Build FFN-F / FFN-H sequence specs (SPEC §1) from a parameter table.
 
     Each record becomes one sequence of n frames from (β, 0, 0) to (β, θ, ψ);
@@ -359,7 +364,7 @@ def sequence_command(n, params_path, count, out_dir, seed, split_ratios, model_s
         records = sample_prior(count, seed, model)
     else:
         records = read_param_table(params_path)
-        check_records_against_model(records, model, source=params_path)
+        check_records_against_model(records, model, source=params_path, allow_model_mismatch=allow_model_mismatch)
     specs = build_sequence_specs(records, options)
     write_sequence_specs(out_dir, specs, options)
     pairs = sum(s.n - 1 for s in specs)

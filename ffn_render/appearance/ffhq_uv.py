@@ -6,13 +6,16 @@ coordinates. For every texel of the target layout we find its face and
 barycentrics (:func:`~.uvmap.rasterize_uv`), interpolate the same face's
 HiFi3D coordinates with those barycentrics, and sample the map there
 (bilinear; image rows run top-down while v runs up). FFHQ-UV's face maps have
-no eyes: the OBJ gives FLAME's eyeball faces UVs at u ∈ [2, 3] into a separate
-``eye_ball_tex.png``, which is used when supplied; otherwise eyeball texels get
-a procedural eye texture (sclera, iris, pupil) painted in the target layout.
+no eyes: the OBJ gives FLAME's eyeball faces (vertices 3931–5022) UVs at
+u ∈ [2, 3] into a separate ``eye_ball_tex.png``, which is used when supplied;
+otherwise eyeball texels get a procedural eye texture (sclera, iris, pupil)
+painted in the target layout. The eyeball faces are found from the OBJ's own
+texture coordinates, so this works without FLAME's region masks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import zlib
@@ -31,6 +34,11 @@ from .textures import read_texture, write_png
 from .uvmap import fill_uncovered, interpolate, rasterize_uv, sample_bilinear, uv_to_pixel
 
 log = logging.getLogger(__name__)
+
+# FFHQ-UV's OBJ puts every eyeball face at u ∈ [2, 3] (into eye_ball_tex.png); the face map spans u ∈ [0, 1].
+OBJ_EYE_U = 2.0
+EYEBALL_REGIONS = ("left_eyeball", "right_eyeball")
+
 
 def read_obj_layout(path: str | os.PathLike) -> ObjLayout:
     """Read an OBJ's faces and texture coordinates; errors are reported as appearance errors."""
@@ -52,6 +60,27 @@ def check_layout_matches(model: FaceModel, layout: ObjLayout, source: str | os.P
         raise AppearanceError(f"{source}: {mismatched} OBJ faces use other vertices than model '{model.name}'")
 
 
+def source_eyeball_faces(source_vt: np.ndarray, source_ft: np.ndarray) -> np.ndarray:
+    """Faces whose source texture coordinates all lie at u ≥ 2: FFHQ-UV's eyeballs, known from the OBJ alone."""
+    return np.flatnonzero(np.asarray(source_vt)[np.asarray(source_ft)][..., 0].min(axis=1) >= OBJ_EYE_U)
+
+
+def with_obj_eyeballs(model: FaceModel, layout: ObjLayout) -> FaceModel:
+    """``model`` with eyeball regions taken from the OBJ's u ≥ 2 faces when it has none (no region masks loaded).
+
+    The subject's left eye lies at +x (FLAME's convention), so the eyeball
+    vertices are split by the sign of x on the template.
+    """
+    if any(len(model.regions.get(name, ())) for name in EYEBALL_REGIONS):
+        return model
+    eye_vertices = np.unique(model.faces[source_eyeball_faces(layout.vt, layout.ft)])
+    if len(eye_vertices) == 0:
+        return model
+    left = model.v_template[eye_vertices, 0] > 0
+    regions = {**model.regions, "left_eyeball": eye_vertices[left], "right_eyeball": eye_vertices[~left]}
+    return dataclasses.replace(model, regions=regions)
+
+
 def transfer_texture(
     model: FaceModel,
     source_vt: np.ndarray,
@@ -63,16 +92,18 @@ def transfer_texture(
 ) -> np.ndarray:
     """Resample ``source_map`` (in the layout ``source_vt``/``source_ft``) into the model's layout (size², uint8).
 
-    Eyeball texels come from ``source_eye_map`` if given (FFHQ-UV's
-    ``eye_ball_tex.png``: the OBJ puts eyeball UVs at u ∈ [2, 3], so the
-    integer part of u is dropped), else from ``eye_texture`` (uint8, square,
-    in the model's own layout), else from the source map like the rest. In a
+    Eyeball faces are the model's eyeball regions and every face whose
+    source UVs lie at u ≥ 2 (FFHQ-UV's OBJ), so no region masks are needed.
+    Their texels come from ``source_eye_map`` if given (FFHQ-UV's
+    ``eye_ball_tex.png``: the integer part of u is dropped), else from
+    ``eye_texture`` (uint8, square, in the model's own layout), else from
+    the source map like the rest. In a
     layout where eyeballs share UV space with the skin, only the skin is
     baked (the renderer then takes the eyes from a separate eye texture).
     """
     if model.vt is None or model.ft is None:
         raise AppearanceError(f"{model.name}: face model has no UV layout (vt/ft) to bake into")
-    eyes = eyeball_faces(model)
+    eyes = np.union1d(eyeball_faces(model), source_eyeball_faces(source_vt, source_ft))
     skin_only = np.setdiff1d(np.arange(len(model.faces)), eyes) if eye_layout_overlaps(model) else None
     raster = rasterize_uv(model.vt, model.ft, size, faces=skin_only)
     covered = raster.covered
@@ -117,6 +148,7 @@ def transfer_folder(
     """
     layout = read_obj_layout(hifi_obj)
     check_layout_matches(model, layout, hifi_obj)
+    model = with_obj_eyeballs(model, layout)
     eye_map = read_texture(source_eye_map) if source_eye_map is not None else None
     out_dir = Path(out_dir)
     written, skipped, failed = [], [], []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
 from typing import Callable, Sequence
@@ -14,7 +15,14 @@ from ..facemodel import BUILTIN_NAME, load_face_model
 from .emoca import import_emoca
 from .emoca_runner import DEFAULT_EMOCA_MODEL, run_emoca
 from .prior import sample_prior
-from .records import EMOTIONS, ParamRecord, check_records_against_model, read_param_table, write_param_table
+from .records import (
+    EMOTIONS,
+    ParamRecord,
+    check_records_against_model,
+    face_model_version,
+    read_param_table,
+    write_param_table,
+)
 
 
 def _user_errors(command: Callable) -> Callable:
@@ -49,6 +57,8 @@ def prior_command(count: int, seed: int, out_path: str, model_spec: str, emotion
     """Sample --count records from the prior: identity, emotion preset, head pose, jaw and gaze."""
     model = load_face_model(model_spec)
     records = sample_prior(count, seed, model, emotions=tuple(emotions) or EMOTIONS, progress=True)
+    version = face_model_version(model)
+    records = [dataclasses.replace(record, model=version) for record in records]
     write_param_table(out_path, records)
     click.echo(f"wrote {len(records)} records to {out_path}")
 
@@ -96,23 +106,28 @@ def run_emoca_command(images: str, out: str, models_dir: str | None, model_name:
 
 @params_command.command("show")
 @click.argument("table", type=click.Path(dir_okay=False))
-@click.option("--model", "model_spec", help="Also check coefficient counts against this face model ('ffn-head' or a file).")
+@click.option("--model", "model_spec",
+              help="Also check coefficient counts and model version against this face model ('ffn-head' or a file).")
+@click.option("--allow-model-mismatch", is_flag=True, help="Only warn when records were made for another model version.")
 @_user_errors
-def show_command(table: str, model_spec: str | None) -> None:
-    """Summarise parameter table TABLE: counts per emotion and source, parameter ranges."""
+def show_command(table: str, model_spec: str | None, allow_model_mismatch: bool) -> None:
+    """Summarise parameter table TABLE: counts per emotion, source and model version, parameter ranges."""
     records = read_param_table(table)
     if model_spec is not None:
-        check_records_against_model(records, load_face_model(model_spec), source=table)
+        check_records_against_model(records, load_face_model(model_spec), source=table,
+                                    allow_model_mismatch=allow_model_mismatch)
     click.echo(_summary(records))
 
 
 def _summary(records: Sequence[ParamRecord]) -> str:
     emotions = Counter(r.emotion for r in records)
     sources = Counter(r.source for r in records)
+    models = Counter(str(r.coefficient_model or "unknown") for r in records)
     lines = [
         f"records      {len(records)} ({len(set(r.identity for r in records))} identities)",
         "emotions     " + " ".join(f"{e}={emotions[e]}" for e in EMOTIONS if emotions[e]),
         "sources      " + " ".join(f"{s}={n}" for s, n in sorted(sources.items())),
+        "models       " + " ".join(f"{m}={n}" for m, n in sorted(models.items())),
         f"beta         {_coefficient_range([r.beta for r in records])}",
         f"psi          {_coefficient_range([r.psi for r in records])}",
     ]

@@ -1,25 +1,29 @@
-"""EMOCA output folders (+ an AffectNet annotation CSV) → parameter records.
+"""EMOCA output folders (+ AffectNet labels) → parameter records.
 
-EMOCA's image demo writes one folder per detected face, named after the
-input image's stem — older releases use the bare stem, newer ones append a
-two-digit detection index (``<stem>00``, ``<stem>01``, …). Each folder holds
-``shape.npy`` (100 identity coefficients), ``exp.npy`` (50 expression
-coefficients) and ``pose.npy`` (6: global rotation 3 + jaw 3, axis-angle)
-plus optional renders, among them ``inputs.png`` (the face crop).
+EMOCA's image demo writes ``OUT/<model_name>/<name>/`` per detected face,
+where ``<name>`` is the input image's stem — older releases use the bare
+stem, newer ones (``max_detection`` set) append a two-digit detection index
+(``<stem>00``, ``<stem>01``, …). Each folder holds ``shape.npy`` (100
+identity coefficients), ``exp.npy`` (50 expression coefficients) and
+``pose.npy`` (6: global rotation 3 + jaw 3, axis-angle) plus optional
+renders, among them ``inputs.png`` (the face crop). When it finds no face,
+the demo reconstructs the uncropped image into a folder named after the
+first character of the image name; such one-character folders are skipped.
 
-Matching with AffectNet's ``subDirectory_filePath`` column (e.g.
-``689/737db…ca.jpg``) is by image stem: a folder named ``<stem>`` or
-``<stem>NN`` belongs to that row; where one image has several detections,
-the lowest index (the detector's first face) is used. AffectNet's
-``expression`` codes 0..8 name the nine categories of :data:`EMOTIONS`;
-codes 9 (uncertain) and 10 (no face) are excluded. The paper picked about a
-thousand images per category; :func:`import_emoca` keeps at most
-``per_category`` records per emotion, chosen reproducibly by ``seed``.
+EMOCA is trained on FLAME 2020 (``generic_model.pkl``): its codes are FLAME
+2020 coefficients, recorded as such in every record (``model``).
+
+Labels come from AffectNet (:mod:`.affectnet`: the CSVs, headerless or not,
+or the newer npy annotations), matched by image stem: a folder named
+``<stem>`` or ``<stem>NN`` belongs to that image; where one image has several
+detections, the lowest index (the detector's first face) is used. Codes 9
+(uncertain) and 10 (no face) are excluded. The paper picked about a thousand
+images per category; :func:`import_emoca` keeps at most ``per_category``
+records per emotion, chosen reproducibly by ``seed``.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import re
@@ -32,13 +36,12 @@ from tqdm import tqdm
 
 from ..errors import ParamsError
 from ..facemodel import POSE_SIZE
-from .records import EMOTIONS, ParamRecord, derive_seed
+from .affectnet import AffectNetLabel, balanced_selection, image_stem, read_affectnet_labels
+from .records import EMOCA_MODEL_VERSION, EMOTIONS, ParamRecord, derive_seed
 
 log = logging.getLogger(__name__)
 
 EMOCA_FILES = {"shape.npy": 100, "exp.npy": 50, "pose.npy": 6}
-AFFECTNET_COLUMNS = ("subDirectory_filePath", "expression")
-AFFECTNET_EXCLUDED = {9: "uncertain", 10: "no face"}
 INPUT_IMAGE_NAMES = ("inputs.png", "input.png")
 _DETECTION_SUFFIX = re.compile(r"^(?P<stem>.+?)(?P<index>\d{2})$")
 
@@ -60,19 +63,12 @@ class LabelledFace:
     csv_image: str | None = None
 
 
-@dataclass(frozen=True)
-class AffectNetLabel:
-    image_path: str  # subDirectory_filePath as written in the CSV
-    emotion: str
-    line: int
-
-
 def find_emoca_folders(root: str | os.PathLike) -> list[EmocaFolder]:
     """All folders under ``root`` holding EMOCA codes, sorted; a partial folder is an error."""
     root = Path(root)
     if not root.is_dir():
         raise ParamsError(f"{root}: EMOCA output folder not found")
-    found = []
+    found, fallbacks = [], []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         present = [name for name in EMOCA_FILES if name in filenames]
@@ -82,49 +78,30 @@ def find_emoca_folders(root: str | os.PathLike) -> list[EmocaFolder]:
         if missing:
             raise ParamsError(f"{Path(dirpath)}: EMOCA output folder is missing {', '.join(missing)}")
         folder = Path(dirpath)
+        if is_no_face_fallback(folder):
+            fallbacks.append(folder)
+            continue
         relative = folder.relative_to(root).as_posix()
         found.append(EmocaFolder(folder, root.resolve().name if relative == "." else relative))
+    if fallbacks:
+        log.warning(
+            "%s: skipped %d EMOCA folder(s) named by one character (EMOCA's demo writes those when it finds no face), "
+            "e.g. %s", root, len(fallbacks), fallbacks[0],
+        )
     if not found:
         raise ParamsError(f"{root}: no EMOCA output folders (with {', '.join(EMOCA_FILES)}) found")
     return sorted(found, key=lambda f: f.relative)
 
 
-def read_affectnet_csv(path: str | os.PathLike) -> tuple[list[AffectNetLabel], Counter]:
-    """Labelled rows of an AffectNet annotation CSV and the count of excluded codes (9, 10)."""
-    path = Path(path)
-    try:
-        handle = open(path, newline="", encoding="utf-8")
-    except OSError as exc:
-        raise ParamsError(f"{path}: cannot open AffectNet CSV ({exc.strerror})") from None
-    labels: list[AffectNetLabel] = []
-    excluded: Counter = Counter()
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = [col for col in AFFECTNET_COLUMNS if col not in (reader.fieldnames or [])]
-        if missing:
-            raise ParamsError(f"{path}: AffectNet CSV lacks column(s) {', '.join(missing)}")
-        for row in reader:
-            line = reader.line_num
-            image_path = (row["subDirectory_filePath"] or "").strip()
-            raw = (row["expression"] or "").strip()
-            if not image_path:
-                raise ParamsError(f"{path}:{line}: empty subDirectory_filePath")
-            try:
-                code = int(raw)
-            except ValueError:
-                raise ParamsError(f"{path}:{line}: expression {raw!r} is not an AffectNet code 0..10") from None
-            if code in AFFECTNET_EXCLUDED:
-                excluded[AFFECTNET_EXCLUDED[code]] += 1
-                continue
-            if not 0 <= code < len(EMOTIONS):
-                raise ParamsError(f"{path}:{line}: unknown AffectNet expression code {code} (expected 0..10)")
-            labels.append(AffectNetLabel(image_path, EMOTIONS[code], line))
-    return labels, excluded
+def is_no_face_fallback(folder: Path) -> bool:
+    """Whether an EMOCA output folder is the demo's no-face fallback.
 
-
-def image_stem(image_path: str) -> str:
-    """Stem of a CSV image path, whatever its separators (``689/abc.jpg`` → ``abc``)."""
-    return Path(image_path.replace("\\", "/")).stem
+    With ``max_detection`` set, EMOCA's ``TestData`` returns a list of
+    ``<stem>NN`` names per image, but a bare string when it found no face
+    (it then reconstructs the whole, uncropped image); the demo indexes that
+    string and names the folder after its first character.
+    """
+    return len(folder.name) == 1
 
 
 def _folders_by_stem(folders: list[EmocaFolder]) -> dict[str, EmocaFolder]:
@@ -225,6 +202,7 @@ def import_emoca(
                 theta=tuple(theta.tolist()),
                 image=_folder_image(face.folder.path) or face.csv_image,
                 seed=derive_seed(seed, record_id),
+                model=EMOCA_MODEL_VERSION,
             )
         )
     log.info("EMOCA import: %d records (%s)", len(records), _counts_text(Counter(r.emotion for r in records)))
@@ -247,7 +225,7 @@ def _label_folders(
             out.append(LabelledFace(folder, emotion))
         return out
 
-    labels, excluded = read_affectnet_csv(affectnet_csv)
+    labels, excluded = read_affectnet_labels(affectnet_csv)
     by_stem = _folders_by_stem(folders)
     out = []
     used: dict[str, AffectNetLabel] = {}
@@ -261,8 +239,7 @@ def _label_folders(
         if folder.relative in used:
             first = used[folder.relative]
             log.warning(
-                "%s:%d: image stem '%s' already labelled on line %d; keeping the first",
-                affectnet_csv, label.line, stem, first.line,
+                "%s: image stem '%s' already labelled by %s; keeping the first", label.where, stem, first.where,
             )
             continue
         used[folder.relative] = label
@@ -277,18 +254,12 @@ def _label_folders(
 
 
 def _balanced_selection(labelled: list[LabelledFace], per_category: int | None, seed: int) -> list[LabelledFace]:
-    """At most ``per_category`` items per emotion, drawn by ``seed``; sorted by folder."""
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for emotion in EMOTIONS:
-        group = sorted((face for face in labelled if face.emotion == emotion), key=lambda face: face.folder.relative)
-        if per_category is not None and len(group) > per_category:
-            keep = rng.choice(len(group), size=per_category, replace=False)
-            group = [group[i] for i in sorted(keep)]
-        chosen.extend(group)
-        if per_category is not None and 0 < len(group) < per_category:
-            log.info("emotion '%s': only %d of %d requested records available", emotion, len(group), per_category)
-    return sorted(chosen, key=lambda face: face.folder.relative)
+    chosen = balanced_selection(labelled, lambda face: face.emotion, lambda face: face.folder.relative, per_category, seed)
+    if per_category is not None:
+        for emotion, count in sorted(Counter(face.emotion for face in chosen).items()):
+            if count < per_category:
+                log.info("emotion '%s': only %d of %d requested records available", emotion, count, per_category)
+    return chosen
 
 
 def _counts_text(counts: Counter) -> str:

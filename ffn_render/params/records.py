@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -20,15 +22,20 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..errors import ParamsError
-from ..facemodel import POSE_SIZE, FaceModel
+from ..facemodel import BUILTIN_NAME, POSE_SIZE, FaceModel
 from ..fileio import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 # Order = AffectNet expression codes 0..8 (9 "uncertain" and 10 "no face" are not emotions).
 EMOTIONS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt", "none")
-SOURCES = ("prior", "emoca")
+SOURCES = ("prior", "emoca", "fit")
+# The coefficient spaces records can come from: the same numbers mean other faces in another model.
+FLAME_2020, FLAME_2023 = "FLAME 2020", "FLAME 2023"
+EMOCA_MODEL_VERSION = FLAME_2020  # EMOCA is trained on FLAME 2020's generic_model.pkl (SPEC §5)
 
 _REQUIRED_FIELDS = ("id", "source", "emotion", "beta", "psi", "theta", "seed")
-_OPTIONAL_FIELDS = ("image", "identity")
+_OPTIONAL_FIELDS = ("image", "identity", "model", "camera", "landmark_error_px")
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,11 @@ class ParamRecord:
 
     ``theta`` is axis-angle for global, neck, jaw, left eye, right eye (15
     values); ``identity`` defaults to ``id`` (each record its own person).
-    Construction validates every field and raises :class:`ParamsError`.
+    ``model`` names the face model whose coefficients β, ψ are (see
+    :func:`face_model_version`; None: unknown). Fitted records also carry
+    the fitted ``camera`` (a JSON object) and the final mean landmark
+    reprojection error in pixels. Construction validates every field and
+    raises :class:`ParamsError`.
     """
 
     id: str
@@ -49,6 +60,9 @@ class ParamRecord:
     image: str | None = None
     seed: int = 0
     identity: str = field(default="")
+    model: str | None = None
+    camera: dict[str, Any] | None = None
+    landmark_error_px: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
@@ -73,19 +87,41 @@ class ParamRecord:
             object.__setattr__(self, "identity", self.id)
         elif not isinstance(self.identity, str):
             raise ParamsError(f"{where}: identity must be a string, got {self.identity!r}")
+        if self.model is not None and (not isinstance(self.model, str) or not self.model):
+            raise ParamsError(f"{where}: model must be a non-empty string or null, got {self.model!r}")
+        if self.camera is not None and not isinstance(self.camera, dict):
+            raise ParamsError(f"{where}: camera must be a JSON object or null, got {self.camera!r}")
+        if self.landmark_error_px is not None:
+            error = _float_tuple([self.landmark_error_px], f"{where}: landmark_error_px")[0]
+            if error < 0:
+                raise ParamsError(f"{where}: landmark_error_px must be non-negative, got {error}")
+            object.__setattr__(self, "landmark_error_px", error)
+
+    @property
+    def coefficient_model(self) -> str | None:
+        """The model version of β, ψ; EMOCA records written before versions were recorded are FLAME 2020."""
+        if self.model is None and self.source == "emoca":
+            return EMOCA_MODEL_VERSION
+        return self.model
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": self.id,
             "source": self.source,
             "emotion": self.emotion,
             "identity": self.identity,
             "seed": self.seed,
             "image": self.image,
+            "model": self.model,
             "beta": list(self.beta),
             "psi": list(self.psi),
             "theta": list(self.theta),
         }
+        if self.camera is not None:
+            data["camera"] = self.camera
+        if self.landmark_error_px is not None:
+            data["landmark_error_px"] = self.landmark_error_px
+        return data
 
     @classmethod
     def from_json(cls, obj: Any) -> "ParamRecord":
@@ -172,10 +208,57 @@ def read_param_table(path: str | os.PathLike) -> list[ParamRecord]:
     return records
 
 
-def check_records_against_model(
-    records: Iterable[ParamRecord], model: FaceModel, source: str | os.PathLike | None = None
+def face_model_version(model: FaceModel | str) -> str | None:
+    """Which coefficient space a face model (or its file name) has: FLAME 2020, FLAME 2023, ffn-head vN, or None.
+
+    FLAME releases are told apart by their published file names
+    (``generic_model.pkl``, ``male_model.pkl``, ``female_model.pkl`` of FLAME
+    2020; ``flame2023.pkl``, ``flame2023_no_jaw.pkl``): the arrays have the
+    same shapes. A renamed or converted file is unknown (None).
+    """
+    name = Path(model if isinstance(model, str) else model.name).name.lower()
+    if name == BUILTIN_NAME:
+        from ..facemodel.builtin_head import BUILTIN_HEAD_VERSION
+
+        return f"{BUILTIN_NAME} v{BUILTIN_HEAD_VERSION}"
+    if re.search(r"flame[_-]?2023", name):
+        return FLAME_2023
+    if re.search(r"flame[_-]?2020", name) or Path(name).stem in ("generic_model", "male_model", "female_model"):
+        return FLAME_2020
+    return None
+
+
+def check_model_versions(
+    records: Iterable[ParamRecord], model: FaceModel, source: str | os.PathLike | None = None,
+    allow_mismatch: bool = False,
 ) -> None:
-    """Raise :class:`ParamsError` if a record has more β or ψ coefficients than ``model`` holds."""
+    """Refuse records whose coefficients belong to another version of the model (e.g. EMOCA's FLAME 2020 codes
+    with FLAME 2023): the same numbers give other identities and expressions. ``allow_mismatch`` turns the
+    refusal into a warning."""
+    prefix = f"{source}: " if source is not None else ""
+    target = face_model_version(model)
+    for record in records:
+        theirs = record.coefficient_model
+        if theirs is None or target is None or theirs == target:
+            continue
+        message = (
+            f"{prefix}record '{record.id}' holds {theirs} coefficients{' (EMOCA)' if record.source == 'emoca' else ''}, "
+            f"but face model '{model.name}' is {target}: identities and expressions would silently differ"
+        )
+        if not allow_mismatch:
+            raise ParamsError(f"{message}; use a {theirs} model, or pass --allow-model-mismatch to use them anyway")
+        log.warning("%s (allowed by --allow-model-mismatch)", message)
+        return
+
+
+def check_records_against_model(
+    records: Iterable[ParamRecord], model: FaceModel, source: str | os.PathLike | None = None,
+    allow_model_mismatch: bool = False,
+) -> None:
+    """Raise :class:`ParamsError` if a record has more β or ψ coefficients than ``model`` holds, or holds
+    coefficients of another model version (see :func:`check_model_versions`)."""
+    records = list(records)
+    check_model_versions(records, model, source, allow_model_mismatch)
     prefix = f"{source}: " if source is not None else ""
     for record in records:
         if len(record.beta) > model.n_shape:

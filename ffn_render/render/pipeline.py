@@ -35,6 +35,7 @@ from ..facemodel import FaceModel, load_face_model
 from ..fileio import atomic_write_json, kill_point, remove_dead_temporaries
 from ..interrupts import raise_on_signals
 from ..labels.analytic import PinholeCamera
+from ..params.records import face_model_version
 from ..sequence import (SPECS_INDEX, SPLITS, SequenceOptions, SequenceSpec, build_sequence_specs, load_sequence_specs,
                         spec_path, write_sequence_specs)
 from .config import DEVICES, ConfigFile, load_config, parse_config
@@ -261,7 +262,8 @@ class DatasetRenderer:
             "format": META_FORMAT,
             "sequence": {"split": spec.split, "emotion": spec.emotion, "seq": spec.seq_id, "n": spec.n, "pairs": spec.n - 1},
             "spec": spec.to_json(),
-            "face_model": {"name": model.name, "vertices": model.n_vertices, "faces": int(len(model.faces))},
+            "face_model": {"name": model.name, "version": face_model_version(model), "params_model": spec.params_model,
+                           "vertices": model.n_vertices, "faces": int(len(model.faces))},
             "appearance": job.appearance.to_json(),
             "camera": camera_record(job.camera, job.appearance),
             "background_plane": {"depth_m": job.background_depth_m, "behind_target_m": job.appearance.background_distance_m},

@@ -1,5 +1,7 @@
 """FFHQ-UV transfer on a synthetic pair of layouts related by a known affine map."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -124,3 +126,34 @@ def test_layout_of_another_mesh_is_refused_before_writing(head, tmp_path):
     with pytest.raises(AppearanceError, match="broken.obj"):
         transfer_folder(head, broken, in_dir, out_dir, progress=False)
     assert not out_dir.exists()
+
+
+def test_eyeballs_without_masks_are_found_from_the_obj(head, tmp_path):
+    # A model loaded without region masks (a bare FLAME .pkl without --masks), and FFHQ-UV's OBJ convention:
+    # eyeball faces at u ∈ [2, 3]. Eyeball texels must come from the eye texture, not from the map's right edge.
+    bare = dataclasses.replace(head, regions={})
+    eye_faces = eyeball_faces(head)
+    eye_uv_index = np.unique(head.ft[eye_faces])
+    source_vt = to_source_uv(head.vt)
+    source_vt[eye_uv_index] = head.vt[eye_uv_index] + [2.0, 0.0]
+    obj = tmp_path / "FLAME_w_HIFI3D_UV.obj"
+    write_obj(obj, head.v_template, head.faces, source_vt, head.ft)
+    in_dir, out_dir = tmp_path / "in", tmp_path / "out"
+    in_dir.mkdir()
+    face_map = np.zeros((SOURCE_SIZE, SOURCE_SIZE, 3), np.uint8)
+    face_map[...] = (200, 40, 40)  # "hair" everywhere, so a clamped lookup would show it
+    Image.fromarray(face_map).save(in_dir / "a.png")
+    eye_png = tmp_path / "eye_ball_tex.png"
+    Image.fromarray(np.full((32, 32, 3), (20, 90, 230), np.uint8)).save(eye_png)
+    raster = rasterize_uv(head.vt, head.ft, TARGET_SIZE)
+    on_eye = np.isin(raster.face_id, eye_faces)
+    assert on_eye.sum() > 50
+
+    transfer_folder(bare, obj, in_dir, out_dir, size=TARGET_SIZE, source_eye_map=eye_png, progress=False)
+    baked = np.asarray(Image.open(out_dir / "a.png"))
+    np.testing.assert_array_equal(baked[on_eye], np.broadcast_to((20, 90, 230), (on_eye.sum(), 3)))
+
+    # Without an eye map the eyes are painted procedurally: no eyeball texel keeps the face map's colour.
+    transfer_folder(bare, obj, in_dir, out_dir, size=TARGET_SIZE, overwrite=True, progress=False)
+    baked = np.asarray(Image.open(out_dir / "a.png"))
+    assert not (baked[on_eye] == (200, 40, 40)).all(axis=1).any()
