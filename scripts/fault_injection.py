@@ -19,7 +19,7 @@ neither ``verify`` nor the manifest code:
   ``.flo`` is 12 + 8·w·h bytes with its header's w×h equal to the images' size (else "partial");
 - no ``.tmp-`` file or folder anywhere;
 - ``manifest.jsonl`` (``submit``) lists each sequence exactly once;
-- images, flows, masks and depths are byte-identical to a clean run's;
+- flows, masks and depths are byte-identical to a clean run's;
 - ``ffn-render verify`` exits 0.
 """
 
@@ -51,7 +51,9 @@ from tests.cluster.support import ids_covering_shards, make_tiny_run  # noqa: E4
 
 RENDER_POINTS = ("render-mid-sequence", "render-mid-move", "after-meta-commit")
 SUBMIT_POINTS = ("render-mid-sequence", "after-meta-commit", "manifest-mid-write")
-LABEL_TREES = ("flow", "mask", "depth", "meta")  # images: see docs/scale-out.md#reliability
+# Labels only: images and metadata are byte-identical too (tests/render/test_resume.py), but in a tree whose
+# appearance code changes while the suite runs they would differ from the reference for that reason alone.
+LABEL_TREES = ("flow", "mask", "depth")
 NUM_SHARDS = 2
 SMALL_DISK_BYTES = 160 * 1024  # holds the specs and a sequence or two, not a dataset
 
@@ -220,13 +222,16 @@ def complete(work: Workload, kind: str, root: Path, tally: Tally, label: str) ->
 
 def random_kills(work: Workload, kind: str, roots: Path, kills: int, rng: random.Random, tally: Tally) -> None:
     """kill -9 the whole process group at a random moment; resume the same ROOT; a new ROOT once one completes."""
-    index, root = 0, roots / f"{kind}-random-0"
-    for _ in range(kills):
+    index, root, done = 0, roots / f"{kind}-random-0", 0
+    for _ in range(3 * kills):  # a run that finishes before its kill does not count
+        if done == kills:
+            break
         process = start(work.command(kind, root))
         time.sleep(rng.uniform(0.5, work.clean_s))
         alive = process.poll() is None
         kill_group(process)
         code, _ = finish(process)
+        done += alive
         tally.random_kills += alive
         if not alive and code == 0:  # it finished before the kill: check it, go on with a fresh ROOT
             check_dataset(root, work, kind, tally, f"{kind} random kills")

@@ -502,7 +502,10 @@ def _read_index(out: _Collector, root: Path, split: str | None) -> _Index:
     from ..sequence import SPECS_INDEX, load_sequence_specs
 
     index = _Index()
-    wanted = (lambda key: split is None or key.split == split)
+
+    def wanted(key: SequenceKey) -> bool:
+        return split is None or key.split == split
+
     try:
         plan = load_plan(root)
     except FFNError as exc:
