@@ -5,6 +5,7 @@
     python benchmarks/bench_identity.py --baseline dd0691f       # also the same identities rendered by that commit
     python benchmarks/bench_identity.py --keep out/identity      # keep the rendered ROOT (e.g. for texture-report)
     python benchmarks/bench_identity.py --isolate geometry       # same appearance, neutral pose: what shape alone gives
+    python benchmarks/bench_identity.py --count 18 --size 512 --sheet docs/identity_sheet.png   # the docs' contact sheet
 
 Renders one frame per identity through the real pipeline (prior sampler →
 sequence spec → procedural appearance → Blender Cycles with the default
@@ -14,8 +15,8 @@ label renders per identity). Prints the detection rate, the pairwise
 distance distribution, ID Std/Cv and the mean cosine similarity.
 
 With ``--baseline COMMIT`` the same specs are rendered again by the tree of
-that commit (``git archive`` into a temporary folder, run in a subprocess),
-and the beauty render cost per frame of both trees is printed side by side
+that commit (``git archive`` into a temporary folder, run in a subprocess; repeatable),
+and the beauty render cost per frame of the trees is printed side by side
 (process CPU seconds of the render loop, and Blender's wall time per render).
 """
 
@@ -115,6 +116,20 @@ def report(label: str, root: Path) -> None:
     print(f"{label}: {stats.summary_line()}")
 
 
+def write_sheet(root: Path, path: Path, thumb: int, columns: int) -> None:
+    """A contact sheet of the ROOT's first frames, palette-quantised to keep the PNG small."""
+    from PIL import Image
+
+    from ffn_render.appearance.identity import first_facial_frames
+    from ffn_render.appearance.report import contact_sheet
+    from ffn_render.faces import read_rgb
+
+    frames = first_facial_frames(root)
+    sheet = contact_sheet([read_rgb(p) for p in frames], [p.parent.name for p in frames], thumb=thumb, columns=columns)
+    Image.fromarray(sheet).quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
+    print(f"wrote {path} ({len(frames)} identities, {path.stat().st_size / 1e6:.2f} MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=24, help="identities")
@@ -125,8 +140,12 @@ def main() -> None:
     parser.add_argument("--isolate", choices=("geometry", "appearance"), default=None,
                         help="neutral frontal faces differing only in shape (geometry) or only in appearance")
     parser.add_argument("--root", type=Path, default=None, help="measure this existing dataset ROOT, render nothing")
-    parser.add_argument("--baseline", default=None, help="also render with the tree of this git commit, side by side")
+    parser.add_argument("--baseline", action="append", default=[],
+                        help="also render with the tree of this git commit, side by side (repeatable)")
     parser.add_argument("--keep", type=Path, default=None, help="render into this folder and keep it")
+    parser.add_argument("--sheet", type=Path, default=None, help="also write a contact sheet PNG of the frames")
+    parser.add_argument("--sheet-thumb", type=int, default=256, help="contact-sheet thumbnail side")
+    parser.add_argument("--sheet-columns", type=int, default=6)
     parser.add_argument("--render-only", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -135,15 +154,18 @@ def main() -> None:
         return
     if args.root is not None:
         report(str(args.root), args.root)
+        if args.sheet:
+            write_sheet(args.root, args.sheet, args.sheet_thumb, args.sheet_columns)
         return
     workdir = Path(tempfile.mkdtemp(prefix="bench-identity-"))
     try:
         current_root = args.keep or workdir / "current"
         start = time.perf_counter()
-        trees = [("current", REPO, current_root)]
-        if args.baseline:
-            tree = baseline_tree(args.baseline, Path(tempfile.mkdtemp(prefix="baseline-", dir=workdir)))
-            trees.insert(0, (f"baseline {args.baseline}", tree, workdir / "baseline"))
+        trees = []
+        for k, commit in enumerate(args.baseline):
+            tree = baseline_tree(commit, Path(tempfile.mkdtemp(prefix="baseline-", dir=workdir)))
+            trees.append((f"baseline {commit}", tree, workdir / f"baseline-{k}"))
+        trees.append(("current", REPO, current_root))
         costs = {label: render_with_tree(tree, root, args) for label, tree, root in trees}
         samples = args.samples if args.samples is not None else "default"
         isolated = f", only {args.isolate} differs" if args.isolate else ""
@@ -151,13 +173,16 @@ def main() -> None:
               f"{samples} samples{isolated}; {time.perf_counter() - start:.0f} s")
         for label, _, root in trees:
             report(label, root)
+        if args.sheet:
+            write_sheet(current_root, args.sheet, args.sheet_thumb, args.sheet_columns)
         for label, cost in costs.items():
             print(f"{label}: beauty render {cost['beauty_wall_s_per_frame']:.2f} s wall per frame, "
                   f"{cost['cpu_s_per_identity']:.2f} s CPU per identity (2 beauty + 2 label renders, preparation), "
                   f"preparation {cost['prepare_s_per_identity']:.2f} s")
-        if args.baseline:
-            base, now = costs[trees[0][0]], costs["current"]
-            print(f"cost ratio current / baseline: {now['cpu_s_per_identity'] / base['cpu_s_per_identity']:.2f}× CPU per "
+        now = costs["current"]
+        for label, _, _ in trees[:-1]:
+            base = costs[label]
+            print(f"cost ratio current / {label}: {now['cpu_s_per_identity'] / base['cpu_s_per_identity']:.2f}× CPU per "
                   f"identity, {now['beauty_wall_s_per_frame'] / base['beauty_wall_s_per_frame']:.2f}× beauty wall per frame "
                   f"(goal <= 1.5)")
     finally:

@@ -63,7 +63,28 @@ SHAPE_NAMES = (
     "ear_protrusion",
     "forehead_slope",
     "cheek_fullness",
+    # Added in version 3: the features a recognizer weighs most (nose, eye region, brows, jaw and
+    # chin, the face's vertical proportions), age and sex-typical shape.
+    "nose_tip_rotation",
+    "nose_hump",
+    "nose_bridge_width",
+    "nose_projection",
+    "brow_height",
+    "upper_lip_fullness",
+    "lower_lip_fullness",
+    "philtrum_length",
+    "midface_length",
+    "chin_width",
+    "jaw_angle",
+    "temple_width",
+    "age_sagging",
+    "nasolabial_folds",
+    "masculinity",
+    "eye_opening",
+    "eye_roundness",
 )
+# The last designed components come from re-cast openings (the lids slide over the eyeballs); the rest are vector fields.
+OPENING_SHAPES = ("eye_opening", "eye_roundness")
 
 EXPRESSION_NAMES = (
     "smile",
@@ -236,8 +257,59 @@ def _designed_identity(head: NeutralHead) -> dict[str, np.ndarray]:
         "forehead_slope": _along(2, -0.08 * np.clip(y - 0.045, 0, None) * smoothstep((y - 0.045) / 0.03) * front),
         "cheek_fullness": head.normals * (0.0025 * cheeks)[:, None],
     }
+    fields.update(_feature_fields(head, fields, lips, lower_face, front))
     move = _movable(head)[:, None]
-    return {name: fields[name] * move for name in SHAPE_NAMES}
+    return {name: fields[name] * move for name in SHAPE_NAMES if name not in OPENING_SHAPES}
+
+
+def _feature_fields(
+    head: NeutralHead, base: dict[str, np.ndarray], lips: np.ndarray, lower_face: np.ndarray, front: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The version-3 components (metres per standard deviation), sized after anthropometric spreads:
+    nasal and oral widths vary by ±3–4 mm (1σ), facial thirds by ±4–5 mm, brow position by ±2–3 mm."""
+    v = head.verts
+    x, y, z = v.T
+    m = head.marks
+    side = np.sign(x)
+    upper = lips * (head.labels.mouth_side > 0)
+    lower = lips * (head.labels.mouth_side < 0)
+    nose = _gauss(v, (0.0, -0.004, 0.095), (0.013, 0.020, 0.016)) * smoothstep((z - 0.07) / 0.012)
+    # Bands that move down while the chin stays: these change the face's thirds, not its length.
+    above_chin = smoothstep((y - m.chin[1]) / 0.028)
+    below_nose = smoothstep((-0.022 - y) / 0.014) * above_chin * front  # the mouth and lips, not the nose
+    below_eyes = smoothstep((0.008 - y) / 0.024) * above_chin * front  # nose, mouth and lips
+    jowls = sum(_gauss(v, (s * 0.043, -0.066, 0.045), (0.016, 0.016, 0.02)) for s in (1, -1))
+    cheeks = sum(_gauss(v, (s * 0.040, -0.025, 0.060), (0.016, 0.018, 0.02)) for s in (1, -1))
+    # The nasolabial fold: a groove from beside the nose's wing to beside the mouth's corner.
+    fold = np.zeros(len(v))
+    for s in (1, -1):
+        a, b = np.array([s * 0.019, -0.018, 0.084]), np.array([s * 0.030, -0.050, 0.074])
+        t = np.clip((v - a) @ (b - a) / np.dot(b - a, b - a), 0.0, 1.0)
+        dist = np.linalg.norm(v - (a + t[:, None] * (b - a)), axis=1)
+        fold += np.exp(-0.5 * (dist / 0.0035) ** 2) * np.sin(np.pi * t) ** 0.5
+    fields = {
+        "nose_tip_rotation": _gauss(v, m.nose_tip, (0.010, 0.009, 0.012))[:, None] * np.array([0.0, 0.0028, -0.0008]),
+        "nose_hump": _along(2, 0.0018 * np.exp(-((x / 0.008) ** 2) - ((y - 0.004) / 0.007) ** 2) * smoothstep((z - 0.08) / 0.008)),
+        "nose_bridge_width": _along(0, 0.22 * x * _gauss(v, (0.0, 0.012, 0.09), (0.012, 0.009, 1.0)) * smoothstep((z - 0.07) / 0.01)),
+        "nose_projection": _along(2, 0.0025 * nose),
+        "brow_height": _along(1, 0.0026 * sum(_gauss(v, b, (0.024, 0.010, 0.03)) for b in m.brow) * front),
+        "upper_lip_fullness": np.stack([np.zeros_like(x), 0.0018 * upper, 0.0010 * upper], 1),
+        "lower_lip_fullness": np.stack([np.zeros_like(x), -0.0020 * lower, 0.0012 * lower], 1),
+        "philtrum_length": _along(1, -0.0028 * below_nose),
+        "midface_length": _along(1, -0.0038 * below_eyes),
+        "chin_width": _along(0, 0.14 * x * _gauss(v, m.chin, (0.024, 0.016, 0.02))),
+        "jaw_angle": sum(_gauss(v, (s * 0.052, -0.060, 0.0), (0.014, 0.016, 0.02))[:, None] * np.array([s * 0.0035, 0.0025, 0.0])
+                         for s in (1, -1)),
+        "temple_width": _along(0, side * 0.0035 * sum(_gauss(v, (s * 0.062, 0.040, 0.030), (0.012, 0.020, 0.025)) for s in (1, -1))),
+        "age_sagging": jowls[:, None] * np.array([0.0, -0.0030, 0.0008]) + cheeks[:, None] * np.array([0.0, -0.0020, 0.0])
+        + head.normals * (0.0010 * jowls)[:, None],
+        "nasolabial_folds": head.normals * (-0.0012 * fold)[:, None],
+        # Sex-typical proportions (male positive): heavier brow ridge and jaw, larger nose, longer face, thinner lips.
+        "masculinity": 0.8 * base["brow_ridge"] + 0.7 * base["jaw_width"] + 0.6 * base["chin_prominence"]
+        + 0.6 * base["nose_length"] + 0.5 * base["nose_width"] + 0.5 * base["face_length"] - 0.5 * base["lip_thickness"]
+        + 0.4 * base["forehead_slope"],
+    }
+    return fields
 
 
 def _spread_centres(points: np.ndarray, count: int) -> np.ndarray:
@@ -305,13 +377,27 @@ def identity_components(head: NeutralHead) -> tuple[np.ndarray, tuple[str, ...]]
     """(V, 3, 300) shape components and the names of the designed ones."""
     designed = _designed_identity(head)
     skin = np.flatnonzero(head.labels.part == PART_SKIN)
-    rank = np.arange(len(designed), N_SHAPE)
-    rms = 0.0005 * (rank / len(designed)) ** -1.2
+    rank = np.arange(len(SHAPE_NAMES), N_SHAPE)
+    rms = 0.0005 * (rank / len(SHAPE_NAMES)) ** -1.2
     basis = _rbf_basis(head, skin, ((36, 0.032), (12, 0.060)))
     tail = _random_fields(head, np.random.default_rng(TAIL_SEED), basis, rms, skin, symmetric_share=0.7)
     move = _movable(head)[:, None, None]
-    comps = np.concatenate([np.stack([designed[name] for name in SHAPE_NAMES], axis=2), tail], axis=2) * move
-    return _finish_identity(head, comps), SHAPE_NAMES
+    fields = np.stack([designed[name] for name in SHAPE_NAMES[: -len(OPENING_SHAPES)]], axis=2)
+    comps = _finish_identity(head, np.concatenate([fields, tail], axis=2) * move)
+    openings = _identity_openings(head)
+    lids = np.stack([openings[name] for name in OPENING_SHAPES], axis=2)
+    return np.concatenate([comps[..., : fields.shape[2]], lids, comps[..., fields.shape[2] :]], axis=2), SHAPE_NAMES
+
+
+def _identity_openings(head: NeutralHead) -> dict[str, np.ndarray]:
+    """Eye fissures taller (both lids, 1 mm per σ) or rounder (more of the opening from the lower lid)."""
+    def both_eyes(upper: float, lower: float) -> dict[str, float]:
+        return {"left_lid_upper": upper, "right_lid_upper": upper, "left_lid_lower": lower, "right_lid_lower": lower}
+
+    return {
+        "eye_opening": _opening_change(head, **both_eyes(0.0006, 0.0004)),
+        "eye_roundness": _opening_change(head, **both_eyes(-0.0003, 0.0005)),
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,11 @@ Distributions (all truncated normals unless stated; angles in degrees):
 
 - identity β: the first ``n_shape`` (50) components, σ_k = 1/√(1 + k/25)
   (1.0 tapering to ≈ 0.58; FLAME-layout shape coefficients are in units of
-  the training population's standard deviation), truncated at 2.5 σ_k.
+  the training population's standard deviation), truncated at 2.5 σ_k. A
+  model's designed, named components (the built-in head's ``shape_names``:
+  face proportions, nose, eyes, brows, lips, jaw, age, sex-typical shape,
+  each sized as one population standard deviation) all get σ = 1
+  (``designed_shape_sigma``); the taper applies to the unnamed tail.
 - head pose (global rotation, intrinsic yaw-pitch-roll about the model's y,
   x, z axes): yaw σ 17 bounded ±35, pitch σ 9 bounded ±20, roll σ 6 bounded
   ±12. In-the-wild face collections are mostly near-frontal: AFLW2000-3D
@@ -87,6 +91,7 @@ class PriorConfig:
     shape_sigma: float = 1.0
     shape_taper: float = 25.0
     shape_bound_sigmas: float = 2.5
+    designed_shape_sigma: float = 1.0
     yaw_deg: tuple[float, float] = (17.0, 35.0)  # (σ, bound)
     pitch_deg: tuple[float, float] = (9.0, 20.0)
     roll_deg: tuple[float, float] = (6.0, 12.0)
@@ -166,8 +171,15 @@ def _tapered_sigmas(k: int, sigma: float, taper: float) -> np.ndarray:
     return sigma / np.sqrt(1.0 + np.arange(k) / taper)
 
 
-def _sample_shape(rng: np.random.Generator, model: FaceModel, config: PriorConfig) -> np.ndarray:
+def shape_sigmas(model: FaceModel, config: PriorConfig) -> np.ndarray:
+    """σ of each sampled shape coefficient: the designed components', then the tapered tail's."""
     sigmas = _tapered_sigmas(min(config.n_shape, model.n_shape), config.shape_sigma, config.shape_taper)
+    sigmas[: len(model.shape_names)] = config.designed_shape_sigma
+    return sigmas
+
+
+def _sample_shape(rng: np.random.Generator, model: FaceModel, config: PriorConfig) -> np.ndarray:
+    sigmas = shape_sigmas(model, config)
     return truncated_normal(rng, sigmas, config.shape_bound_sigmas * sigmas)
 
 

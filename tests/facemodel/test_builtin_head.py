@@ -12,6 +12,7 @@ from ffn_render.facemodel import JOINT_NAMES, load_face_model
 from ffn_render.facemodel.builtin_head import (
     BUILTIN_HEAD_VERSION,
     EMOTION_PRESETS,
+    SHAPE_NAMES,
     build_builtin_head,
     preset_expression,
     preset_jaw_open,
@@ -363,8 +364,9 @@ def test_components_are_standard_deviations_of_decaying_size(arrays):
     dirs = arrays["shapedirs"]
     rms = np.sqrt(np.mean(np.sum(dirs**2, axis=1), axis=0))
     peak = np.linalg.norm(dirs, axis=1).max(axis=0)
-    assert peak[:20].min() > 0.001 and peak[:20].max() < 0.012  # designed identity: millimetres per unit
-    assert rms[20:300][-1] < rms[20:300][0] and rms[299] < 2e-4  # the tail decays like a PCA's
+    designed = len(SHAPE_NAMES)
+    assert peak[:designed].min() > 0.0005 and peak[:designed].max() < 0.012  # designed identity: millimetres per unit
+    assert rms[designed:300][-1] < rms[designed:300][0] and rms[299] < 2e-4  # the tail decays like a PCA's
     assert peak[300:322].min() > 0.001 and peak[300:322].max() < 0.008  # designed expressions
     assert peak[322:].max() < peak[300:322].max()
 
@@ -400,6 +402,52 @@ def test_shape_components_change_what_they_name(model):
     for measurement in neutral:
         assert max(change, key=lambda n: change[n][measurement]) == measurement, measurement
         assert change[measurement][measurement] > 5e-4
+
+
+def _feature_measures(model, verts: np.ndarray) -> dict[str, float]:
+    """Facial proportions read off the mesh the way an anthropometrist would, on vertices chosen at rest."""
+    r = model.regions
+    v0 = model.v_template
+    lips, nose = verts[r["lips"]], verts[r["nose"]]
+    eye = verts[r["left_eyeball"]].mean(axis=0)
+    ex, ey, ez = v0[r["left_eyeball"]].mean(axis=0)
+    tip = int(r["nose"][np.argmax(v0[r["nose"], 2])])
+    brow = np.flatnonzero((np.abs(v0[:, 0] - ex) < 0.008) & (np.abs(v0[:, 1] - (ey + 0.023)) < 0.004) & (v0[:, 2] > 0.06))
+    bridge = r["nose"][np.abs(v0[r["nose"], 1] - 0.012) < 0.003]
+    # The eye fissure: skin (not eyeball) just in front of the eyeball's centre, above and below it.
+    skin = np.ones(len(v0), dtype=bool)
+    skin[r["left_eyeball"]] = skin[r["right_eyeball"]] = False
+    fissure = np.flatnonzero(skin & (np.abs(v0[:, 0] - ex) < 0.002) & (v0[:, 2] > ez + 0.009) & (np.abs(v0[:, 1] - ey) < 0.008))
+    upper_lid = verts[fissure[v0[fissure, 1] > ey], 1].min()
+    lower_lid = verts[fissure[v0[fissure, 1] < ey], 1].max()
+    slit_y = v0[r["lips"], 1].mean()
+    slit = lips[np.abs(v0[r["lips"], 1] - slit_y) < 0.001]  # the lips' contact line
+    return {
+        "brow_height": verts[brow, 1].mean() - eye[1],
+        "nose_bridge_width": np.ptp(verts[bridge, 0]),
+        "nose_tip_rotation": verts[tip, 1] - verts[r["nose"], 1].min(),
+        "philtrum_length": verts[tip, 1] - lips[:, 1].max(),
+        "midface_length": eye[1] - verts[tip, 1],
+        "upper_lip_fullness": lips[v0[r["lips"], 1] > slit_y, 1].max() - slit[:, 1].mean(),
+        "lower_lip_fullness": slit[:, 1].mean() - lips[v0[r["lips"], 1] < slit_y, 1].min(),
+        "eye_opening": upper_lid - lower_lid,
+        "nose_projection": nose[:, 2].mean() - eye[2],
+    }
+
+
+def test_feature_components_change_what_they_name(model):
+    """Each of these components changes its own measure more than any other designed component does."""
+    names = list(model.shape_names)
+    neutral = _feature_measures(model, model.v_template)
+    change = {}
+    for k, name in enumerate(names):
+        beta = np.zeros(300)
+        beta[k] = 1.0
+        measured = _feature_measures(model, posed(model, beta=beta))
+        change[name] = {m: abs(measured[m] - neutral[m]) for m in neutral}
+    for measurement in neutral:
+        assert max(change, key=lambda n: change[n][measurement]) == measurement, measurement
+        assert change[measurement][measurement] > 4e-4, measurement
 
 
 def test_random_identities_stay_plausible(model):

@@ -105,6 +105,19 @@ def test_identity_and_random_expression(many):
     assert np.linalg.norm(psi["neutral"], axis=1).mean() < 0.4 * np.linalg.norm(psi["surprise"], axis=1).mean()
 
 
+def test_designed_shape_components_are_drawn_at_one_sigma(model):
+    """A model's named shape components are each one population σ: no taper over them, only over the tail."""
+    import dataclasses
+
+    named = dataclasses.replace(model, shape_names=tuple(f"feature_{k}" for k in range(30)))
+    beta = np.array([r.beta for r in sample_prior(900, seed=5, model=named)])
+    std = beta.std(axis=0)
+    assert np.all((std[:30] > 0.88) & (std[:30] < 1.08))  # truncated at 2.5σ: std 0.955
+    tail_sigma = 1.0 / np.sqrt(1.0 + np.arange(30, 50) / 25.0)
+    np.testing.assert_allclose(std[30:], 0.955 * tail_sigma, rtol=0.1)
+    assert np.all(np.abs(beta[:, :30]) <= 2.5 + 1e-12)
+
+
 def test_small_model_limits_coefficient_counts():
     records = sample_prior(3, seed=0, model=small_model(n_shape=8, n_expr=6))
     assert {len(r.beta) for r in records} == {8} and {len(r.psi) for r in records} == {6}

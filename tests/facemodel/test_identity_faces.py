@@ -1,0 +1,97 @@
+"""Every default identity still reads as a human face to a face detector, and the identity tools on real renders.
+
+Eight prior identities of the built-in head are rendered through the real
+pipeline (192², few samples); dlib must find one face in each frame, and its
+68 landmarks must lie on the rendered head (the dataset's mask): the inner 51
+on it, the 17 jaw-contour points on or just beside its outline.
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.ndimage import distance_transform_edt
+
+from ffn_render.appearance.identity import first_facial_frames, id_similarity, measure_root
+from ffn_render.faces import LANDMARK_REGIONS, FaceError, default_analyzer, read_rgb
+from ffn_render.render import parse_config
+from ffn_render.render.pipeline import render_dataset
+
+IDENTITIES = 8
+SIZE = 192
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("identities")
+    config = parse_config({
+        "render": {"width": SIZE, "height": SIZE, "samples": 4, "head_images": False},
+        "appearance": {"texture_size": 512},
+        "sequences": {"count": IDENTITIES, "n": 2, "seed": 3, "split_ratios": [1, 0, 0]},
+    }, source="test")
+    render_dataset(config, root, progress=False)
+    return root
+
+
+def mask_of(frame):
+    """The dataset's head mask of a frame (ROOT/mask/{split}/{emotion}/{seq}/{t}.npy)."""
+    root = frame.parents[5]
+    relative = frame.relative_to(root / "image" / "facial").with_suffix(".npy")
+    return np.load(root / "mask" / relative) > 0
+
+
+def test_every_identity_is_a_face_with_landmarks_on_the_head(root):
+    frames = first_facial_frames(root)
+    assert len(frames) == IDENTITIES
+    analyzer = default_analyzer()
+    for frame in frames:
+        faces = analyzer.detect(read_rgb(frame))
+        assert len(faces) == 1, f"{frame}: {len(faces)} faces found"
+        mask = mask_of(frame)
+        columns, rows = np.floor(faces[0].landmarks).astype(int).T  # pixel (x, y) covers [x, x+1) (SPEC §3)
+        inside = (rows >= 0) & (rows < SIZE) & (columns >= 0) & (columns < SIZE)
+        assert inside.all(), f"{frame}: landmarks outside the image"
+        # Brows, nose, eyes and mouth on the head itself; the 17 jaw-contour points, which dlib puts on
+        # the face's outline, at most a tenth of the face box's width beyond the silhouette.
+        off_head = distance_transform_edt(~mask)[rows, columns]
+        left, _, right, _ = faces[0].box
+        inner = np.ones(68, dtype=bool)
+        inner[list(LANDMARK_REGIONS["jaw"])] = False
+        assert (off_head[inner] == 0).all(), f"{frame}: inner landmarks {np.flatnonzero(inner & (off_head > 0))} off the head"
+        assert off_head.max() <= 0.1 * (right - left), f"{frame}: a jaw landmark {off_head.max():.1f} px off the head"
+
+
+def test_identity_statistics_of_the_rendered_set(root):
+    stats = measure_root(root)
+    assert (stats.images, stats.detected, stats.pairs) == (IDENTITIES, IDENTITIES, IDENTITIES * (IDENTITIES - 1) // 2)
+    assert 0.0 < stats.distance_p10 <= stats.distance_median <= stats.distance_p90
+
+
+def test_id_similarity_of_an_image_with_itself_and_without_a_face(root):
+    image = read_rgb(first_facial_frames(root)[0])
+    same = id_similarity(image, image.copy())
+    assert same.distance == pytest.approx(0.0, abs=1e-9) and same.cosine == pytest.approx(1.0)
+    with pytest.raises(FaceError, match="^render: no face found$"):
+        id_similarity(image, np.full_like(image, 90))
+
+
+def test_texture_report_on_a_dataset_root(root, tmp_path):
+    out = tmp_path / "identity.png"
+    run = subprocess.run([sys.executable, "-m", "ffn_render", "texture-report", str(root), "--out", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert f"{IDENTITIES}/{IDENTITIES} faces detected" in run.stdout
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["identity"]["detected"] == IDENTITIES and len(record["frames"]) == IDENTITIES
+    assert (tmp_path / "identity_sheet.png").is_file() and out.is_file()
+
+
+def test_texture_report_on_a_root_without_frames_is_a_one_line_error(tmp_path):
+    (tmp_path / "image" / "facial").mkdir(parents=True)
+    run = subprocess.run([sys.executable, "-m", "ffn_render", "texture-report", str(tmp_path), "--out", str(tmp_path / "r.png")],
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    assert run.stderr.strip().count("\n") == 0 and "no rendered frames" in run.stderr
+    assert not (tmp_path / "r.png").exists()
