@@ -3,6 +3,7 @@
     python benchmarks/bench_quality.py                          # 256², 2 seeded sequences of 3 frames, CPU
     python benchmarks/bench_quality.py --candidates legacy,default,s16
     python benchmarks/bench_quality.py --device optix           # the same on a GPU node
+    python benchmarks/bench_quality.py --size 512 --cost-only --candidates legacy,default   # paper-size cost only
 
 Renders the same seeded sequences (built-in head, procedural appearance) with
 a converged reference and with each candidate render setting, each setting in
@@ -54,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_render import make_specs  # noqa: E402  (the sibling benchmark's seeded specs)
+from bench_render import PAPER_PAIRS, PAPER_SEQUENCES, make_specs  # noqa: E402  (the sibling benchmark's)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO / "configs" / "render_default.yaml"
@@ -286,13 +287,50 @@ def flo_digest(root: Path) -> str:
 def cost(renders: list[dict]) -> dict[str, float]:
     """First beauty render (kernel load/compile, first scene sync) and the steady-state mean of the rest."""
     beauty = [r for r in renders if r["kind"] == "beauty"]
+    labels = [r for r in renders if r["kind"] == "labels"]
     rest = beauty[1:]
     return {
         "first_wall_s": beauty[0]["wall_s"],
         "wall_s": float(np.mean([r["wall_s"] for r in rest])),
         "cpu_s": float(np.mean([r["cpu_s"] for r in rest])),
+        "label_cpu_s": float(np.mean([r["cpu_s"] for r in labels])),
         "frames": len(beauty),
     }
+
+
+def print_projection(args, names: list[str], rows: dict[str, dict]) -> None:
+    """The paper's dataset at each setting's measured CPU time per render (sequence preparation left out:
+    the render command overlaps it with rendering)."""
+    beauty_renders = 2 * PAPER_PAIRS + PAPER_SEQUENCES  # 2n − 1 per sequence
+    label_renders = PAPER_PAIRS + PAPER_SEQUENCES  # n per sequence
+    cores = os.cpu_count() or 1
+    print(f"paper scale at {args.size}x{args.size} ({PAPER_PAIRS:,} pairs: {beauty_renders:,} beauty + {label_renders:,} "
+          f"label renders) from the CPU time per render measured here:")
+    for name in names:
+        row = rows[name]
+        per_pair = (beauty_renders * row["cpu_s"] + label_renders * row["label_cpu_s"]) / PAPER_PAIRS
+        print(f"  {name:<20} beauty {row['cpu_s']:.2f} + label {row['label_cpu_s']:.2f} CPU-s per render = "
+              f"{per_pair:.1f} CPU-s per pair: {PAPER_PAIRS * per_pair / 3600:,.0f} CPU-core-hours, "
+              f"{PAPER_PAIRS * per_pair / 3600 / cores:,.0f} h on one idle {cores}-core worker like this one")
+
+
+def report_costs(args, names: list[str], settings: dict, results: dict) -> None:
+    """--cost-only: cost per frame and the paper projection, no reference, no quality."""
+    rows = {name: cost(results[name]["renders"]) for name in names}
+    base = rows[BASELINE]
+    device = results[BASELINE]["device"]
+    print(f"\n{args.size}x{args.size}, {args.sequences} sequences x {args.n} frames, device {device['backend']} "
+          f"({', '.join(device['devices'])})")
+    print(f"{'setting':<20} {'CPU':>5} {'wall':>5} {'s/frame':>7} {'wall s':>7} {'first':>6} {'label s':>7}")
+    for name in names:
+        row = rows[name]
+        print(f"{name:<20} {row['cpu_s'] / base['cpu_s']:5.2f} {row['wall_s'] / base['wall_s']:5.2f} {row['cpu_s']:7.2f} "
+              f"{row['wall_s']:7.2f} {row['first_wall_s']:6.2f} {row['label_cpu_s']:7.2f}")
+    print("CPU, wall: steady-state time per beauty frame / the baseline's; s/frame, label s: CPU seconds per render; "
+          "wall s, first: wall seconds per steady-state frame and of the worker's first render (kernel load/compile)")
+    for name in names:
+        print(f"  {name:<20} {describe(settings[name])}")
+    print_projection(args, names, rows)
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -338,6 +376,8 @@ def main() -> None:
     parser.add_argument("--reference-samples", type=int, default=1024)
     parser.add_argument("--cache", default=None, help="keep the reference renders here between runs")
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    parser.add_argument("--cost-only", action="store_true", help="no reference and no quality: time per frame only "
+                        "(e.g. at 512² or on a GPU node) and the paper-scale projection")
     args = parser.parse_args()
 
     from ffn_render.render import load_config
@@ -354,15 +394,18 @@ def main() -> None:
     specs = tuple(make_specs(args.model, args.sequences, args.n, seed=args.seed))
     workdir = Path(tempfile.mkdtemp(prefix="bench-quality-"))
     try:
-        if args.cache:
-            Path(args.cache).mkdir(parents=True, exist_ok=True)
-        ref_roots = reference_roots(args, base, specs, workdir)
-        frames, ref_noise = reference_frames(ref_roots)
         settings = {}
         for name in names:
             render = {**base, **{k: shipped[k] for k in sampling}} if not CANDIDATES[name].get("quality") else dict(base)
             settings[name] = {**render, **CANDIDATES[name]}
         tasks = [Task(name, settings[name], specs, str(workdir / name)) for name in names]
+        if args.cost_only:
+            report_costs(args, names, settings, dict(zip(names, run_tasks(tasks))))
+            return
+        if args.cache:
+            Path(args.cache).mkdir(parents=True, exist_ok=True)
+        ref_roots = reference_roots(args, base, specs, workdir)
+        frames, ref_noise = reference_frames(ref_roots)
         results = dict(zip(names, run_tasks(tasks)))
         report(args, names, settings, results, frames, ref_noise, ref_roots, workdir)
     finally:
@@ -427,6 +470,7 @@ def report(args, names, settings, results, frames, ref_noise, ref_roots, workdir
     print(f"target: Δbase and Δtrue >= -{TARGET_DB} dB at <= {TARGET_COST}x the baseline's CPU cost")
     for name in names:
         print(f"  {name:<20} {describe(settings[name])}")
+    print_projection(args, names, rows)
     same = {row["labels"] for row in rows.values()} | {flo_digest(root) for root in ref_roots}
     print(f"labels (.flo) byte-identical across all {len(names)} settings and the reference: "
           f"{'yes' if len(same) == 1 else 'NO'}")
