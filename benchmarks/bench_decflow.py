@@ -1,13 +1,18 @@
-"""DecFlow training throughput against its data loader and against the one-decoder GMA baseline.
+"""DecFlow training cost of the two recipes side by side, against the data loader and the GMA baseline.
 
     python benchmarks/bench_decflow.py [--crop 256 256] [--batch 2] [--iters 12] [--steps 3] [--threads N]
 
 Writes a small dataset of 512×512 JPEG renders-alike in the SPEC §2 layout
-to a temporary folder, then measures, on one input crop:
-- data-loader samples/s with the trainer's default workers (augmentation included);
-- training steps/s (and samples/s) for DecFlow stage 1, DecFlow stage 2 and GMA;
-and prints ratios from this one run: loader vs. training samples/s (must be
-≥ 3: the loader is not the bottleneck), DecFlow vs. GMA step time.
+to a temporary folder, then measures, on one input crop and one batch:
+- data-loader samples/s of each recipe's augmentation with the trainer's
+  default workers (``release`` jitters and erases the full 512² image before
+  cropping; ``paper`` crops first);
+- CPU seconds per training step (``time.process_time``: the machine is
+  shared, so CPU time, not wall time) of stage 1 and stage 2 of each recipe,
+  and of the GMA baseline;
+and prints ratios from this one run: release / paper step cost per stage,
+each against GMA, and loader vs. training samples/s (must be ≥ 3: the loader
+is not the bottleneck).
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ import torch
 from PIL import Image
 
 from ffn_render.labels.flo import write_flo
-from models.decflow.augment import AugmentConfig, FlowAugmentor
+from models.decflow.augment import FlowAugmentor
+from models.decflow.config import TrainConfig, load_config
 from models.decflow.datasets import FFNPairs, scan_sequences
 from models.decflow.decflow import DecFlow, gma_baseline
-from models.decflow.train import StageTrainer, TrainConfig, iterate_batches, loader_workers
+from models.decflow.train import StageTrainer, iterate_batches, loader_workers
+
+RECIPES = ("release", "paper")
 
 
 def write_dataset(root: Path, sequences: int, frames: int, size: int = 512) -> None:
@@ -60,13 +68,14 @@ def loader_rate(root: Path, config: TrainConfig, batches: int) -> float:
     return samples / (time.perf_counter() - start)
 
 
-def step_time(model: DecFlow, stage: int, batch: dict[str, torch.Tensor], config: TrainConfig, steps: int) -> float:
+def step_cost(model: DecFlow, stage: int, batch: dict[str, torch.Tensor], config: TrainConfig, steps: int) -> float:
+    """CPU seconds per training step (after one warm-up step)."""
     trainer = StageTrainer(model, stage, config, torch.device("cpu"))
-    trainer.step(batch)  # warm-up
-    start = time.perf_counter()
+    trainer.step(batch)
+    start = time.process_time()
     for _ in range(steps):
         trainer.step(batch)
-    return (time.perf_counter() - start) / steps
+    return (time.process_time() - start) / steps
 
 
 def main() -> None:
@@ -74,38 +83,43 @@ def main() -> None:
     parser.add_argument("--crop", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--iters", type=int, default=12)
-    parser.add_argument("--steps", type=int, default=3, help="timed training steps per model")
+    parser.add_argument("--steps", type=int, default=3, help="timed training steps per model and stage")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads for training")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = TrainConfig(batch_size=args.batch, iters=args.iters, mixed_precision=False,
-                         augment=AugmentConfig(crop=tuple(args.crop)))
+    crop = f"[{args.crop[0]},{args.crop[1]}]"
+    configs = {name: load_config(name, overrides=[f"batch_size={args.batch}", f"iters={args.iters}",
+                                                  "mixed_precision=false", f"augment.crop={crop}"]) for name in RECIPES}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         write_dataset(root, sequences=6, frames=5)
-        samples_per_s = loader_rate(root, config, batches=12)
+        loader = {name: loader_rate(root, config, batches=12) for name, config in configs.items()}
         batch = next(iter(torch.utils.data.DataLoader(
-            FFNPairs(scan_sequences(root, "train"), FlowAugmentor(config.augment)), batch_size=args.batch)))
-    torch.manual_seed(0)
-    decflow = DecFlow()
-    times = {
-        "DecFlow stage 1": step_time(decflow, 1, batch, config, args.steps),
-        "DecFlow stage 2": step_time(decflow, 2, batch, config, args.steps),
-        "GMA baseline": step_time(gma_baseline(), 1, batch, config, args.steps),
-    }
-    crop = "x".join(str(c) for c in args.crop)
-    print(f"crop {crop}, batch {args.batch}, iters {args.iters}, torch threads {args.threads}, "
-          f"loader workers {loader_workers(config)} (default)")
-    print(f"{'':<18}{'steps/s':>9}{'samples/s':>11}{'loader/train':>14}")
-    print(f"{'data loader':<18}{'':>9}{samples_per_s:>11.2f}")
-    for name, seconds in times.items():
-        rate = args.batch / seconds
-        print(f"{name:<18}{1 / seconds:>9.3f}{rate:>11.2f}{samples_per_s / rate:>13.1f}x")
-    headroom = samples_per_s / (args.batch / min(times.values()))
-    verdict = "ok" if headroom >= 3 else "LOADER IS A BOTTLENECK"
-    print(f"loader vs. fastest training: {headroom:.1f}x (need >= 3x): {verdict}")
-    print(f"DecFlow stage 1 / GMA step time: {times['DecFlow stage 1'] / times['GMA baseline']:.2f}")
-    print(f"DecFlow stage 2 / GMA step time: {times['DecFlow stage 2'] / times['GMA baseline']:.2f}")
+            FFNPairs(scan_sequences(root, "train"), FlowAugmentor(configs["paper"].augment)), batch_size=args.batch)))
+    costs = {}
+    for name, config in configs.items():
+        torch.manual_seed(0)
+        model = DecFlow()
+        for stage in (1, 2):
+            costs[(name, stage)] = step_cost(model, stage, batch, config, args.steps)
+    gma_config = load_config("paper", overrides=[f"batch_size={args.batch}", f"iters={args.iters}", "mixed_precision=false",
+                                                 "model=gma"])
+    gma = step_cost(gma_baseline(), 1, batch, gma_config, args.steps)
+    print(f"crop {args.crop[0]}x{args.crop[1]}, batch {args.batch}, iters {args.iters}, torch threads {args.threads}, "
+          f"loader workers {loader_workers(configs['paper'])} (default); CPU s per step")
+    print(f"{'':<17}{'release':>9}{'paper':>9}{'release/paper':>15}{'release/GMA':>13}{'paper/GMA':>11}")
+    for stage in (1, 2):
+        release, paper = costs[("release", stage)], costs[("paper", stage)]
+        print(f"{f'stage {stage}':<17}{release:>9.2f}{paper:>9.2f}{release / paper:>15.2f}{release / gma:>13.2f}"
+              f"{paper / gma:>11.2f}")
+    print(f"{'GMA baseline':<17}{gma:>9.2f}")
+    print(f"{'loader samples/s':<17}{loader['release']:>9.2f}{loader['paper']:>9.2f}"
+          f"{loader['release'] / loader['paper']:>15.2f}")
+    fastest = min(*costs.values(), gma)
+    for name in RECIPES:
+        headroom = loader[name] * fastest / args.batch  # loader samples per training sample at the cheapest step
+        verdict = "ok" if headroom >= 3 else "LOADER IS A BOTTLENECK"
+        print(f"{name} loader vs. training: {headroom:.1f}x (need >= 3x): {verdict}")
 
 
 if __name__ == "__main__":

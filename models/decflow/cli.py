@@ -20,6 +20,7 @@ from ffn_render.errors import FFNError
 from .config import RECIPE_SOURCES, RECIPES
 
 ITERS = click.IntRange(min=1)
+DATA = click.option("--data", "root", required=True, type=click.Path(path_type=Path), help="Dataset ROOT (SPEC §2 layout).")
 
 
 class OneLineErrors(click.Group):
@@ -71,7 +72,7 @@ _RECIPE_HELP = "; ".join(f"{name}: {source}" for name, source in RECIPE_SOURCES.
               "hyperparameters (configs/decflow_{recipe}.yaml spells them out); --config and --set change "
               "single settings on top. Everything is checked before any work. Resumes from "
               "OUT/checkpoints/latest.pth when it exists.")
-@click.option("--data", "root", required=True, type=click.Path(path_type=Path), help="Dataset ROOT (SPEC §2 layout).")
+@DATA
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder: checkpoints, TensorBoard logs.")
 @click.option("--recipe", type=click.Choice(list(RECIPES)), default="release", show_default=True,
               help=f"Named set of settings ({_RECIPE_HELP}).")
@@ -120,7 +121,7 @@ def train(root: Path, out: Path, recipe: str, config_path: Path | None, override
               "mask) and 'release' (the released evaluator's Σ EPE over the whole image / mask pixel count, the "
               "figure to compare with the paper). Give --checkpoint several times (e.g. DecFlow and the GMA "
               "baseline) for a comparison.")
-@click.option("--data", "root", required=True, type=click.Path(path_type=Path), help="Dataset ROOT (SPEC §2 layout).")
+@DATA
 @click.option("--checkpoint", "checkpoints", required=True, multiple=True, type=click.Path(path_type=Path),
               help="Model weights (DecFlow, DecFlow w/o encoder, or GMA; detected from the file).")
 @click.option("--split", default="test", show_default=True, help="train, val or test.")

@@ -8,7 +8,6 @@ their mean displacement, computed here by hand from the projections.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -142,11 +141,9 @@ def test_frames_without_points_need_a_face_dlib_can_find(tmp_path: Path, clips: 
     frames.mkdir()
     for number, frame in enumerate(clips[("S011", "002")].frames, start=1):
         Image.fromarray(frame).save(frames / f"{number:04d}.png")
-    completed = subprocess.run(["decflow", "evaluate-landmarks", str(tmp_path), "--baselines", "zero",
-                                "--json", str(tmp_path / "r.json")], capture_output=True, text=True, check=False)
-    lines = [line for line in completed.stderr.splitlines() if line.strip()]
-    assert completed.returncode == 1 and len(lines) == 1, completed.stderr
-    assert f"{frames / '0001.png'}: no face found" in lines[0]
+    line = _error_line(CliRunner().invoke(main, ["evaluate-landmarks", str(tmp_path), "--baselines", "zero",
+                                                  "--json", str(tmp_path / "r.json")]))
+    assert f"{frames / '0001.png'}: no face found" in line
     assert not (tmp_path / "r.json").exists()
 
 

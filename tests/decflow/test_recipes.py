@@ -6,6 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from models.decflow.cli import main
 
 from models.decflow.config import TrainConfig, load_config
 from models.decflow.errors import DecFlowError
@@ -13,13 +16,8 @@ from models.decflow.errors import DecFlowError
 from .synthetic import SeqSpec, write_dataset
 
 
-def _decflow(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
-    env = None
-    if home is not None:
-        import os
-
-        env = {**os.environ, "HOME": str(home)}
-    return subprocess.run(["decflow", *args], capture_output=True, text=True, check=False, env=env)
+def _decflow(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["decflow", *args], capture_output=True, text=True, check=False)
 
 
 def _one_error_line(result: subprocess.CompletedProcess) -> str:
@@ -48,8 +46,9 @@ def test_release_dry_run_prints_the_public_codes_parameter_counts(dataset: Path,
 
 
 def test_paper_dry_run_trains_one_decoder_per_stage(dataset: Path, tmp_path: Path) -> None:
-    result = _decflow("train", "--recipe", "paper", "--dry-run", "--data", str(dataset), "--out", str(tmp_path / "r"))
-    assert result.returncode == 0, result.stderr
+    result = CliRunner().invoke(main, ["train", "--recipe", "paper", "--dry-run", "--data", str(dataset),
+                                       "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     # Stage 2: update_block_head alone = release stage 2 minus change_dim (512·256 + 256).
     assert "stage 2: 3,628,865 trainable parameters" in lines
@@ -57,17 +56,17 @@ def test_paper_dry_run_trains_one_decoder_per_stage(dataset: Path, tmp_path: Pat
     assert "  loss: 1·L_h + 1·L_e; batch-norm statistics fixed (freeze_bn)" in lines
 
 
-@pytest.mark.parametrize("setting, words", [
-    ("batch_size=-3", "'batch_size' = -3 is invalid (must be ≥ 1)"),
-    ("augment.hflip_prob=1.5", "'hflip_prob' = 1.5 is invalid (must be in [0, 1])"),
-    ("stage1_modules=[fnet,decoder]", "'stage1_modules' = ['fnet', 'decoder'] is invalid"),
-])
-def test_bad_settings_fail_at_once_with_one_line_and_write_nothing(dataset: Path, tmp_path: Path, setting: str,
-                                                                    words: str) -> None:
+def test_bad_settings_fail_at_once_with_one_line_and_write_nothing(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    line = _one_error_line(_decflow("train", "--data", str(dataset), "--out", str(out), "--set", setting))
-    assert words in line
+    line = _one_error_line(_decflow("train", "--data", str(dataset), "--out", str(out), "--set", "batch_size=-3"))
+    assert "'batch_size' = -3 is invalid (must be ≥ 1)" in line
     assert not out.exists()
+    for setting, words in (("augment.hflip_prob=1.5", "'hflip_prob' = 1.5 is invalid (must be in [0, 1])"),
+                           ("stage1_modules=[fnet,decoder]", "'stage1_modules' = ['fnet', 'decoder'] is invalid")):
+        result = CliRunner().invoke(main, ["train", "--data", str(dataset), "--out", str(out), "--set", setting])
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 1 and len(lines) == 1 and words in lines[0], result.output
+        assert not out.exists()
 
 
 def test_infer_with_zero_iterations_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
@@ -77,10 +76,14 @@ def test_infer_with_zero_iterations_is_one_line_and_writes_nothing(tmp_path: Pat
     assert not out.exists()
 
 
-def test_imagenet_trunk_without_pytorchcvs_cache_names_the_cache_path(dataset: Path, tmp_path: Path) -> None:
-    line = _one_error_line(_decflow("train", "--dry-run", "--data", str(dataset), "--out", str(tmp_path / "r"),
-                                    "--dad-encoder", "imagenet", home=tmp_path))
-    assert str(tmp_path / ".torch" / "models" / "resnet50-") in line and "cache" in line
+def test_imagenet_trunk_without_pytorchcvs_cache_names_the_cache_path(dataset: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = CliRunner().invoke(main, ["train", "--dry-run", "--data", str(dataset), "--out", str(tmp_path / "r"),
+                                       "--dad-encoder", "imagenet"])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1, result.output
+    assert str(tmp_path / ".torch" / "models" / "resnet50-") in lines[0] and "cache" in lines[0]
 
 
 @pytest.mark.parametrize("values, words", [
