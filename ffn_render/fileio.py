@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import tempfile
@@ -73,10 +74,25 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     try:
         yield tmp
         os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        if exc.filename is None:  # numpy's short writes ("N requested and M written") name neither file nor cause
+            raise OSError(exc.errno, f"{exc.strerror or exc}{short_write_cause(target.parent)}", str(target)) from None
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def short_write_cause(folder: Path) -> str:
+    """Why a write may have come up short: a file-size limit, or a disk with (almost) no room left."""
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY:
+        return f" (file too large: a file-size limit of {limit} bytes applies, see ulimit -f)"
+    free = shutil.disk_usage(folder).free
+    return f" (disk full: {free} bytes free)" if free < 1 << 20 else ""
 
 
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:

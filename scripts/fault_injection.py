@@ -55,7 +55,8 @@ SUBMIT_POINTS = ("render-mid-sequence", "after-meta-commit", "manifest-mid-write
 # appearance code changes while the suite runs they would differ from the reference for that reason alone.
 LABEL_TREES = ("flow", "mask", "depth")
 NUM_SHARDS = 2
-SMALL_DISK_BYTES = 160 * 1024  # holds the specs and a sequence or two, not a dataset
+SMALL_DISK_BYTES = 256 * 1024  # more than the labels of the suite's 4 sequences (a lower bound render checks), less than a dataset
+FILE_SIZE_LIMIT = 16 * 1024  # without a tmpfs: more than a 32×32 .flo, less than a raw label render
 
 
 @dataclass
@@ -280,8 +281,8 @@ def concurrent_pair(work: Workload, kind: str, root: Path, tally: Tally) -> None
 @contextlib.contextmanager
 def small_disk(folder: Path) -> Iterator[tuple[callable, callable]]:
     """A folder on a tiny file system: a tmpfs of SMALL_DISK_BYTES when this process may mount (root), else a
-    file-size limit (RLIMIT_FSIZE) for the processes started under it. Yields (preexec for those processes,
-    a function that lifts the limit)."""
+    file-size limit (RLIMIT_FSIZE, FILE_SIZE_LIMIT) for the processes started under it. Yields (preexec for
+    those processes, a function that lifts the limit)."""
     folder.mkdir(parents=True, exist_ok=True)
     mounted = os.geteuid() == 0 and subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={SMALL_DISK_BYTES}", "tmpfs", str(folder)], capture_output=True).returncode == 0
@@ -289,7 +290,7 @@ def small_disk(folder: Path) -> Iterator[tuple[callable, callable]]:
 
     def preexec() -> None:
         if not mounted and limit["on"]:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (SMALL_DISK_BYTES // 4, resource.RLIM_INFINITY))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, resource.RLIM_INFINITY))
 
     def lift() -> None:
         limit["on"] = False

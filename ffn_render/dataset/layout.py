@@ -231,6 +231,15 @@ def sequence_files(
     )
 
 
+NPY_HEADER_BYTES = 128  # numpy's .npy header for these small arrays
+
+
+def label_bytes(n: int, width: int, height: int) -> int:
+    """The exact size of a sequence's flows, depths and masks (SPEC §3): a lower bound of what it needs on disk."""
+    pixels = width * height
+    return 2 * (n - 1) * (12 + 8 * pixels) + n * (2 * NPY_HEADER_BYTES + 4 * pixels + pixels)
+
+
 def scan_sequences(root: str | os.PathLike, split: str | None = None) -> list[SequenceKey]:
     """Sequences under ``ROOT/image/facial/{split}/{emotion}/{seq}`` (folders only), sorted.
 

@@ -15,14 +15,17 @@ gives the segmentation label of each pixel.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import OpenEXR
@@ -31,7 +34,7 @@ from PIL import Image
 from ..dataset import layout
 from ..dataset.layout import FLOW_KINDS, SequenceKey
 from ..errors import RenderError
-from ..fileio import TMP_PREFIX, atomic_write_json, kill_point, temporary_prefix
+from ..fileio import TMP_PREFIX, atomic_write_json, kill_point, short_write_cause, temporary_prefix
 from ..labels.analytic import occlusion_mask, rasterize
 from ..labels.colorwheel import flow_to_rgb
 from ..labels.depthmask import mask_from_depth, write_depth, write_mask
@@ -55,16 +58,39 @@ class LabelPasses:
     region: np.ndarray  # int32 segmentation label, 0 on the background
 
 
+@contextlib.contextmanager
+def _c_stderr_captured() -> Iterator[list[str]]:
+    """Collect what C libraries write to file descriptor 2 inside the block (OpenEXR reports a damaged file
+    there, line by line, besides raising); yields the list the lines land in when the block ends."""
+    lines: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines.extend(line for line in capture.read().decode(errors="replace").splitlines() if line.strip())
+
+
 def read_label_exr(path: str | os.PathLike) -> LabelPasses:
     """Read a label render (``ViewLayer.Vector``, ``.Depth`` and ``.region`` channels)."""
     channels: dict[str, np.ndarray] = {}
-    try:
-        with OpenEXR.File(str(path)) as exr:
-            for part in exr.parts:
-                for name, channel in part.channels.items():
-                    channels[name.split(".", 1)[-1]] = channel.pixels
-    except Exception as exc:  # OpenEXR raises RuntimeError/OSError variants
-        raise RenderError(f"{path}: cannot read the label render ({exc})") from None
+    problem = None
+    with _c_stderr_captured() as complaints:
+        try:
+            with OpenEXR.File(str(path)) as exr:
+                for part in exr.parts:
+                    for name, channel in part.channels.items():
+                        channels[name.split(".", 1)[-1]] = channel.pixels
+        except Exception as exc:  # OpenEXR raises RuntimeError/OSError variants
+            problem = str(exc)
+    if problem or complaints:  # a file Blender could not write whole (full disk, file-size limit)
+        detail = (problem or complaints[0]).removeprefix(f"{path}: ")
+        raise RenderError(f"{path}: cannot read the label render ({detail}){short_write_cause(Path(path).parent)}")
     try:
         x, y, z, w = (channels[f"Vector.{c}"] for c in "XYZW")
         depth = channels["Depth.Z"]

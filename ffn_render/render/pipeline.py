@@ -322,6 +322,7 @@ def render_dataset(
         raise RenderError(f"{specs_dir or config.source}: no sequence specs{f' in split {split}' if split else ''} to render")
     # The same stable hash assignment as `ffn-render submit` (ffn_render.cluster.shards).
     specs = select_shard(specs, shard_id)
+    check_disk_space(root, [s for s in specs if not is_complete(root, _key(s))], config.render.width, config.render.height)
     worker = None
     if any(not is_complete(root, _key(s)) for s in specs):  # looked at again under the lock
         render = config.render
@@ -335,6 +336,16 @@ def render_dataset(
     finally:
         if worker is not None:
             worker.close()
+
+
+def check_disk_space(root: Path, specs: list[SequenceSpec], width: int, height: int) -> None:
+    """Refuse a run whose labels alone cannot fit on ROOT's disk (a lower bound: never refuses one that fits)."""
+    need = sum(layout.label_bytes(spec.n, width, height) for spec in specs)
+    existing = next(folder for folder in (root, *root.resolve().parents) if folder.exists())
+    free = shutil.disk_usage(existing).free
+    if need > free:
+        raise RenderError(f"{root}: disk full: the labels of {len(specs)} sequences need at least {need / 1e6:.1f} MB, "
+                          f"{free / 1e6:.1f} MB are free")
 
 
 def _key(spec: SequenceSpec) -> SequenceKey:

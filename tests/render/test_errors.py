@@ -202,9 +202,9 @@ def test_full_disk_is_one_line_leaves_nothing_partial_and_a_rerun_completes(tmp_
     from scripts.fault_injection import small_disk
 
     _, model_path = head
-    specs = write_specs(tmp_path / "specs", [make_spec(model_path, seq_id=f"seq-{k}", seed=k) for k in range(3)])
+    specs = write_specs(tmp_path / "specs", [make_spec(model_path, seq_id=f"seq-{k}", seed=k) for k in range(2)])
     config = tmp_path / "render.yaml"
-    config.write_text(yaml.safe_dump(tiny_config(64, 48).to_dict()))
+    config.write_text(yaml.safe_dump(tiny_config(32, 32).to_dict()))  # labels fit, the dataset does not
     command = ["ffn-render", "render", "--config", str(config), "--specs", str(specs), "--no-progress"]
     with small_disk(tmp_path / "disk") as (limit_files, lift):
         root = tmp_path / "disk" / "ds"
@@ -217,3 +217,18 @@ def test_full_disk_is_one_line_leaves_nothing_partial_and_a_rerun_completes(tmp_
         lift()
         assert subprocess.run(command + ["--out", str(root)], capture_output=True).returncode == 0
         assert subprocess.run(["ffn-render", "verify", str(root), "--quiet"]).returncode == 0
+
+
+def test_a_disk_too_small_for_the_labels_is_refused_up_front(tmp_path, head, monkeypatch):
+    import shutil
+
+    _, model_path = head
+    specs = write_specs(tmp_path / "specs", [make_spec(model_path, n=3)])
+    need = 2 * 2 * (12 + 8 * 64 * 48) + 3 * (2 * 128 + 5 * 64 * 48)  # SPEC §3 sizes of 4 flows, 3 depths, 3 masks
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - need + 1, need - 1))
+    root = tmp_path / "ds"
+    with pytest.raises(RenderError, match=f"disk full: the labels of 1 sequences need at least {need / 1e6:.1f} MB"):
+        render_dataset(tiny_config(64, 48), root, specs_dir=specs, progress=False)
+    assert not root.exists()
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - need, need))
+    render_dataset(tiny_config(64, 48), root, specs_dir=specs, progress=False)  # exactly enough for the labels
