@@ -20,7 +20,7 @@ from scipy.ndimage import gaussian_filter
 
 from ffn_render.labels.flo import write_flo
 
-SIZE = (64, 72)  # (height, width): the smallest side DecFlow's 4-level pyramid accepts is 57 px
+SIZE = (64, 72)  # (height, width): small and cheap; DecFlow pads every side to 128 px internally
 
 
 @dataclass(frozen=True)
