@@ -80,6 +80,9 @@ SHAPE_NAMES = (
     "age_sagging",
     "nasolabial_folds",
     "masculinity",
+    "eye_depth",
+    "nose_tip_width",
+    "mouth_protrusion",
     "eye_opening",
     "eye_roundness",
 )
@@ -303,7 +306,12 @@ def _feature_fields(
         "temple_width": _along(0, side * 0.0035 * sum(_gauss(v, (s * 0.062, 0.040, 0.030), (0.012, 0.020, 0.025)) for s in (1, -1))),
         "age_sagging": jowls[:, None] * np.array([0.0, -0.0030, 0.0008]) + cheeks[:, None] * np.array([0.0, -0.0020, 0.0])
         + head.normals * (0.0010 * jowls)[:, None],
-        "nasolabial_folds": head.normals * (-0.0012 * fold)[:, None],
+        "nasolabial_folds": head.normals * (-0.0016 * fold)[:, None],
+        # Deep-set or prominent eyes: the eyeballs and the lids around them move back or forward
+        # (rigidly, through the eye lock), the brow ridge and the cheeks stay.
+        "eye_depth": _along(2, -0.0036 * sum(_gauss(v, e, (0.016, 0.014, 0.016)) for e in m.eye)),
+        "nose_tip_width": _along(0, 0.22 * x * _gauss(v, m.nose_tip + np.array([0.0, -0.002, -0.004]), (0.010, 0.008, 0.010))),
+        "mouth_protrusion": _along(2, 0.0030 * _gauss(v, m.mouth_center, (0.024, 0.018, 0.03)) * front),
         # Sex-typical proportions (male positive): heavier brow ridge and jaw, larger nose, longer face, thinner lips.
         "masculinity": 0.8 * base["brow_ridge"] + 0.7 * base["jaw_width"] + 0.6 * base["chin_prominence"]
         + 0.6 * base["nose_length"] + 0.5 * base["nose_width"] + 0.5 * base["face_length"] - 0.5 * base["lip_thickness"]

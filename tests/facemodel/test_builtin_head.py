@@ -414,6 +414,7 @@ def _feature_measures(model, verts: np.ndarray) -> dict[str, float]:
     tip = int(r["nose"][np.argmax(v0[r["nose"], 2])])
     brow = np.flatnonzero((np.abs(v0[:, 0] - ex) < 0.008) & (np.abs(v0[:, 1] - (ey + 0.023)) < 0.004) & (v0[:, 2] > 0.06))
     bridge = r["nose"][np.abs(v0[r["nose"], 1] - 0.012) < 0.003]
+    tip_band = r["nose"][(np.abs(v0[r["nose"], 1] - v0[tip, 1]) < 0.004) & (v0[r["nose"], 2] > v0[tip, 2] - 0.006)]
     # The eye fissure: skin (not eyeball) just in front of the eyeball's centre, above and below it.
     skin = np.ones(len(v0), dtype=bool)
     skin[r["left_eyeball"]] = skin[r["right_eyeball"]] = False
@@ -431,7 +432,10 @@ def _feature_measures(model, verts: np.ndarray) -> dict[str, float]:
         "upper_lip_fullness": lips[v0[r["lips"], 1] > slit_y, 1].max() - slit[:, 1].mean(),
         "lower_lip_fullness": slit[:, 1].mean() - lips[v0[r["lips"], 1] < slit_y, 1].min(),
         "eye_opening": upper_lid - lower_lid,
-        "nose_projection": nose[:, 2].mean() - eye[2],
+        "nose_projection": nose[:, 2].mean(),
+        "eye_depth": eye[2],
+        "nose_tip_width": np.ptp(verts[tip_band, 0]),
+        "mouth_protrusion": lips[:, 2].mean() - eye[2],
     }
 
 
