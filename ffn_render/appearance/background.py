@@ -216,5 +216,5 @@ def procedural_background(seed: int, size: int = 1024, style: str | None = None)
     image = Image.fromarray(to_uint8(np.clip(_SCENES[style](rng, size), 0.0, 1.0)))
     image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.004, 0.02) * size))  # depth of field
     clean = np.asarray(image, dtype=np.float64) / 255.0
-    noisy = clean + (0.05 * clean + 0.012) * rng.standard_normal((size, size, 1))  # shot noise and a read-noise floor
+    noisy = clean + (0.03 * clean + 0.01) * rng.standard_normal((size, size, 1))  # shot noise and a read-noise floor
     return to_uint8(np.clip(noisy, 0.0, 1.0)), style
