@@ -50,3 +50,43 @@ def test_bad_photos_and_folders(tmp_path):
     empty.mkdir()
     with pytest.raises(AppearanceError, match="no images"):
         list_images(empty)
+
+
+def test_photo_folders_refuse_what_is_not_an_image(tmp_path, head):
+    from ffn_render.appearance import AppearanceConfig, sample_appearance
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(folder / "room.jpg")
+    (folder / ".DS_Store").write_bytes(b"\0")  # hidden files are no photos and no mistake
+    assert list_images(folder, only_images=True) == [folder / "room.jpg"]
+    config = AppearanceConfig(texture_size=32, background_size=32, backgrounds_dir=str(folder))
+    np.testing.assert_array_equal(sample_appearance(1, head, config).background, np.broadcast_to([10, 200, 30], (32, 32, 3)))
+    (folder / "notes.txt").write_text("not a photo")
+    with pytest.raises(AppearanceError, match=r"notes\.txt: not an image"):
+        sample_appearance(1, head, config)
+    (folder / "notes.txt").unlink()
+    (folder / "half.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.raises(AppearanceError, match=r"half\.png: cannot read image"):
+        sample_appearance(1, head, config)
+
+
+def test_render_command_reports_a_bad_photo_folder_in_one_line(tmp_path):
+    import subprocess
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (32, 32)).save(folder / "a.png")
+    (folder / "readme.md").write_text("# my photos")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "render: {width: 32, height: 32, samples: 1, denoiser: none, device: cpu}\n"
+        "sequences: {count: 1, n: 2}\n"
+        f"appearance: {{texture_size: 32, background_size: 32, backgrounds_dir: {folder}}}\n"
+    )
+    out = tmp_path / "out"
+    result = subprocess.run(["ffn-render", "render", "--config", str(config), "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode != 0
+    message = [line for line in result.stderr.replace("\r", "\n").splitlines() if line.startswith("error:")]
+    assert len(message) == 1 and "readme.md: not an image" in message[0] and "Traceback" not in result.stderr
+    assert not list(out.glob("image/**/*.jpg"))  # nothing rendered
