@@ -80,40 +80,89 @@ def ffhq_uv_command(in_dir, out_dir, hifi_obj, model_spec, uv_path, masks_path, 
 
 
 @texture_command.command("unwrap")
-@click.argument("photo", type=click.Path(dir_okay=False, exists=True))
-@click.option("--params", "params_path", type=click.Path(exists=True), required=True,
-              help="Fitted β, θ, ψ: JSON/NPZ with keys beta, theta (15), psi, or an EMOCA output folder.")
-@click.option("--camera", "camera_path", type=click.Path(dir_okay=False, exists=True), required=True,
-              help='Camera JSON: a Blender camera (lens_mm, sensor_width_mm, location, rotation_euler; '
-                   'a sequence metadata file works) or {"type": "weak_perspective", "scale", "tx", "ty"} (DECA/EMOCA).')
-@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output texture .png.")
+@click.argument("photos", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--fit", "fit", is_flag=True, help="Fit the face model to each photo's dlib landmarks (no --params/--camera needed).")
+@click.option("--params", "params_path", type=click.Path(exists=True, dir_okay=False),
+              help="Fitted β, θ, ψ: a parameter table (.jsonl, e.g. from `params fit`; the record of the photo), "
+                   "or JSON/NPZ with keys beta, theta (15), psi.")
+@click.option("--camera", "camera_path", type=click.Path(dir_okay=False, exists=True),
+              help='Camera JSON: a Blender camera (lens_mm, sensor_width_mm, location, rotation_euler; a sequence metadata '
+                   'file works), {"type": "pinhole", ...} (params fit) or {"type": "weak_perspective", "scale", "tx", "ty"} '
+                   "(DECA/EMOCA). Default with a .jsonl --params: the record's fitted camera.")
+@click.option("--out", type=click.Path(), required=True,
+              help="Output texture .png for one photo, or a folder (<photo stem>.png) for several.")
 @_model_options
+@click.option("--landmarks", "landmark_files", multiple=True, type=click.Path(dir_okay=False),
+              help="With --fit and a FLAME model: its landmark embedding (see `params fit --help`).")
 @click.option("--size", type=click.IntRange(16, 8192), default=1024, show_default=True, help="Output texture side.")
 @click.option("--mean-texture", type=click.Path(dir_okay=False, exists=True),
-              help="Texture (model layout) for texels seen neither directly nor mirrored; default: mean seen colour.")
+              help="Base texture (model layout) for texels seen neither directly nor mirrored; default: mean seen colour.")
 @click.option("--no-symmetry", is_flag=True, help="Do not fill hidden texels from their left-right mirror.")
-@click.option("--weights-out", type=click.Path(dir_okay=False), help="Also write the visibility weight map (grey PNG).")
-def unwrap_command(photo, params_path, camera_path, out, model_spec, uv_path, masks_path, size, mean_texture,
-                   no_symmetry, weights_out) -> None:
-    """Unwrap a frontal PHOTO into a UV texture, using the fitted face parameters and camera."""
+@click.option("--weights-out", type=click.Path(dir_okay=False), help="Also write the visibility weight map (grey PNG; one photo).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Write per photo: texel fractions seen/mirrored/base, ID Sim photo↔render (JSON).")
+def unwrap_command(photos, fit, params_path, camera_path, out, model_spec, uv_path, masks_path, landmark_files, size,
+                   mean_texture, no_symmetry, weights_out, report_path) -> None:
+    """Unwrap face PHOTOS into UV textures with the fitted face parameters and camera.
+
+    Texels are coloured from the photo where the surface faces the camera,
+    from their mirror texel where that was seen, else from the base; the
+    textured head is rendered back with the same parameters and camera and
+    compared with the photo (ID Sim, dlib descriptors).
+    """
+    import json
+
     import numpy as np
 
-    from .background import read_rgb_image
+    from ..faces import read_rgb
+    from ..fileio import atomic_write_text
     from .textures import read_texture, write_png
-    from .unwrap import MEAN, MIRRORED, SEEN, read_camera, read_params, unwrap_photo
+    from .unwrap import photo_texture, read_camera, read_params, table_camera
 
-    image = np.asarray(read_rgb_image(photo), dtype=np.uint8)
-    beta, theta, psi = read_params(params_path)
-    camera = read_camera(camera_path, image.shape[1], image.shape[0])
+    if fit == bool(params_path):
+        raise AppearanceError("give either --fit or --params (with --camera unless the table records the camera)")
     model = _load_model(model_spec, uv_path, masks_path)
     mean = read_texture(mean_texture) if mean_texture else None
-    result = unwrap_photo(image, model, beta, theta, psi, camera, size, mean_texture=mean, symmetry=not no_symmetry)
-    if weights_out:
-        grey = np.clip(np.rint(result.weight * 255), 0, 255).astype(np.uint8)
-        write_png(weights_out, np.repeat(grey[..., None], 3, axis=2))
-    write_png(out, result.texture)
-    click.echo(f"wrote {out}: {result.fraction(SEEN):.0%} seen, {result.fraction(MIRRORED):.0%} mirrored, "
-               f"{result.fraction(MEAN):.0%} from the mean")
+    fitter = _photo_fitter(model, landmark_files) if fit else None
+    single = len(photos) == 1 and out.lower().endswith(".png")
+    report = {}
+    for photo in photos:
+        image = read_rgb(photo)
+        height, width = image.shape[:2]
+        if fitter is not None:
+            result = fitter(image, photo)
+            beta, theta, psi = result.beta, result.theta, result.psi
+            camera = read_camera_json(result.camera_json(), width, height, photo)
+        else:
+            beta, theta, psi = read_params(params_path, photo)
+            camera = (read_camera(camera_path, width, height) if camera_path
+                      else table_camera(params_path, photo, width, height))
+        made = photo_texture(image, model, beta, theta, psi, camera, size, str(photo), mean_texture=mean,
+                             symmetry=not no_symmetry)
+        target = Path(out) if single else Path(out) / f"{Path(photo).stem}.png"
+        if weights_out and single:
+            grey = np.clip(np.rint(made.unwrap.weight * 255), 0, 255).astype(np.uint8)
+            write_png(weights_out, np.repeat(grey[..., None], 3, axis=2))
+        write_png(target, made.unwrap.texture)
+        report[str(photo)] = {"texture": str(target), **made.to_json()}
+        click.echo(f"wrote {target}: {made.summary()}")
+    if report_path:
+        atomic_write_text(report_path, json.dumps(report, indent=1) + "\n")
+
+
+def read_camera_json(data: dict, width: int, height: int, source: str):
+    from .unwrap import pinhole_camera
+
+    return pinhole_camera(data, width, height, source)
+
+
+def _photo_fitter(model: FaceModel, landmark_files):
+    """detect + fit of one photo with the model's landmark embedding (built once)."""
+    from ..facemodel.fit import fit_photo
+    from ..facemodel.landmarks import landmark_embedding_for
+
+    embedding = landmark_embedding_for(model, list(landmark_files) or None)
+    return lambda image, source: fit_photo(model, embedding, image, source)
 
 
 @click.command("texture-report")

@@ -24,9 +24,7 @@ from scipy.spatial import cKDTree
 
 from ..errors import AppearanceError
 from ..facemodel import POSE_SIZE, FaceModel
-from ..labels.analytic import PinholeCamera
-from ..params.emoca import load_emoca_codes
-from ..labels.analytic import first_hits
+from ..labels.analytic import PinholeCamera, first_hits, rasterize
 from .camera import CameraSpec
 from .uvmap import UVRaster, fill_uncovered, interpolate, rasterize_uv, sample_bilinear, uv_to_pixel
 
@@ -79,6 +77,8 @@ def read_camera(path: str | os.PathLike, width: int, height: int) -> PinholeCame
         data = data["camera"]  # an appearance record
     if not isinstance(data, dict):
         raise AppearanceError(f"{path}: camera JSON must be an object")
+    if data.get("type") == "pinhole":
+        return pinhole_camera(data, width, height, path)
     if data.get("type") == "weak_perspective":
         try:
             return weak_perspective_camera(float(data["scale"]), float(data["tx"]), float(data["ty"]), width, height)
@@ -87,20 +87,63 @@ def read_camera(path: str | os.PathLike, width: int, height: int) -> PinholeCame
     return CameraSpec.from_json(data, source=str(path)).pinhole(width, height)
 
 
-def read_params(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(β, θ (15), ψ) from a JSON/NPZ with keys beta, theta, psi (a sequence spec works), or an EMOCA folder."""
+def pinhole_camera(data: dict, width: int, height: int, source: str | os.PathLike) -> PinholeCamera:
+    """A ``{"type": "pinhole", fx, fy, cx, cy, width, height, rotation, translation}`` camera (as ``params fit``
+    records it) for a ``width``×``height`` photo; a camera fitted to another image size is refused."""
+    try:
+        camera = PinholeCamera(
+            fx=float(data["fx"]), fy=float(data["fy"]), cx=float(data["cx"]), cy=float(data["cy"]),
+            width=int(data["width"]), height=int(data["height"]),
+            rotation=np.asarray(data["rotation"], dtype=np.float64).reshape(3, 3),
+            translation=np.asarray(data["translation"], dtype=np.float64).reshape(3),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AppearanceError(f"{source}: pinhole camera needs fx, fy, cx, cy, width, height, rotation, translation ({exc!r})") from None
+    if (camera.width, camera.height) != (width, height):
+        raise AppearanceError(f"{source}: camera was fitted to a {camera.width}×{camera.height} image, the photo is {width}×{height}")
+    return camera
+
+
+def _table_record(path: Path, photo: str | os.PathLike | None) -> dict:
+    """The record of a parameter table (JSON lines) for ``photo`` (by its ``image`` field), or its only record."""
+    try:
+        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise AppearanceError(f"{path}: cannot read parameter table ({exc})") from None
+    if photo is not None:
+        matching = [r for r in records if isinstance(r, dict) and r.get("image") and Path(r["image"]).resolve() == Path(photo).resolve()]
+        if matching:
+            return matching[0]
+    if len(records) != 1:
+        raise AppearanceError(f"{path}: {len(records)} records and none for {photo}; pass a table with this photo's record")
+    return records[0]
+
+
+def table_camera(path: str | os.PathLike, photo: str | os.PathLike, width: int, height: int) -> PinholeCamera:
+    """The fitted camera a parameter table records for ``photo`` (``params fit`` writes it)."""
+    record = _table_record(Path(path), photo)
+    if not isinstance(record.get("camera"), dict):
+        raise AppearanceError(f"{path}: the record for {photo} has no fitted camera; pass --camera")
+    return pinhole_camera(record["camera"], width, height, path)
+
+
+def read_params(path: str | os.PathLike, photo: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(β, θ (15), ψ) from a JSON/NPZ with keys beta, theta, psi (a sequence spec works), or a parameter table
+    (``.jsonl``: the record whose image is ``photo``, or its only record)."""
     path = Path(path)
-    if path.is_dir():
-        beta, psi, theta = load_emoca_codes(path)
-        return beta, theta, psi
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix.lower() == ".jsonl":
+            data = _table_record(path, photo)
         elif path.suffix.lower() == ".npz":
             with np.load(path, allow_pickle=False) as npz:
                 data = {key: npz[key] for key in npz.files}
         else:
-            raise AppearanceError(f"{path}: parameters must be .json, .npz or an EMOCA output folder")
+            raise AppearanceError(
+                f"{path}: parameters must be .json, .npz or a parameter table .jsonl "
+                "(import EMOCA output with `ffn-render params emoca` first)"
+            )
         beta, theta, psi = (np.asarray(data[key], dtype=np.float64).ravel() for key in ("beta", "theta", "psi"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise AppearanceError(f"{path}: cannot read beta/theta/psi ({exc!r})") from None
@@ -228,3 +271,60 @@ def unwrap_photo(
     maps = np.zeros((3,) + size2)
     maps[:, covered] = weight, fill_weight, source
     return UnwrapResult(np.clip(np.rint(texture), 0, 255).astype(np.uint8), maps[0], maps[1], maps[2].astype(np.uint8))
+
+
+def render_textured(model: FaceModel, vertices: np.ndarray, texture: np.ndarray, camera: PinholeCamera,
+                    backdrop: np.ndarray) -> np.ndarray:
+    """The textured mesh drawn over ``backdrop`` (uint8 (H, W, 3)) with the analytic ray caster, unlit: the
+    photo's own shading is in an unwrapped texture."""
+    raster = rasterize(camera, vertices, model.faces)
+    hit = raster.tri_id >= 0
+    uv = np.einsum("nk,nkd->nd", raster.bary[hit], model.vt[model.ft[raster.tri_id[hit]]])
+    image = np.asarray(backdrop, dtype=np.float64).copy()
+    image[hit] = sample_bilinear(texture, uv_to_pixel(uv, texture.shape[:2]))
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class PhotoTexture:
+    """A photo turned into a texture: the unwrap, the render of the textured head and ID Sim photo↔render."""
+
+    unwrap: UnwrapResult
+    render: np.ndarray
+    id_cosine: float | None  # the paper's ID Sim (dlib descriptor cosine); None when no face is found in the render
+    id_distance: float | None  # dlib's distance (< 0.6: the same person)
+
+    def summary(self) -> str:
+        u = self.unwrap
+        text = f"{u.fraction(SEEN):.0%} seen, {u.fraction(MIRRORED):.0%} mirrored, {u.fraction(MEAN):.0%} from the base"
+        if self.id_cosine is None:
+            return text + "; ID Sim: no face found in the render"
+        return text + f"; ID Sim {self.id_cosine:.3f} (distance {self.id_distance:.3f})"
+
+    def to_json(self) -> dict:
+        return {"seen": self.unwrap.fraction(SEEN), "mirrored": self.unwrap.fraction(MIRRORED),
+                "base": self.unwrap.fraction(MEAN), "id_sim": self.id_cosine, "id_distance": self.id_distance}
+
+
+def identity_similarity(photo: np.ndarray, render: np.ndarray, source: str) -> tuple[float | None, float | None]:
+    """(cosine, distance) of the dlib descriptors of photo and render; (None, None) when the render shows no face."""
+    from ..faces import FaceError
+    from .identity import id_similarity
+
+    try:
+        similarity = id_similarity(photo, render, names=(source, f"render of {source}"))
+    except FaceError as exc:
+        if "render of" not in str(exc):
+            raise
+        return None, None
+    return similarity.cosine, similarity.distance
+
+
+def photo_texture(photo: np.ndarray, model: FaceModel, beta, theta, psi, camera: PinholeCamera, size: int,
+                  source: str, mean_texture: np.ndarray | None = None, symmetry: bool = True) -> PhotoTexture:
+    """Unwrap ``photo`` and measure how well the textured head, rendered with the same parameters and camera,
+    keeps the person: ID Sim photo↔render."""
+    result = unwrap_photo(photo, model, beta, theta, psi, camera, size, mean_texture=mean_texture, symmetry=symmetry)
+    render = render_textured(model, model.forward(beta, theta, psi)[0], result.texture, camera, photo)
+    cosine, distance = identity_similarity(photo, render, source)
+    return PhotoTexture(result, render, cosine, distance)

@@ -104,6 +104,50 @@ def run_emoca_command(images: str, out: str, models_dir: str | None, model_name:
     click.echo(f"EMOCA reconstructed {written} faces into {out}")
 
 
+@params_command.command("fit")
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True, help="Parameter table to write (.jsonl).")
+@click.option("--model", "model_spec", default=BUILTIN_NAME, show_default=True, help="'ffn-head' or a FLAME .pkl/.npz file.")
+@click.option("--landmarks", "landmark_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Landmark embedding of a FLAME model: DECA's landmark_embedding.npy, or TF_FLAME's "
+                   "flame_static_embedding.pkl (+ flame_dynamic_embedding.npy; repeat the option). ffn-head has its own.")
+@click.option("--emotion", type=click.Choice(EMOTIONS), help="Emotion of every photo (default: none).")
+@click.option("--affectnet", type=click.Path(exists=True),
+              help="AffectNet labels (training/validation CSV, or an npy-annotation folder) matched by image stem.")
+@click.option("--emotion-from-folder", is_flag=True, help="Take each photo's emotion from its parent folder's name.")
+@click.option("--per-category", type=click.IntRange(min=0), default=0, show_default=True,
+              help="At most this many photos per emotion (0: all), drawn by --seed.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the selection and the records.")
+@click.option("--shape-components", type=click.IntRange(min=1), default=50, show_default=True, help="β coefficients fitted.")
+@click.option("--expression-components", type=click.IntRange(min=1), default=50, show_default=True, help="ψ coefficients fitted.")
+@click.option("--detector", type=click.Choice(["auto", "hog", "cnn"]), default="auto", show_default=True,
+              help="dlib face detector; auto: HOG, and the CNN detector where HOG finds no face.")
+@click.option("--skip-failures", is_flag=True, help="Leave out photos that cannot be read or show no face (default: stop).")
+@_user_errors
+def fit_command(images, out_path, model_spec, landmark_files, emotion, affectnet, emotion_from_folder, per_category, seed,
+                shape_components, expression_components, detector, skip_failures) -> None:
+    """Fit the face model to photos IMAGES (files or folders): β, ψ, pose θ (global, neck, jaw) and a camera.
+
+    dlib finds the face and its 68 landmarks; the fit minimises their
+    reprojection error under priors. Each record carries the image, the
+    fitted camera and the final landmark error in pixels.
+    """
+    from ..facemodel.fit import FitOptions
+    from ..facemodel.landmarks import landmark_embedding_for
+    from .fit import find_photos, fit_records, label_photos
+
+    photos = label_photos(find_photos(images), emotion, affectnet, emotion_from_folder)
+    model = load_face_model(model_spec)
+    embedding = landmark_embedding_for(model, list(landmark_files) or None)
+    options = FitOptions(n_shape=shape_components, n_expr=expression_components)
+    records = fit_records(model, embedding, photos, seed=seed, per_category=per_category or None, options=options,
+                          detector=detector, skip_failures=skip_failures, progress=True)
+    write_param_table(out_path, records)
+    errors = np.array([r.landmark_error_px for r in records])
+    click.echo(f"wrote {len(records)} records to {out_path}; landmark error {np.median(errors):.2f} px median, "
+               f"{errors.max():.2f} px max")
+
+
 @params_command.command("show")
 @click.argument("table", type=click.Path(dir_okay=False))
 @click.option("--model", "model_spec",

@@ -9,11 +9,14 @@ EMOCA model downloads, and a CUDA GPU (its test step moves images to
 ``cuda``). None of that is available where the tests run, so only the
 "not installed" path is tested.
 
-For every image, EMOCA detects faces (FAN), crops them to 224², regresses
-FLAME coefficients and :func:`run_emoca` writes, per detected face,
-``OUT/<image stem><NN>/{shape,exp,pose}.npy`` (100, 50, 6 values) — the
-same names EMOCA's demo uses, so ``ffn-render params emoca OUT --affectnet
-CSV`` matches them to AffectNet rows by image stem.
+For every image (subfolders included), EMOCA detects faces (FAN), crops the
+first to 224², regresses FLAME 2020 coefficients and :func:`run_emoca`
+writes ``OUT/<subfolder>/<image stem>00/{shape,exp,pose}.npy`` (100, 50, 6
+values) — the folder names EMOCA's demo uses for a detection, so
+``ffn-render params emoca OUT --affectnet CSV`` matches them to AffectNet
+rows by image stem. (The demo itself writes ``OUT/<model name>/<name>/``,
+and for an image without a face a folder named after the image name's first
+character, which the importer skips.)
 """
 
 from __future__ import annotations
@@ -39,6 +42,14 @@ EMOCA_INSTALL_HINT = (
 DEFAULT_EMOCA_MODEL = "EMOCA_v2_lr_mse_20"
 
 
+IMAGE_SUFFIXES = (".jpg", ".png", ".bmp")  # what EMOCA's TestData reads
+
+
+def find_images(images_dir: Path) -> list[Path]:
+    """Every image under ``images_dir``, subfolders included (AffectNet keeps its images in numbered folders)."""
+    return sorted(p for p in images_dir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def run_emoca(
     images_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -46,11 +57,17 @@ def run_emoca(
     model_name: str = DEFAULT_EMOCA_MODEL,
     progress: bool = True,
 ) -> int:
-    """Reconstruct every face in ``images_dir`` with EMOCA; return the number of faces written.
+    """Reconstruct the first face of every image under ``images_dir`` with EMOCA; return the number written.
 
-    ``models_dir`` defaults to EMOCA's ``assets/EMOCA/models`` beside the
-    installed ``gdl`` package. Raises :class:`ParamsError` when EMOCA cannot
-    be imported.
+    EMOCA's ``TestData`` globs only a folder's top level, so the images are
+    found here (recursively) and passed to it as a list. With
+    ``max_detection`` set, ``TestData`` names a found face ``<stem>00`` and
+    falls back to the whole, uncropped image — under the bare stem — when it
+    finds none; those images are skipped, not reconstructed. Output goes to
+    ``OUT/<subfolder>/<stem>00/`` mirroring the input tree. ``models_dir``
+    defaults to EMOCA's ``assets/EMOCA/models`` beside the installed ``gdl``
+    package. Raises :class:`ParamsError` when EMOCA cannot be imported or no
+    image is found.
     """
     images_dir, out_dir = Path(images_dir), Path(out_dir)
     if not images_dir.is_dir():
@@ -62,25 +79,28 @@ def run_emoca(
         TestData = importlib.import_module("gdl.datasets.ImageTestDataset").TestData
     except ImportError as exc:
         raise ParamsError(f"{images_dir}: EMOCA is not importable ({exc}); {EMOCA_INSTALL_HINT}") from None
+    images = find_images(images_dir)
+    if not images:
+        raise ParamsError(f"{images_dir}: no {'/'.join(IMAGE_SUFFIXES)} images found (subfolders included)")
 
     models_dir = Path(models_dir) if models_dir is not None else Path(gdl.__file__).parents[1] / "assets" / "EMOCA" / "models"
     emoca, _ = load_model(str(models_dir), model_name, "detail")
     emoca.cuda()
     emoca.eval()
-    dataset = TestData(str(images_dir), face_detector="fan")
-    written = 0
+    dataset = TestData([str(path) for path in images], face_detector="fan", max_detection=1)
+    written = no_face = 0
     for index in tqdm(range(len(dataset)), desc="EMOCA", unit="image", disable=None if progress else True):
         batch = dataset[index]
-        if "image" not in batch:  # newer EMOCA returns only the original image when no face is found
-            log.warning("%s: no face detected", batch.get("image_path"))
+        names = batch.get("image_name")
+        if "image" not in batch or isinstance(names, str):  # no face: EMOCA's whole-image fallback
+            log.warning("%s: no face detected; skipped", images[index])
+            no_face += 1
             continue
         codes, _ = emoca_test(emoca, batch)
-        names = batch["image_name"]
-        names = [names] if isinstance(names, str) else list(names)
-        for face, name in enumerate(names):
-            _save_codes(out_dir / name, codes, face)
-            written += 1
-    log.info("EMOCA wrote %d faces into %s", written, out_dir)
+        folder = out_dir / images[index].parent.relative_to(images_dir)
+        _save_codes(folder / names[0], codes, 0)
+        written += 1
+    log.info("EMOCA wrote %d faces into %s (%d images without a face skipped)", written, out_dir, no_face)
     return written
 
 

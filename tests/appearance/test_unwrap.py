@@ -52,7 +52,9 @@ def test_round_trip_matches_the_known_texture_on_seen_texels(head, known_texture
 
 def test_hidden_side_is_filled_from_its_mirror(head):
     # A left-right symmetric texture (u → 1 − u mirrors x → −x on the skull), head turned 40°.
-    asymmetric = low_passed_albedo(head, 6)
+    # An odd stripe pattern in u (sin 2π·3(u − ½)) makes the texture asymmetric whatever the albedo looks like.
+    stripes = 30 * np.sin(2 * np.pi * 3 * ((np.arange(TEXTURE) + 0.5) / TEXTURE - 0.5))[None, :, None]
+    asymmetric = np.clip(low_passed_albedo(head, 6) + stripes, 0, 255).round().astype(np.uint8)
     symmetric = ((asymmetric.astype(float) + asymmetric[:, ::-1]) / 2).round().astype(np.uint8)
     theta = np.zeros(15)
     theta[1] = np.radians(40.0)

@@ -1,0 +1,87 @@
+"""Frames of the built-in head with known parameters, rendered by the project's renderer (Blender Cycles).
+
+A sequence spec's facial frame t carries the parameters (t/n)·θ, (t/n)·ψ
+(SPEC §1), and the sequence metadata holds the exact camera, so every frame
+is an image with known pose, jaw opening and camera: the independent truth
+the fitting tests compare against.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from ffn_render.labels.analytic import PinholeCamera
+from ffn_render.render import parse_config
+from ffn_render.render.pipeline import DatasetRenderer
+from ffn_render.render.worker import open_worker
+from ffn_render.sequence import SequenceSpec, frame_parameters
+
+SIZE = 512
+# Light skin and a modest camera orbit: the tests measure the fit, not dlib's detector at its limits.
+APPEARANCE = {"texture_size": 512, "background_size": 256, "skin_tone": [1.0, 3.0], "bald_probability": 0.0}
+
+
+@dataclass(frozen=True)
+class KnownFrame:
+    image: Path
+    beta: np.ndarray
+    theta: np.ndarray
+    psi: np.ndarray
+    camera: PinholeCamera
+
+    def head_rotation_in_camera(self) -> np.ndarray:
+        """World → camera rotation of the head (global · neck), in OpenCV camera axes (x right, y down, z forward)."""
+        head = Rotation.from_rotvec(self.theta[0:3]) * Rotation.from_rotvec(self.theta[3:6])
+        flip = np.diag([1.0, -1.0, -1.0])
+        return flip @ self.camera.rotation @ head.as_matrix()
+
+
+def pose_theta(yaw_deg: float, pitch_deg: float, roll_deg: float, jaw: float) -> np.ndarray:
+    theta = np.zeros(15)
+    theta[0:3] = Rotation.from_euler("YXZ", np.radians([yaw_deg, pitch_deg, roll_deg])).as_rotvec()
+    theta[6] = jaw
+    return theta
+
+
+def spec(seq_id: str, theta: np.ndarray, psi: np.ndarray, beta: np.ndarray, n: int, seed: int) -> SequenceSpec:
+    frames_f, frames_h = frame_parameters(theta, psi, n)
+    return SequenceSpec(
+        seq_id=seq_id, split="train", emotion="neutral", n=n, seed=seed, identity=seq_id, record_id=seq_id,
+        source="prior", image=None, face_model="ffn-head", uv_path=None, masks_path=None, texture=None, background=None,
+        beta=tuple(map(float, beta)), theta=tuple(map(float, theta)), psi=tuple(map(float, psi)),
+        frames_f=frames_f, frames_h=frames_h,
+    )
+
+
+def render_known(out: Path, specs: list[SequenceSpec], samples: int = 8) -> list[KnownFrame]:
+    """Render ``specs`` at 512² (beauty frames only matter) and return every facial frame with its truth."""
+    config = parse_config(
+        {"render": {"width": SIZE, "height": SIZE, "samples": samples, "denoiser": "oidn", "device": "cpu",
+                    "head_images": False},
+         "appearance": APPEARANCE},
+        source="<known renders>",
+    )
+    worker = open_worker(config.render.blender_settings())
+    try:
+        for _ in DatasetRenderer(config, out / "root", worker).render_all(specs):
+            pass
+    finally:
+        worker.close()
+    frames = []
+    for s in specs:
+        meta = json.loads((out / "root" / "meta" / "train" / s.emotion / f"{s.seq_id}.json").read_text())
+        cam = meta["camera"]
+        camera = PinholeCamera(
+            fx=cam["fx"], fy=cam["fy"], cx=cam["cx"], cy=cam["cy"], width=cam["width"], height=cam["height"],
+            rotation=np.asarray(cam["world_to_camera_blender"])[:3, :3],
+            translation=np.asarray(cam["world_to_camera_blender"])[:3, 3],
+        )
+        for frame in s.frames_f:
+            image = out / "root" / "image" / "facial" / "train" / s.emotion / s.seq_id / f"{frame.t:04d}.jpg"
+            frames.append(KnownFrame(image, np.asarray(s.beta), np.asarray(frame.theta), np.asarray(frame.psi), camera))
+    return frames
