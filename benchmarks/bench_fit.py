@@ -1,0 +1,57 @@
+"""Cost of fitting one photo (`ffn-render params fit`): detection + 68 landmarks + the fit, against the 5 s target.
+
+Renders one 512² frame of the built-in head through the project's renderer, then measures, in CPU seconds of
+this process (the machine is shared; wall time depends on the neighbours), the one-time set-up (face model,
+landmark embedding, dlib models) and per image: dlib detection with landmarks, and the fit alone; a batch of
+8 copies shows what batching buys. Prints each and its ratio to the 5 s budget.
+
+    python benchmarks/bench_fit.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the render helper lives in the tests package
+
+from ffn_render.facemodel import load_face_model
+from ffn_render.facemodel.fit import detect_landmarks, fit_landmarks
+from ffn_render.facemodel.landmarks import builtin_landmark_embedding
+from ffn_render.faces import read_rgb
+from tests.params.known_renders import pose_theta, render_known, spec
+
+BUDGET_S = 5.0
+
+
+def cpu(fn):
+    start = time.process_time()
+    value = fn()
+    return value, time.process_time() - start
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        frames = render_known(Path(tmp), [spec("bench", pose_theta(10, -5, 2, 0.2), np.zeros(5), np.zeros(5), 2, 4)], samples=4)
+        image = read_rgb(frames[-1].image)
+    model, load_s = cpu(lambda: load_face_model("ffn-head"))
+    embedding, embed_s = cpu(lambda: builtin_landmark_embedding(model))
+    _, dlib_s = cpu(lambda: detect_landmarks(image, "warm-up"))  # loads dlib's models
+    face, detect_s = cpu(lambda: detect_landmarks(image, "frame"))
+    size = np.array([[image.shape[1], image.shape[0]]])
+    fits, fit_s = cpu(lambda: fit_landmarks(model, embedding, face.landmarks[None], size))
+    _, batch_s = cpu(lambda: fit_landmarks(model, embedding, np.repeat(face.landmarks[None], 8, 0), np.repeat(size, 8, 0)))
+    per_image = detect_s + fit_s
+    print(f"set-up once per run: model {load_s:.2f} s, landmark embedding {embed_s:.2f} s, dlib models {dlib_s:.2f} s")
+    print(f"per image: detection + landmarks {detect_s:.2f} s, fit {fit_s:.2f} s (landmark error {fits[0].error_px:.2f} px)")
+    print(f"1 image: {per_image:.2f} s CPU = {per_image / BUDGET_S:.2f} x the {BUDGET_S:.0f} s budget "
+          f"({(per_image + load_s + embed_s + dlib_s) / BUDGET_S:.2f} x with the set-up)")
+    print(f"batch of 8: fit {batch_s / 8:.2f} s per image = {batch_s / 8 / fit_s:.2f} x one fitted alone")
+
+
+if __name__ == "__main__":
+    main()
