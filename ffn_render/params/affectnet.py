@@ -57,6 +57,14 @@ def image_stem(image_path: str) -> str:
     return Path(image_path.replace("\\", "/")).stem
 
 
+def parent_folder_emotion(path: Path) -> str:
+    """The emotion named by the folder holding ``path`` (``--emotion-from-folder``)."""
+    name = path.parent.name
+    if name not in EMOTIONS:
+        raise ParamsError(f"{path}: parent folder name {name!r} is not an emotion ({' '.join(EMOTIONS)})")
+    return name
+
+
 def read_affectnet_labels(path: str | os.PathLike) -> tuple[list[AffectNetLabel], Counter]:
     """Labels from an AffectNet CSV (with or without header) or an npy-annotation folder; and the excluded counts."""
     path = Path(path)

@@ -36,8 +36,8 @@ from tqdm import tqdm
 
 from ..errors import ParamsError
 from ..facemodel import POSE_SIZE
-from .affectnet import AffectNetLabel, balanced_selection, image_stem, read_affectnet_labels
-from .records import EMOCA_MODEL_VERSION, EMOTIONS, ParamRecord, derive_seed
+from .affectnet import AffectNetLabel, balanced_selection, image_stem, parent_folder_emotion, read_affectnet_labels
+from .records import EMOCA_MODEL_VERSION, ParamRecord, derive_seed
 
 log = logging.getLogger(__name__)
 
@@ -217,13 +217,7 @@ def _label_folders(
         log.warning("%s: no AffectNet CSV given; every record gets the emotion 'none'", root)
         return [LabelledFace(folder, "none") for folder in folders]
     if emotion_from_folder:
-        out = []
-        for folder in folders:
-            emotion = folder.path.parent.name
-            if emotion not in EMOTIONS:
-                raise ParamsError(f"{folder.path}: parent folder name {emotion!r} is not an emotion ({' '.join(EMOTIONS)})")
-            out.append(LabelledFace(folder, emotion))
-        return out
+        return [LabelledFace(folder, parent_folder_emotion(folder.path)) for folder in folders]
 
     labels, excluded = read_affectnet_labels(affectnet_csv)
     by_stem = _folders_by_stem(folders)

@@ -26,7 +26,7 @@ from ..facemodel import FaceModel
 from ..facemodel.fit import FitOptions, detect_landmarks, fit_landmarks
 from ..facemodel.landmarks import LandmarkEmbedding
 from ..faces import read_rgb
-from .affectnet import balanced_selection, image_stem, read_affectnet_labels
+from .affectnet import balanced_selection, image_stem, parent_folder_emotion, read_affectnet_labels
 from .records import EMOTIONS, ParamRecord, derive_seed, face_model_version
 
 log = logging.getLogger(__name__)
@@ -71,13 +71,7 @@ def label_photos(
             raise ParamsError(f"unknown emotion {emotion!r} (expected one of {' '.join(EMOTIONS)})")
         return [Photo(p.path, p.relative, emotion) for p in photos]
     if emotion_from_folder:
-        out = []
-        for photo in photos:
-            name = photo.path.parent.name
-            if name not in EMOTIONS:
-                raise ParamsError(f"{photo.path}: parent folder name {name!r} is not an emotion ({' '.join(EMOTIONS)})")
-            out.append(Photo(photo.path, photo.relative, name))
-        return out
+        return [Photo(p.path, p.relative, parent_folder_emotion(p.path)) for p in photos]
     if affectnet is None:
         return photos
     labels, excluded = read_affectnet_labels(affectnet)
