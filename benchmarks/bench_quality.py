@@ -1,7 +1,7 @@
 """Beauty quality per cost: each candidate setting against a converged reference, as delivered.
 
     python benchmarks/bench_quality.py                          # 256², 2 seeded sequences of 3 frames, CPU
-    python benchmarks/bench_quality.py --candidates legacy,default,s16
+    python benchmarks/bench_quality.py --candidates legacy,default,draft
     python benchmarks/bench_quality.py --device optix           # the same on a GPU node
     python benchmarks/bench_quality.py --size 512 --cost-only --candidates legacy,default   # paper-size cost only
 
@@ -66,13 +66,13 @@ TARGET_DB, TARGET_COST = 0.3, 0.35  # issue 13: at most 0.3 dB below the baselin
 CANDIDATES: dict[str, dict] = {
     "legacy": {"quality": "legacy"},  # 64 samples, adaptive off: the settings before issue 13
     "default": {},  # configs/render_default.yaml as shipped
-    "high": {"quality": "high"},
-    "s16": {"quality": "legacy", "samples": 16},
+    "draft": {"quality": "draft"},
+    "s32": {"quality": "legacy", "samples": 32},
+    "s24": {"quality": "legacy", "samples": 24},
     "s12": {"quality": "legacy", "samples": 12},
-    "s8": {"quality": "legacy", "samples": 8},
     "a16-t0.05": {"samples": 16, "adaptive_sampling": True, "noise_threshold": 0.05, "min_samples": 0},
-    "a16-t0.1": {"samples": 16, "adaptive_sampling": True, "noise_threshold": 0.1, "min_samples": 0},
-    "a32-t0.1-m8": {"samples": 32, "adaptive_sampling": True, "noise_threshold": 0.1, "min_samples": 8},
+    "a48-t0.1-m24": {"samples": 48, "adaptive_sampling": True, "noise_threshold": 0.1, "min_samples": 24},
+    "a64-t0.05-m16": {"samples": 64, "adaptive_sampling": True, "noise_threshold": 0.05, "min_samples": 16},
     "s12-fast-prefilter": {"quality": "legacy", "samples": 12, "denoiser_prefilter": "fast"},
     "s12-albedo-guide": {"quality": "legacy", "samples": 12, "denoiser_passes": "albedo"},
     "s12-no-light-tree": {"quality": "legacy", "samples": 12, "light_tree": False},

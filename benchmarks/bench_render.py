@@ -98,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="ffn-head")
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--quality", default="standard", help="render config quality level (standard, high, reference, legacy)")
+    parser.add_argument("--quality", default="standard", help="render config quality level (standard, draft, reference, legacy)")
     parser.add_argument("--samples", type=int, default=None, help="beauty sample cap (default: the quality level's)")
     parser.add_argument("--denoiser", default="oidn")
     parser.add_argument("--sequences", type=int, default=3)

@@ -47,7 +47,7 @@ def test_bad_resolution_is_refused(width):
         ({"jpeg_quality": 80}, "'jpeg_quality'"),
         ({"widht": 512}, "unknown render setting"),
         ({"skin": {"shininess": 1}}, "unknown skin material parameter"),
-        ({"quality": "ultra"}, "'quality' must be one of standard, high, reference, legacy, got 'ultra'"),
+        ({"quality": "ultra"}, "'quality' must be one of standard, draft, reference, legacy, got 'ultra'"),
         ({"noise_threshold": 0}, "'noise_threshold' must be a number > 0"),
         ({"noise_threshold": -0.05}, "'noise_threshold' must be a number > 0"),
         ({"noise_threshold": "low"}, "'noise_threshold' must be a number > 0"),
@@ -92,13 +92,14 @@ def test_legacy_is_the_old_beauty_setting_one_key_away():
 def test_keys_given_explicitly_win_over_the_quality_level():
     config = parse_config({"render": {"quality": "legacy", "samples": 32}}).render
     assert (config.samples, config.adaptive_sampling) == (32, False)
-    config = parse_config({"render": {"adaptive_sampling": False}}).render
-    assert config.adaptive_sampling is False and config.samples == parse_config({}).render.samples
+    config = parse_config({"render": {"adaptive_sampling": True, "noise_threshold": 0.1}}).render
+    assert (config.adaptive_sampling, config.noise_threshold) == (True, 0.1)
+    assert config.samples == parse_config({}).render.samples
 
 
 def test_shipped_default_is_the_standard_level_chosen_by_the_quality_benchmark():
     """render_default.yaml names the level and sets no sampling key of its own (docs/render.md, issue 13)."""
     config = load_config(CONFIGS / "render_default.yaml").render
     assert config.quality == "standard"
-    assert (config.samples, config.adaptive_sampling, config.noise_threshold, config.min_samples) == (16, True, 0.05, 0)
+    assert (config.samples, config.adaptive_sampling) == (48, False)
     assert config.to_dict() == load_config(None).render.to_dict() | {"width": config.width, "height": config.height}

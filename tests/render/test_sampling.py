@@ -49,11 +49,14 @@ def render_and_watch(config, root: Path, spec) -> dict[str, list[dict]]:
     return seen
 
 
-@pytest.mark.parametrize("quality", [None, "legacy"])
-def test_configured_sampling_is_what_blender_renders_with(tmp_path, head, quality):
-    """The shipped default (and its one-key legacy variant) read back from Blender's scene during the renders."""
+@pytest.mark.parametrize("change", [{}, {"quality": "legacy"}, {"adaptive_sampling": True, "noise_threshold": 0.1,
+                                                                 "min_samples": 4, "denoiser_prefilter": "fast"}],
+                         ids=["shipped", "legacy", "adaptive"])
+def test_configured_sampling_is_what_blender_renders_with(tmp_path, head, change):
+    """The shipped default, its one-key legacy variant and adaptive sampling, read back from Blender's scene
+    during the renders."""
     _, model_path = head
-    config = tiny_from(CONFIGS / "render_default.yaml", **({"quality": quality} if quality else {}))
+    config = tiny_from(CONFIGS / "render_default.yaml", **change)
     wanted = config.render
     seen = render_and_watch(config, tmp_path / "ds", make_spec(model_path, n=2))
     assert len(seen["beauty"]) == 2 and len(seen["labels"]) == 2
@@ -104,7 +107,7 @@ def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
     [
         ("noise_threshold: 0", "'noise_threshold' must be a number > 0"),
         ("noise_threshold: -0.01", "'noise_threshold' must be a number > 0"),
-        ("quality: ultra", "'quality' must be one of standard, high, reference, legacy, got 'ultra'"),
+        ("quality: ultra", "'quality' must be one of standard, draft, reference, legacy, got 'ultra'"),
     ],
 )
 def test_bad_quality_settings_are_one_line_errors_from_the_command(tmp_path, setting, message):
