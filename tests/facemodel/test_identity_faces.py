@@ -3,7 +3,7 @@
 Eight prior identities of the built-in head are rendered through the real
 pipeline (192², few samples); dlib must find one face in each frame, and its
 68 landmarks must lie on the rendered head (the dataset's mask): the inner 51
-on it, the 17 jaw-contour points on or just beside its outline.
+on it (to 1.5 px), the 17 jaw-contour points on or just beside its outline.
 """
 
 import json
@@ -53,13 +53,14 @@ def test_every_identity_is_a_face_with_landmarks_on_the_head(root):
         columns, rows = np.floor(faces[0].landmarks).astype(int).T  # pixel (x, y) covers [x, x+1) (SPEC §3)
         inside = (rows >= 0) & (rows < SIZE) & (columns >= 0) & (columns < SIZE)
         assert inside.all(), f"{frame}: landmarks outside the image"
-        # Brows, nose, eyes and mouth on the head itself; the 17 jaw-contour points, which dlib puts on
-        # the face's outline, at most a tenth of the face box's width beyond the silhouette.
+        # Brows, nose, eyes and mouth on the head (within 1.5 px: a brow's outer end meets the outline on a
+        # turned head); the 17 jaw-contour points, which dlib puts on the face's outline, at most a tenth
+        # of the face box's width beyond the silhouette.
         off_head = distance_transform_edt(~mask)[rows, columns]
         left, _, right, _ = faces[0].box
         inner = np.ones(68, dtype=bool)
         inner[list(LANDMARK_REGIONS["jaw"])] = False
-        assert (off_head[inner] == 0).all(), f"{frame}: inner landmarks {np.flatnonzero(inner & (off_head > 0))} off the head"
+        assert (off_head[inner] <= 1.5).all(), f"{frame}: inner landmarks {np.flatnonzero(inner & (off_head > 1.5))} off the head"
         assert off_head.max() <= 0.1 * (right - left), f"{frame}: a jaw landmark {off_head.max():.1f} px off the head"
 
 
