@@ -21,7 +21,7 @@ SUBCOMMANDS = {
     "preview-head": ("ffn_render.facemodel.preview:preview_head_command", "Draw the face model with expressions and identities to a PNG."),
     "params": ("ffn_render.params.cli:params_command", "Make a parameter table (prior sampler, EMOCA import)."),
     "texture": ("ffn_render.appearance.cli:texture_command", "Albedo maps: procedural, FFHQ-UV transfer, unwrap from a photo."),
-    "texture-report": ("ffn_render.appearance.cli:texture_report_command", "Statistics, identity-spread figure and contact sheet of a texture folder."),
+    "texture-report": ("ffn_render.appearance.cli:texture_report_command", "Identity statistics (dlib) of a dataset ROOT's rendered faces, or statistics of a texture folder."),
     "sequence": ("ffn_render.sequence:sequence_command", "Build FFN-F / FFN-H sequence specs (also: python -m ffn_render.sequence)."),
     "render": ("ffn_render.render.pipeline:render_command", "Render sequence specs with Blender Cycles into the FFN layout (images, .flo, depth, masks)."),
     "submit": ("ffn_render.cluster.cli:submit_command", "Render on many local workers or as a Slurm job array, one task per shard."),

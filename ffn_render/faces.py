@@ -150,15 +150,15 @@ def _as_rgb8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """An image file as 8-bit RGB; a :class:`FaceError` naming the file when it cannot be read."""
+def read_rgb(path: str | os.PathLike, error: type[FFNError] = FaceError) -> np.ndarray:
+    """An image file as 8-bit RGB; an ``error`` (the calling stage's type) naming the file when it cannot be read."""
     try:
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"))
     except FileNotFoundError as exc:
-        raise FaceError(f"{path}: no such image file") from exc
+        raise error(f"{path}: no such image file") from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise FaceError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
+        raise error(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
 
 
 def descriptor_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -127,7 +127,7 @@ def unwrap_command(photos, fit, params_path, camera_path, out, model_spec, uv_pa
     single = len(photos) == 1 and out.lower().endswith(".png")
     report = {}
     for photo in photos:
-        image = read_rgb(photo)
+        image = read_rgb(photo, AppearanceError)
         height, width = image.shape[:2]
         if fitter is not None:
             result = fitter(image, photo)
