@@ -30,6 +30,21 @@ def done_lines_per_sequence(root: Path) -> dict[str, int]:
     return counts
 
 
+def wait_for_a_sequence_in_flight(root: Path, timeout_s: float):
+    """Wait until the first shard's worker has finished one sequence and is staging the next; its start event."""
+    wait_for(lambda: (root / "cluster" / "plan.json").is_file(), 60, "the run plan")
+    shard = load_plan(root).shards()[0]
+    start = wait_for(lambda: next((e for e in read_events(root, shard) if e.event == "start"), None), 60,
+                     "the worker to start")
+
+    def rendering_after_a_finished_sequence() -> bool:
+        staging = any(p.is_dir() for p in root.glob(TMP_PREFIX + "render-*"))
+        return staging and len(ManifestState.load(root).done()) >= 1
+
+    wait_for(rendering_after_a_finished_sequence, timeout_s, "a sequence in progress after a finished one", 0.005)
+    return start
+
+
 def test_worker_killed_mid_sequence_is_reported_and_rerun_restores(tmp_path):
     seq_ids = ids_covering_shards(1, 6)
     specs, render_config = make_tiny_run(tmp_path, seq_ids, n=4)
@@ -38,17 +53,7 @@ def test_worker_killed_mid_sequence_is_reported_and_rerun_restores(tmp_path):
                   "--config", str(render_config), "--workers", "1", "--max-retries", "0")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        plan_file = root / "cluster" / "plan.json"
-        wait_for(plan_file.is_file, 60, "the run plan")
-        shard = load_plan(root).shards()[0]
-        start = wait_for(lambda: next((e for e in read_events(root, shard) if e.event == "start"), None), 60,
-                         "the worker to start")
-
-        def rendering_after_a_finished_sequence() -> bool:
-            staging = any(p.is_dir() for p in root.glob(TMP_PREFIX + "render-*"))
-            return staging and len(ManifestState.load(root).done()) >= 1
-
-        wait_for(rendering_after_a_finished_sequence, 60, "a sequence in progress after a finished one", 0.005)
+        start = wait_for_a_sequence_in_flight(root, 60)
         os.kill(start.pid, signal.SIGKILL)
         _, stderr = process.communicate(timeout=120)
     finally:
@@ -127,16 +132,7 @@ def test_sigterm_to_submit_is_passed_to_its_workers_and_the_manifest_is_merged(t
                   "--config", str(render_config), "--workers", "1")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: (root / "cluster" / "plan.json").is_file(), 60, "the run plan")
-        shard = load_plan(root).shards()[0]
-        start = wait_for(lambda: next((e for e in read_events(root, shard) if e.event == "start"), None), 60,
-                         "the worker to start")
-
-        def rendering_after_a_finished_sequence() -> bool:
-            staging = any(p.is_dir() for p in root.glob(TMP_PREFIX + "render-*"))
-            return staging and len(ManifestState.load(root).done()) >= 1
-
-        wait_for(rendering_after_a_finished_sequence, 120, "a sequence in progress after a finished one", 0.005)
+        start = wait_for_a_sequence_in_flight(root, 120)
         process.send_signal(signal.SIGTERM)  # to the run only: it must pass the signal on
         _, stderr = process.communicate(timeout=120)
     finally:
