@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import ClusterError
+from ..fileio import pid_alive
 from .manifest import ManifestState, SequenceRecord
 from .state import Plan, TaskEvent, load_plan, log_event, read_events
 
@@ -78,22 +79,12 @@ def diagnose_log(path: str | os.PathLike | None) -> str | None:
     return None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def task_alive(event: TaskEvent, queue: dict[str, str] | None) -> bool | None:
     """Whether the task of a 'submitted'/'start' event still exists; None when nobody can tell."""
     if event.job_id is not None:
         return None if queue is None else event.job_id in queue
     if event.pid is not None and event.host == socket.gethostname():
-        return _pid_alive(event.pid)
+        return pid_alive(event.pid)
     return None
 
 
