@@ -26,8 +26,8 @@ SUBCOMMANDS = {
     "render": ("ffn_render.render.pipeline:render_command", "Render sequence specs with Blender Cycles into the FFN layout (images, .flo, depth, masks)."),
     "submit": ("ffn_render.cluster.cli:submit_command", "Render on many local workers or as a Slurm job array, one task per shard."),
     "status": ("ffn_render.cluster.cli:status_command", "Done / failed / pending per shard, throughput and time left for a dataset."),
-    "verify": ("ffn_render.dataset.verify:verify_command", "Check a dataset against the layout and label contract; exit 1 on any violation."),
-    "preview": ("ffn_render.dataset.preview:preview_command", "Write a contact-sheet PNG of a dataset (frames, flow colour wheel, depth, mask)."),
+    "verify": ("ffn_render.cluster.cli:verify_command", "Check a dataset against the layout and label contract; exit 1 on any violation."),
+    "preview": ("ffn_render.dataset.cli:preview_command", "Write a contact-sheet PNG of a dataset (frames, flow colour wheel, depth, mask)."),
 }
 
 

@@ -1,4 +1,4 @@
-"""``ffn-render submit`` (local workers or a Slurm job array) and ``ffn-render status``."""
+"""``ffn-render submit`` (local workers or a Slurm job array), ``ffn-render status`` and ``ffn-render verify [--repair]``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 
 import click
 
+from ..dataset.cli import VERIFY_HELP, report_verification, verify_options
+from ..dataset.manifest import write_merged_manifest
+from ..dataset.plan import CLUSTER_DIR, load_plan
 from ..errors import ClusterError
 from ..fileio import atomic_write_json
 from ..sequence import SPLITS
 from .config import ClusterConfig, load_cluster_config, parse_cluster_config
-from .manifest import write_merged_manifest
-from .state import CLUSTER_DIR, load_plan
 
 CONFIG_SNAPSHOT = "config.json"
 
@@ -161,3 +162,22 @@ def status_command(root, as_json, all_shards, no_queue):
         return
     snapshot = _load_snapshot(root)
     click.echo(format_status(status, max_retries=snapshot.max_retries if snapshot else None, all_shards=all_shards))
+
+
+@click.command("verify", help=VERIFY_HELP + "\nWith --repair it repairs ROOT first (re-rendering is this stage's work).\n")
+@verify_options
+@click.option("--repair", is_flag=True, help="First re-render every sequence that is missing, damaged or uncommitted "
+              "and remove the temporaries of dead runs (datasets made with `ffn-render render` or `submit`), then check.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --repair: worker processes that re-render (`submit` datasets).")
+def verify_command(repair: bool, workers: int, **options) -> None:
+    if repair:
+        from ..interrupts import raise_on_signals
+        from .repair import repair_dataset
+
+        quiet = options["quiet"] or options["as_json"]
+        with raise_on_signals():
+            repaired = repair_dataset(options["root"], workers=workers, progress=not quiet)
+        if not quiet:
+            click.echo(repaired.summary())
+    report_verification(**options)

@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Sequence
 
 from ..interrupts import Interrupted, raise_on_signals
-from .manifest import write_merged_manifest
+from ..dataset.manifest import write_merged_manifest
+from ..dataset.plan import Plan
+from ..dataset.shards import ShardId
 from .runner import ShardResult, ShardTask, run_shard
-from .shards import ShardId
-from .state import Plan
 from .status import reap_lost_tasks
 from .submit import pending_shards, shard_task
 

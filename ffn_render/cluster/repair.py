@@ -28,8 +28,8 @@ from ..dataset.lock import RootLock, lock_root
 from ..errors import ClusterError
 from ..fileio import kill_point, remove_dead_temporaries
 from .local import run_local
-from .manifest import ManifestState, retract, write_merged_manifest
-from .state import load_plan
+from ..dataset.manifest import ManifestState, retract, write_merged_manifest
+from ..dataset.plan import load_plan
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,10 @@ from ..dataset.lock import lock_shard
 from ..errors import ClusterError, FFNError
 from ..fileio import remove_dead_temporaries
 from ..sequence import SequenceSpec, read_sequence_spec, spec_path
-from .manifest import ManifestState, append_entry, record_sequence, shard_manifest_path
-from .shards import ShardId
-from .state import PlannedSequence, log_event
+from ..dataset.manifest import ManifestState, append_entry, record_sequence, shard_manifest_path
+from ..dataset.plan import PlannedSequence
+from ..dataset.shards import ShardId
+from .state import log_event
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,10 @@ from tqdm import tqdm
 
 from ..errors import ClusterError
 from .config import ClusterConfig, SlurmConfig
-from .manifest import ManifestState, write_merged_manifest
-from .shards import ShardId
-from .state import Plan, log_event
+from ..dataset.manifest import ManifestState, write_merged_manifest
+from ..dataset.plan import Plan
+from ..dataset.shards import ShardId
+from .state import log_event
 from .status import queue_states, reap_lost_tasks
 from .submit import pending_shards, shard_task
 

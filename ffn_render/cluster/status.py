@@ -22,8 +22,9 @@ from pathlib import Path
 
 from ..errors import ClusterError
 from ..fileio import pid_alive
-from .manifest import ManifestState, SequenceRecord
-from .state import Plan, TaskEvent, load_plan, log_event, read_events
+from ..dataset.manifest import ManifestState, SequenceRecord
+from ..dataset.plan import Plan, load_plan
+from .state import TaskEvent, log_event, read_events
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..dataset.manifest import ManifestState
+from ..dataset.plan import Plan, make_plan
+from ..dataset.shards import ShardId
 from ..errors import ClusterError
 from ..sequence import load_sequence_specs
-from .manifest import ManifestState
 from .runner import ShardTask
-from .shards import ShardId
-from .state import Plan, make_plan, save_plan
+from .state import save_plan
 
 
 def plan_run(

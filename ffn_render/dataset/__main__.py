@@ -1,6 +1,6 @@
-"""`python -m ffn_render.dataset`: the same as `ffn-render verify`."""
+"""`python -m ffn_render.dataset ROOT`: `ffn-render verify ROOT` (the check; `--repair` is the cluster stage's)."""
 
 from ..cli import run_standalone
-from .verify import verify_command
+from .cli import verify_command
 
 run_standalone(verify_command)

@@ -16,7 +16,6 @@ import logging
 import os
 from pathlib import Path
 
-import click
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
@@ -26,7 +25,7 @@ from ..errors import DatasetError
 from ..fileio import atomic_path
 from ..labels.colorwheel import colorwheel_legend, flow_to_rgb
 from . import layout
-from .layout import SPLITS, SequenceKey
+from .layout import SequenceKey
 
 log = logging.getLogger(__name__)
 
@@ -173,22 +172,3 @@ def write_preview(
         figure.savefig(tmp, format="png", dpi=dpi)
     log.info("wrote %s (%d sequences)", out, len(keys))
     return out
-
-
-@click.command("preview")
-@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="PNG to write [default: ROOT/preview.png].")
-@click.option("--split", type=click.Choice(SPLITS), help="Only sequences of this split.")
-@click.option("--seq", "seqs", multiple=True, help="Sequence id (or split/emotion/id) to show; repeatable.")
-@click.option("--max-sequences", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Show at most this many sequences.")
-@click.option("--pairs", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Pairs shown per sequence, spread over the sequence.")
-@click.option("--dpi", type=click.IntRange(min=20), default=100, show_default=True, help="Resolution of the PNG.")
-def preview_command(
-    root: Path, out: Path | None, split: str | None, seqs: tuple[str, ...], max_sequences: int, pairs: int, dpi: int
-) -> None:
-    """Write a contact sheet PNG of dataset ROOT: images, facial/head/expression flow, depth and mask."""
-    path = write_preview(root, out, split, seqs, max_sequences, pairs, dpi, progress=True)
-    click.echo(f"wrote {path}")

@@ -50,17 +50,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from ..errors import DatasetError
+from ..errors import DatasetError, FFNError
 from ..fileio import TMP_PREFIX
 from ..labels.depthmask import read_depth, read_mask
 from ..labels.flo import read_flo
+from ..sequence import SPECS_INDEX, load_sequence_specs
 from . import layout
-from .layout import FLOW_KINDS, IMAGE_EXTS, SPECS_SUBDIR, SPLITS, SequenceFiles, SequenceKey
+from .layout import FLOW_KINDS, IMAGE_EXTS, SPECS_SUBDIR, SequenceFiles, SequenceKey
+from .manifest import ManifestState, check_record
+from .plan import load_plan, plan_path
 
 log = logging.getLogger(__name__)
 
@@ -495,12 +497,6 @@ def _scan_meta(out: _Collector, root: Path, split: str | None) -> dict[SequenceK
 
 
 def _read_index(out: _Collector, root: Path, split: str | None) -> _Index:
-    # The formats of the plan and manifest belong to the scale-out stage; read through its readers.
-    from ..cluster.manifest import ManifestState
-    from ..cluster.state import load_plan, plan_path
-    from ..errors import FFNError
-    from ..sequence import SPECS_INDEX, load_sequence_specs
-
     index = _Index()
 
     def wanted(key: SequenceKey) -> bool:
@@ -536,8 +532,6 @@ def _read_index(out: _Collector, root: Path, split: str | None) -> _Index:
 
 def _check_committed(out: _Collector, root: Path, key: SequenceKey, n: int, index: _Index, check_values: bool) -> None:
     """A present sequence is expected, has the expected n and is committed (metadata, manifest checksums)."""
-    from ..cluster.manifest import check_record
-
     folder = layout.image_dir(root, "facial", key)
     expected = index.expected.get(key)
     if expected is None:
@@ -617,54 +611,3 @@ def verify_dataset(
     except _TooManyErrors:
         pass
     return report
-
-
-@click.command("verify")
-@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--split", type=click.Choice(SPLITS), help="Check only this split.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no list of violations; only the exit status "
-              "and, on failure, the summary.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout (for scripts).")
-@click.option("--max-errors", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Stop after this many violations (0: no limit).")
-@click.option("--structure-only", is_flag=True, help="Check names and presence of files only, not their contents.")
-@click.option("--repair", is_flag=True, help="First re-render every sequence that is missing, damaged or uncommitted "
-              "and remove the temporaries of dead runs (datasets made with `ffn-render render` or `submit`), then check.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="With --repair: worker processes that re-render (`submit` datasets).")
-def verify_command(root: Path, split: str | None, quiet: bool, as_json: bool, max_errors: int, structure_only: bool,
-                   repair: bool, workers: int) -> None:
-    """Check that dataset ROOT satisfies the data contract (SPEC §2-§3) and holds what it says it holds.
-
-    Exits 0 if every check passes, 1 if any violation is found; each
-    violation is printed as 'PATH: problem', then one summary line each for
-    missing, extra and damaged sequences.
-    """
-    quiet = quiet or as_json
-    if repair:
-        from ..cluster.repair import repair_dataset
-        from ..interrupts import raise_on_signals
-
-        with raise_on_signals():
-            repaired = repair_dataset(root, workers=workers, progress=not quiet)
-        if not quiet:
-            click.echo(repaired.summary())
-    report = verify_dataset(
-        root, check_values=not structure_only, split=split, max_errors=max_errors or None, progress=not quiet
-    )
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=1))
-    elif not quiet:
-        for violation in report.violations:
-            click.echo(str(violation))
-    if report.ok:
-        if not quiet:
-            click.echo(f"OK: {report.sequences} sequences, {report.files_checked} files satisfy the contract.")
-        return
-    if not as_json:
-        for line in report.summary_lines():
-            click.echo(line, err=True)
-        more = " (stopped early; there may be more)" if report.stopped_early else ""
-        click.echo(f"FAILED: {len(report.violations)} violations{more} in {report.root} ({report.sequences} sequences).",
-                   err=True)
-    click.get_current_context().exit(1)

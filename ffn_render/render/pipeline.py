@@ -309,7 +309,7 @@ def render_dataset(
     (exclusively; shared plus the shard's lock for ``num_shards`` > 1),
     removes what dead runs left, records the specs in ROOT/specs and renders.
     """
-    from ..cluster.shards import ShardId, select_shard
+    from ..dataset.shards import ShardId, select_shard
 
     root = Path(root)
     shard_id = ShardId(shard, num_shards)
@@ -320,7 +320,7 @@ def render_dataset(
         specs = [s for s in specs if split is None or s.split == split]
     if not specs:
         raise RenderError(f"{specs_dir or config.source}: no sequence specs{f' in split {split}' if split else ''} to render")
-    # The same stable hash assignment as `ffn-render submit` (ffn_render.cluster.shards).
+    # The same stable hash assignment as `ffn-render submit` (ffn_render.dataset.shards).
     specs = select_shard(specs, shard_id)
     check_disk_space(root, [s for s in specs if not is_complete(root, _key(s))], config.render.width, config.render.height)
     worker = None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from ffn_render.cluster.shards import shard_of
+from ffn_render.dataset.shards import shard_of
 from ffn_render.dataset.verify import verify_dataset
 from tests.render.support import jaw_head, make_spec, write_specs
 

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ffn_render.cluster.manifest import ManifestState, read_manifest_file
-from ffn_render.cluster.state import load_plan, read_events
+from ffn_render.cluster.cli import verify_command
+from ffn_render.cluster.state import read_events
 from ffn_render.cluster.status import run_status
-from ffn_render.dataset.verify import verify_dataset, verify_command
+from ffn_render.dataset.manifest import ManifestState, read_manifest_file
+from ffn_render.dataset.plan import load_plan
+from ffn_render.dataset.verify import verify_dataset
 from ffn_render.fileio import TMP_PREFIX
 from tests.cluster.support import assert_complete, ffn, ids_covering_shards, make_tiny_run, manifest_lines, run, wait_for
 

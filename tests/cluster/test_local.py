@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from ffn_render.cluster.manifest import ManifestState, read_manifest_file
 from ffn_render.cluster.runner import run_shard
-from ffn_render.cluster.state import load_plan, read_events
+from ffn_render.cluster.state import read_events
 from ffn_render.cluster.status import run_status
 from ffn_render.cluster.submit import prepare_run, shard_task
+from ffn_render.dataset.manifest import ManifestState, read_manifest_file
+from ffn_render.dataset.plan import load_plan
 from tests.cluster.support import assert_complete, ffn, ids_covering_shards, make_tiny_run, run
 
 

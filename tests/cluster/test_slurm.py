@@ -9,8 +9,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from ffn_render.cluster.state import load_plan, read_events
+from ffn_render.cluster.state import read_events
 from ffn_render.cluster.status import run_status
+from ffn_render.dataset.plan import load_plan
 from tests.cluster.support import assert_complete, cluster_config, ffn, ids_covering_shards, make_tiny_run, run, wait_for
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ffn_render.cluster.manifest import SequenceRecord, append_entry, append_json_line, shard_manifest_path
-from ffn_render.cluster.shards import ShardId
-from ffn_render.cluster.state import Plan, PlannedSequence, TaskEvent, events_path, save_plan
+from ffn_render.cluster.state import TaskEvent, events_path, save_plan
 from ffn_render.cluster.status import format_status, run_status
+from ffn_render.dataset.manifest import SequenceRecord, append_entry, append_json_line, shard_manifest_path
+from ffn_render.dataset.plan import Plan, PlannedSequence
+from ffn_render.dataset.shards import ShardId
 
 # Shard 0: a (n=3) and b (n=5), both done. Shard 1: c (n=2) done, d (n=4) not.
 PLANNED = [("a", 3, 0), ("b", 5, 0), ("c", 2, 1), ("d", 4, 1)]

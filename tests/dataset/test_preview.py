@@ -4,7 +4,8 @@ import numpy as np
 from click.testing import CliRunner
 from PIL import Image
 
-from ffn_render.dataset.preview import preview_command, select_pairs
+from ffn_render.dataset.cli import preview_command
+from ffn_render.dataset.preview import select_pairs
 from ffn_render.labels.colorwheel import flow_to_rgb
 
 

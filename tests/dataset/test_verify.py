@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from ffn_render.dataset.verify import verify_command, verify_dataset
+from ffn_render.dataset.cli import verify_command
+from ffn_render.dataset.verify import verify_dataset
 from ffn_render.labels.flo import read_flo, write_flo
 from tests.dataset.conftest import SEQUENCES
 from tests.helpers.synthetic_dataset import write_synthetic_dataset

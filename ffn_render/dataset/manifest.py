@@ -33,9 +33,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from ..dataset import layout
-from ..errors import ClusterError
+from ..errors import DatasetError
 from ..fileio import atomic_write_text, die, failpoint
+from . import layout
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +111,10 @@ def record_sequence(
     for path in files:
         path = root / path
         if not path.is_file():
-            raise ClusterError(f"{path}: listed as output of {key} but not a file")
+            raise DatasetError(f"{path}: listed as output of {key} but not a file")
         checksums[path.relative_to(root).as_posix()] = sha256_file(path)
     if not checksums:
-        raise ClusterError(f"{root}: sequence {key} has no output files to record")
+        raise DatasetError(f"{root}: sequence {key} has no output files to record")
     return SequenceRecord(
         seq=key.seq,
         split=key.split,

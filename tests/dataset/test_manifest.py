@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ffn_render.cluster.manifest import (
+from ffn_render.dataset.manifest import (
     ManifestState,
     Retraction,
     SequenceRecord,

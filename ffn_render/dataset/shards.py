@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterable, Sequence, TypeVar
+from typing import Iterable, TypeVar
 
-from ..errors import ClusterError
+from ..errors import DatasetError
 
 T = TypeVar("T")
 
@@ -36,9 +36,9 @@ class ShardId:
 
     def __post_init__(self) -> None:
         if self.count < 1:
-            raise ClusterError(f"--num-shards must be at least 1, got {self.count}")
+            raise DatasetError(f"--num-shards must be at least 1, got {self.count}")
         if not 0 <= self.index < self.count:
-            raise ClusterError(f"--shard must be in 0..{self.count - 1} for --num-shards {self.count}, got {self.index}")
+            raise DatasetError(f"--shard must be in 0..{self.count - 1} for --num-shards {self.count}, got {self.index}")
 
     @property
     def name(self) -> str:
@@ -52,7 +52,7 @@ class ShardId:
 def shard_of(seq_id: str, num_shards: int) -> int:
     """The shard (0..num_shards-1) that sequence ``seq_id`` belongs to."""
     if num_shards < 1:
-        raise ClusterError(f"--num-shards must be at least 1, got {num_shards}")
+        raise DatasetError(f"--num-shards must be at least 1, got {num_shards}")
     digest = hashlib.sha256(seq_id.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % num_shards
 
@@ -61,10 +61,3 @@ def select_shard(items: Iterable[T], shard: ShardId, key=lambda item: item.seq_i
     """The items (sequence specs by default) of ``shard``, in their given order."""
     return [item for item in items if shard_of(key(item), shard.count) == shard.index]
 
-
-def split_into_shards(items: Sequence[T], num_shards: int, key=lambda item: item.seq_id) -> list[list[T]]:
-    """All shards at once: element i is :func:`select_shard` of shard i."""
-    groups: list[list[T]] = [[] for _ in range(num_shards)]
-    for item in items:
-        groups[shard_of(key(item), num_shards)].append(item)
-    return groups

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from ffn_render.cluster.shards import ShardId, select_shard, shard_of, split_into_shards
-from ffn_render.errors import ClusterError
+from ffn_render.dataset.shards import ShardId, select_shard, shard_of
+from ffn_render.errors import DatasetError
 
 # FIPS 180-2, appendix B.1: SHA-256("abc") = ba7816bf 8f01cfea 414140de ...
 ABC_FIRST_8_BYTES = 0xBA7816BF8F01CFEA
@@ -20,7 +20,7 @@ def test_shard_is_the_first_eight_digest_bytes_modulo_n(num_shards):
 
 def test_shards_partition_the_ids_and_stay_put_when_ids_are_added():
     ids = [f"id{k:05d}" for k in range(2000)]
-    groups = split_into_shards(ids, 7, key=str)
+    groups = [select_shard(ids, ShardId(index, 7), key=str) for index in range(7)]
     assert sorted(i for g in groups for i in g) == sorted(ids)
     more = ids + [f"new{k:05d}" for k in range(500)]
     for index, group in enumerate(groups):
@@ -37,7 +37,7 @@ def test_shard_sizes_are_balanced_for_many_sequences():
 
 @pytest.mark.parametrize("index, count", [(3, 3), (-1, 3), (0, 0)])
 def test_impossible_shards_are_refused(index, count):
-    with pytest.raises(ClusterError, match="shard"):
+    with pytest.raises(DatasetError, match="shard"):
         ShardId(index, count)
 
 
