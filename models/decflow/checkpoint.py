@@ -1,4 +1,4 @@
-"""Reading, checking, loading and writing DecFlow / GMA checkpoints.
+"""Checking, loading and writing DecFlow / GMA checkpoints (reading the files: :mod:`.state_dict`).
 
 Accepted inputs, with or without DataParallel's ``module.`` prefix:
 a released GMA checkpoint (backbone + one update block), the public DecFlow
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +23,10 @@ from ffn_render.fileio import atomic_path
 
 from .decflow import DecFlow
 from .errors import DecFlowError
+from .state_dict import read_architecture, read_state_dict
 
 log = logging.getLogger(__name__)
 
-MODULE_PREFIX = "module."
 #: Modules DecFlow adds to GMA; a checkpoint may lack them (they are then trained or loaded separately).
 NEW_MODULES = ("update_block_head.", "dad_encoder.", "change_dim.", "res1.")
 
@@ -44,54 +42,6 @@ class LoadResult:
     @property
     def semantic_encoder_loaded(self) -> bool:
         return not any(key.startswith("dad_encoder.") for key in self.missing)
-
-
-def _torch_load(path: Path) -> Any:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise DecFlowError(f"{path}: checkpoint file not found") from None
-    except IsADirectoryError:
-        raise DecFlowError(f"{path}: is a folder, expected a checkpoint file") from None
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DecFlowError(f"{path}: not a readable PyTorch checkpoint ({first_line})") from None
-
-
-def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
-    if isinstance(obj, dict):
-        for wrapper in ("model", "state_dict"):
-            if isinstance(obj.get(wrapper), dict):
-                obj = obj[wrapper]
-                break
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise DecFlowError(f"{path}: does not hold a state dict of tensors")
-    return {key.removeprefix(MODULE_PREFIX): value for key, value in obj.items()}
-
-
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """The tensors of a checkpoint file, ``module.`` prefixes removed."""
-    return _unwrap(_torch_load(Path(path)), Path(path))
-
-
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """The whole dictionary of a checkpoint ``decflow train`` wrote (weights, stage, optimiser state…)."""
-    obj = _torch_load(Path(path))
-    if not isinstance(obj, dict) or "model" not in obj:
-        raise DecFlowError(f"{path}: not a checkpoint written by decflow train")
-    return obj
-
-
-def read_architecture(path: str | os.PathLike) -> dict[str, bool]:
-    """DecFlow constructor flags that fit a checkpoint: stored by our trainer, else inferred from its keys."""
-    obj = _torch_load(Path(path))
-    if isinstance(obj, dict) and isinstance(obj.get("architecture"), dict):
-        return {key: bool(obj["architecture"][key]) for key in ("semantic_encoder", "decompose")}
-    keys = _unwrap(obj, Path(path))
-    return {
-        "semantic_encoder": any(key.startswith(("dad_encoder.", "res1.")) for key in keys),
-        "decompose": any(key.startswith("update_block_head.") for key in keys),
-    }
 
 
 def load_checkpoint(model: DecFlow, path: str | os.PathLike, strict: bool = False, copy_head: bool = True) -> LoadResult:

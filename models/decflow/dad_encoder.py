@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .errors import DecFlowError
+from .state_dict import read_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,6 @@ def load_encoder_weights(encoder: DADEncoder, source: str | os.PathLike) -> str:
 
     Returns a description of what was loaded (for the log and the checkpoint).
     """
-    from .checkpoint import read_state_dict  # checkpoint.py imports the network, which imports this module
-
     if str(source) == IMAGENET:
         path = imagenet_weights_path()
         state = imagenet_state(read_state_dict(path))

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from ffn_render.errors import DatasetError
 
 from .augment import FlowAugmentor
-from .checkpoint import load_checkpoint, read_checkpoint, read_state_dict, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import MODEL_KINDS, LossWeights, TrainConfig
 from .dad_encoder import IMAGENET, imagenet_weights_path, load_encoder_weights
 from .datasets import FFNPairs, scan_sequences
@@ -43,6 +43,7 @@ from .decflow import DecFlow
 from .errors import DecFlowError
 from .losses import decomposed_loss
 from .pretrain_semantic import pretrain_semantic_encoder
+from .state_dict import read_checkpoint, read_state_dict
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from models.decflow import DecFlow, load_model
-from models.decflow.checkpoint import read_state_dict
+from models.decflow.state_dict import read_state_dict
 from models.decflow.cli import main
 from models.decflow.dad_encoder import DADEncoder
 from models.decflow.pretrain_semantic import SemanticPretrainConfig, pretrain_semantic_encoder
