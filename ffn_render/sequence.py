@@ -375,6 +375,6 @@ def sequence_command(n, params_path, count, out_dir, seed, split_ratios, model_s
 
 
 if __name__ == "__main__":
-    from .cli import run_standalone
+    from .console import run_standalone
 
     run_standalone(sequence_command)

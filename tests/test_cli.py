@@ -137,7 +137,7 @@ def test_commands_on_a_folder_that_is_no_dataset_exit_nonzero(tmp_path, command)
 
 
 def test_exit_status_a_command_asks_for_is_passed_on(monkeypatch):
-    from ffn_render.cli import report_errors
+    from ffn_render.console import report_errors
 
     @click.command()
     def fails() -> None:

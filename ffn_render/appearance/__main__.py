@@ -1,6 +1,6 @@
 """`python -m ffn_render.appearance`: the same as `ffn-render texture`."""
 
-from ..cli import run_standalone
+from ..console import run_standalone
 from .cli import texture_command
 
 run_standalone(texture_command)

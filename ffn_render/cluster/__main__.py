@@ -1,6 +1,6 @@
 """`python -m ffn_render.cluster`: the same as `ffn-render submit`."""
 
-from ..cli import run_standalone
+from ..console import run_standalone
 from .cli import submit_command
 
 run_standalone(submit_command)

@@ -1,6 +1,6 @@
 """`python -m ffn_render.dataset ROOT`: `ffn-render verify ROOT` (the check; `--repair` is the cluster stage's)."""
 
-from ..cli import run_standalone
+from ..console import run_standalone
 from .cli import verify_command
 
 run_standalone(verify_command)

@@ -1,6 +1,6 @@
 """`python -m ffn_render.facemodel`: the same as `ffn-render flame`."""
 
-from ..cli import run_standalone
+from ..console import run_standalone
 from .cli import flame_command
 
 run_standalone(flame_command)

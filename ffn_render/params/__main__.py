@@ -1,6 +1,6 @@
 """`python -m ffn_render.params`: the same as `ffn-render params`."""
 
-from ..cli import run_standalone
+from ..console import run_standalone
 from .cli import params_command
 
 run_standalone(params_command)

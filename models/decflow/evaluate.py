@@ -31,8 +31,8 @@ from .checkpoint import load_model
 from .datasets import FFNPairs, scan_sequences
 from .decflow import DecFlow
 from .errors import DecFlowError
+from .loader import iterate_batches
 from .metrics import ALL, DEFINITIONS, MetricTable, masked_metrics, release_mask_area, release_metrics
-from .train import iterate_batches
 
 log = logging.getLogger(__name__)
 

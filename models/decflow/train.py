@@ -26,7 +26,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,6 +41,7 @@ from .dad_encoder import IMAGENET, imagenet_weights_path, load_encoder_weights
 from .datasets import FFNPairs, scan_sequences
 from .decflow import DecFlow
 from .errors import DecFlowError
+from .loader import iterate_batches
 from .losses import decomposed_loss
 from .pretrain_semantic import pretrain_semantic_encoder
 from .state_dict import read_checkpoint, read_state_dict
@@ -224,20 +225,6 @@ def make_loader(
 def loader_workers(config: TrainConfig) -> int:
     """Configured loader processes, at most one per CPU core (more only contend with the training step)."""
     return min(config.num_workers, os.cpu_count() or 1)
-
-
-def iterate_batches(loader: torch.utils.data.DataLoader) -> Iterator[dict[str, torch.Tensor]]:
-    """Iterate a loader, turning a worker's DatasetError (re-raised with its traceback) back into one line."""
-    iterator = iter(loader)
-    while True:
-        try:
-            batch = next(iterator)
-        except StopIteration:
-            return
-        except DatasetError as exc:
-            lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-            raise DatasetError(lines[-1].split("DatasetError: ", 1)[-1]) from None
-        yield batch
 
 
 def count_training_pairs(root: Path, config: TrainConfig, follow: bool) -> int:

@@ -69,7 +69,7 @@ def assert_complete(root: Path, seq_ids: list[str]) -> list[dict]:
 
 def ffn(*args: str) -> list[str]:
     """Command line running an ``ffn-render`` cluster command in a fresh Python process."""
-    code = f"from ffn_render.cli import run_standalone; from ffn_render.cluster import cli; run_standalone(cli.{args[0]}_command)"
+    code = f"from ffn_render.console import run_standalone; from ffn_render.cluster import cli; run_standalone(cli.{args[0]}_command)"
     return [sys.executable, "-c", code, *args[1:]]
 
 
