@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from ..appearance import AppearanceConfig
 from ..configio import dataclass_from_mapping, read_yaml_mapping
-from ..errors import AppearanceError, RenderError
+from ..errors import AppearanceError, FFNError, RenderError
 
 DEVICES = ("auto", "cpu", "cuda", "optix", "hip", "metal", "oneapi")
 DENOISERS = ("auto", "oidn", "optix", "none")
@@ -256,18 +256,23 @@ def parse_config(data: Mapping[str, Any] | None, source: str = "<mapping>") -> C
     for name in SECTIONS:
         if data.get(name) is not None and not isinstance(data[name], Mapping):
             raise RenderError(f"{source}: section '{name}' must be a mapping")
+    return ConfigFile(
+        appearance=_section(AppearanceConfig, data, "appearance", AppearanceError, source),
+        render=_section(RenderConfig, data, "render", RenderError, source),
+        sequences=_section(SequencesConfig, data, "sequences", RenderError, source),
+        source=source,
+    )
+
+
+def _section(record: type, data: Mapping[str, Any], name: str, error: type[FFNError], source: str):
+    """Section ``name`` as its record. A bad setting raises the error type of the stage that owns the
+    section (an appearance setting an :class:`AppearanceError`), naming the file and the section."""
     try:
-        appearance = AppearanceConfig.from_mapping(data.get("appearance"), source=source)
-    except AppearanceError as exc:
-        raise RenderError(str(exc)) from None
-    try:
-        render = RenderConfig.from_mapping(data.get("render"), source=source)
-        sequences = SequencesConfig.from_mapping(data.get("sequences"), source=source)
+        return record.from_mapping(data.get(name), source=f"{name} config")
     except TypeError as exc:  # e.g. a list where a number belongs
-        raise RenderError(f"{source}: {exc}") from None
-    except RenderError as exc:
-        raise RenderError(f"{source}: {exc}") from None
-    return ConfigFile(render=render, appearance=appearance, sequences=sequences, source=source)
+        raise error(f"{source}: {name} config: {exc}") from None
+    except error as exc:
+        raise error(f"{source}: {exc}") from None
 
 
 def load_config(path: str | os.PathLike | None) -> ConfigFile:

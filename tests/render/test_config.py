@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ffn_render.errors import RenderError
+from ffn_render.errors import AppearanceError, RenderError
 from ffn_render.render import load_config, parse_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -78,8 +78,11 @@ def test_errors_name_the_file(tmp_path):
 
 
 def test_appearance_section_is_validated_too(tmp_path):
-    with pytest.raises(RenderError, match="lens_mm"):
+    """An appearance setting is the appearance stage's to judge: its error keeps that type and names the file."""
+    with pytest.raises(AppearanceError, match=r"^x\.yaml: appearance config: 'lens_mm'"):
         parse_config({"appearance": {"lens_mm": [80.0, 50.0]}}, source="x.yaml")
+    with pytest.raises(AppearanceError, match=r"^x\.yaml: appearance config: unknown appearance setting\(s\) nope$"):
+        parse_config({"appearance": {"nope": 1}}, source="x.yaml")
 
 
 def test_legacy_is_the_old_beauty_setting_one_key_away():
