@@ -15,12 +15,12 @@ from .console import configure_logging, report_errors
 # name → "module:attribute" of a click command
 SUBCOMMANDS = {
     "flame": ("ffn_render.facemodel.cli:flame_command", "Face-model files: inspect FLAME, convert to .npz, write the built-in head."),
-    "preview-head": ("ffn_render.facemodel.preview:preview_head_command", "Draw the face model with expressions and identities to a PNG."),
+    "preview-head": ("ffn_render.facemodel.cli:preview_head_command", "Draw the face model with expressions and identities to a PNG."),
     "params": ("ffn_render.params.cli:params_command", "Make a parameter table (prior sampler, EMOCA import)."),
     "texture": ("ffn_render.appearance.cli:texture_command", "Albedo maps: procedural, FFHQ-UV transfer, unwrap from a photo."),
     "texture-report": ("ffn_render.appearance.cli:texture_report_command", "Identity statistics (dlib) of a dataset ROOT's rendered faces, or statistics of a texture folder."),
     "sequence": ("ffn_render.sequence:sequence_command", "Build FFN-F / FFN-H sequence specs (also: python -m ffn_render.sequence)."),
-    "render": ("ffn_render.render.pipeline:render_command", "Render sequence specs with Blender Cycles into the FFN layout (images, .flo, depth, masks)."),
+    "render": ("ffn_render.render.cli:render_command", "Render sequence specs with Blender Cycles into the FFN layout (images, .flo, depth, masks)."),
     "submit": ("ffn_render.cluster.cli:submit_command", "Render on many local workers or as a Slurm job array, one task per shard."),
     "status": ("ffn_render.cluster.cli:status_command", "Done / failed / pending per shard, throughput and time left for a dataset."),
     "verify": ("ffn_render.cluster.cli:verify_command", "Check a dataset against the layout and label contract; exit 1 on any violation."),

@@ -5,8 +5,9 @@ below it, never a layer above, never a sibling in its own layer:
 
  0. shared leaves: ffn_render (the package), errors, fileio, configio,
     console (running a command), faces, assets, extras, interrupts,
-    vocabulary, raster (triangle rasterisation) — and blender_scripts (what
-    runs inside Blender: the standard library, bpy, numpy)
+    vocabulary (splits, emotions, flow kinds), camera (the pinhole camera),
+    raster (triangle rasterisation) — and blender_scripts (what runs inside
+    Blender: the standard library, bpy, numpy)
  1. facemodel | labels       the face model; label files and the analytic reference
  2. params | appearance      parameter tables; textures, backgrounds, cameras, lights
  3. sequence                 parameter sequences and their specs
@@ -39,7 +40,7 @@ PACKAGES = ("ffn_render", "models", "blender_scripts")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("ffn_render", "ffn_render.errors", "ffn_render.fileio", "ffn_render.configio", "ffn_render.console",
      "ffn_render.faces", "ffn_render.assets", "ffn_render.extras", "ffn_render.interrupts",
-     "ffn_render.vocabulary", "ffn_render.raster", "blender_scripts"),
+     "ffn_render.vocabulary", "ffn_render.camera", "ffn_render.raster", "blender_scripts"),
     ("ffn_render.facemodel", "ffn_render.labels"),
     ("ffn_render.params", "ffn_render.appearance"),
     ("ffn_render.sequence",),
@@ -103,9 +104,10 @@ def import_graph(root: Path = REPO) -> list[Import]:
 
 
 def layer_of(module: str) -> tuple[int, str]:
-    """(rank, stage) of ``module``: the longest stage name in LAYERS that is it or a package above it."""
+    """(rank, stage) of ``module``: the longest stage name in LAYERS that is it or a package above it
+    (``ffn_render`` itself is only the package's ``__init__``: each of its modules is placed by name)."""
     matches = [(len(stage), rank, stage) for rank, stages in enumerate(LAYERS) for stage in stages
-               if module == stage or module.startswith(stage + ".")]
+               if module == stage or (module.startswith(stage + ".") and stage != "ffn_render")]
     if not matches:
         raise LookupError(f"{module} is in no layer; place it in LAYERS")
     _, rank, stage = max(matches)
@@ -212,6 +214,8 @@ def test_an_injected_upward_import_and_a_hidden_circle_are_caught(tmp_path):
         "ffn_render.params.prior (line 1) imports ffn_render.appearance.camera",
     }
     assert cycles(graph) == [["models.decflow.checkpoint", "models.decflow.dad_encoder", "models.decflow.decflow"]]
+    with pytest.raises(LookupError, match="ffn_render.newstage is in no layer"):
+        layer_of("ffn_render.newstage")
 
 
 def test_imports_down_and_within_a_stage_are_allowed(tmp_path):

@@ -1,11 +1,13 @@
-"""``ffn-render flame``: inspect, convert and generate FLAME-layout model files."""
+"""``ffn-render flame``: inspect, convert and generate FLAME-layout model files; ``ffn-render preview-head``."""
 
 from __future__ import annotations
 
 import click
 
+from ..errors import FaceModelError
 from .flame_io import write_npz
 from .loader import BUILTIN_NAME, face_model_to_arrays, load_face_model
+from .preview import render_head_preview
 
 
 @click.group("flame")
@@ -57,3 +59,18 @@ def build_head_command(target: str) -> None:
 
     write_npz(target, build_builtin_head())
     click.echo(f"wrote {target}")
+
+
+@click.command("preview-head")
+@click.option("--out", "out_png", required=True, type=click.Path(dir_okay=False), help="Output PNG path.")
+@click.option("--model", "model_spec", default=BUILTIN_NAME, show_default=True, help="'ffn-head' or a FLAME .pkl/.npz file.")
+@click.option("--uv", "uv_path", type=click.Path(dir_okay=False), help="FLAME_texture.npz or head_template.obj.")
+@click.option("--masks", "masks_path", type=click.Path(dir_okay=False), help="FLAME_masks.pkl (colours lips and eyes).")
+@click.option("--size", default=256, show_default=True, type=click.IntRange(64, 2048), help="Pixels per panel side.")
+def preview_head_command(out_png: str, model_spec: str, uv_path: str | None, masks_path: str | None, size: int) -> None:
+    """Draw a face model neutral, with each expression, identities, jaw and eye poses, into a PNG grid."""
+    if not out_png.lower().endswith(".png"):
+        raise FaceModelError(f"{out_png}: the preview is written as PNG; give a path ending in .png")
+    model = load_face_model(model_spec, uv_path=uv_path, masks_path=masks_path)
+    panels = render_head_preview(model, out_png, size=size)
+    click.echo(f"wrote {out_png} ({len(panels)} panels)")

@@ -11,10 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import click
 import numpy as np
 
-from ..errors import FaceModelError
 from ..fileio import atomic_path
 from .model import POSE_SIZE, FaceModel
 
@@ -256,20 +254,3 @@ def render_head_preview(
         sheet.save(tmp, format="PNG")
     log.info("wrote %s (%d panels)", out_png, len(panels))
     return panels
-
-
-@click.command("preview-head")
-@click.option("--out", "out_png", required=True, type=click.Path(dir_okay=False), help="Output PNG path.")
-@click.option("--model", "model_spec", default="ffn-head", show_default=True, help="'ffn-head' or a FLAME .pkl/.npz file.")
-@click.option("--uv", "uv_path", type=click.Path(dir_okay=False), help="FLAME_texture.npz or head_template.obj.")
-@click.option("--masks", "masks_path", type=click.Path(dir_okay=False), help="FLAME_masks.pkl (colours lips and eyes).")
-@click.option("--size", default=256, show_default=True, type=click.IntRange(64, 2048), help="Pixels per panel side.")
-def preview_head_command(out_png: str, model_spec: str, uv_path: str | None, masks_path: str | None, size: int) -> None:
-    """Draw a face model neutral, with each expression, identities, jaw and eye poses, into a PNG grid."""
-    from .loader import load_face_model
-
-    if not out_png.lower().endswith(".png"):
-        raise FaceModelError(f"{out_png}: the preview is written as PNG; give a path ending in .png")
-    model = load_face_model(model_spec, uv_path=uv_path, masks_path=masks_path)
-    panels = render_head_preview(model, out_png, size=size)
-    click.echo(f"wrote {out_png} ({len(panels)} panels)")

@@ -8,7 +8,8 @@ mathutils, numpy and the standard library).
 """
 
 from .config import ConfigFile, RenderConfig, SequencesConfig, load_config, parse_config
-from .pipeline import DatasetRenderer, RenderSummary, render_command, render_dataset
+from .cli import render_command
+from .pipeline import DatasetRenderer, RenderSummary, render_dataset
 
 __all__ = [
     "ConfigFile",

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import click
 import numpy as np
 
 from ..appearance import Appearance, sample_appearance
@@ -33,12 +32,11 @@ from ..dataset.lock import exclusive_section, lock_root, lock_shard
 from ..errors import RenderError
 from ..facemodel import FaceModel, load_face_model
 from ..fileio import atomic_write_json, kill_point, remove_dead_temporaries
-from ..interrupts import raise_on_signals
 from ..labels.analytic import PinholeCamera
 from ..params.records import face_model_version
-from ..sequence import (SPECS_INDEX, SPLITS, SequenceOptions, SequenceSpec, build_sequence_specs, load_sequence_specs,
+from ..sequence import (SPECS_INDEX, SequenceOptions, SequenceSpec, build_sequence_specs, load_sequence_specs,
                         spec_path, write_sequence_specs)
-from .config import DEVICES, ConfigFile, load_config, parse_config
+from .config import ConfigFile, parse_config
 from .job import HeadTopology, SequenceJob, build_job, head_topology
 from .outputs import OutputOptions, clear_sequence, is_complete, make_staging, write_segmentation_labels, write_sequence
 from .worker import RenderWorker, kernel_cache_dir, open_worker, prepare_kernel_caches
@@ -387,40 +385,3 @@ def render_specs(config: ConfigFile, root: Path, specs: list[SequenceSpec], work
         summary.timings.append(timings)
     summary.seconds = time.perf_counter() - start
     return summary
-
-
-@click.command("render", context_settings={"show_default": True})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="YAML config (render:, appearance:, sequences: sections). Default: built-in defaults.")
-@click.option("--split", type=click.Choice(SPLITS + ("all",)), default="all", help="Which split to render.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Dataset ROOT (SPEC §2 layout).")
-@click.option("--specs", "specs_dir", type=click.Path(file_okay=False), default=None,
-              help="Sequence-spec folder from `python -m ffn_render.sequence`. Default: draw specs from the "
-                   "config's sequences: section (written to ROOT/specs).")
-@click.option("--shard", default=0, help="This worker's shard index (0-based).")
-@click.option("--num-shards", default=1, help="Number of shards; a sequence's shard is a stable hash of its id (as in `ffn-render submit`).")
-@click.option("--device", type=click.Choice(DEVICES), default=None,
-              help="Cycles device; overrides the config. auto: the best GPU present (CPU switched off), else the CPU.")
-@click.option("--blender", "blender", default=None,
-              help="Run this Blender 5.0 binary (blender -b -P blender_scripts/worker.py) instead of the pip bpy module.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-def render_command(config_path, split, out_dir, specs_dir, shard, num_shards, device, blender, no_progress):
-    """Render sequences into a FacialFlowNet-layout dataset: images, .flo flows, masks, depths, metadata.
-
-    Sequences already complete in ROOT are skipped, so re-running an
-    interrupted command finishes the dataset.
-
-    Example: ffn-render render --config configs/demo.yaml --split train --out out/demo
-    """
-    config = load_config(config_path)
-    with raise_on_signals():
-        summary = render_dataset(config, out_dir, None if split == "all" else split, specs_dir, shard, num_shards,
-                                 device, blender, progress=not no_progress)
-    details = ""
-    if summary.frames_rendered:
-        details = f", {summary.seconds / summary.frames_rendered:.2f} s per frame"
-        steady = summary.steady_render_s()
-        if steady is not None:
-            details += f" (first Blender render {summary.first_render_s:.2f} s, then {steady:.2f} s per render)"
-    click.echo(f"rendered {summary.rendered} sequences ({summary.pairs} pairs) in {summary.seconds:.1f} s{details}; "
-               f"{summary.skipped} already complete")

@@ -488,7 +488,7 @@ def test_emotion_presets_name_real_components(model):
 def test_preview_head_command_writes_a_picture(tmp_path, model, monkeypatch):
     from PIL import Image
 
-    from ffn_render.facemodel.preview import preview_head_command
+    from ffn_render.facemodel.cli import preview_head_command
 
     monkeypatch.setattr("ffn_render.facemodel.loader.load_face_model", lambda *a, **k: model)
     out = tmp_path / "head.png"
