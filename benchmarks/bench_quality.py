@@ -40,6 +40,7 @@ everything that changes the image (blender_scripts, appearance, face model).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -103,7 +104,7 @@ class SeedOffsetWorker:
         self.mode, self.info = worker.mode, worker.info
 
     def render_sequence(self, job: dict, arrays: dict) -> dict:
-        return self._worker.render_sequence({**job, "seed": int(job.get("seed", 0)) + self._offset}, arrays)
+        return self._worker.render_sequence(dataclasses.replace(job, seed=job.seed + self._offset), arrays)
 
     def datablock_counts(self) -> dict:
         return self._worker.datablock_counts()

@@ -1,11 +1,13 @@
-"""What the pipeline and the Blender side exchange; shared by both, imports no bpy.
+"""What the pipeline and the Blender side exchange: typed records shared by both; standard library only.
 
-A job renders one sequence. It is a JSON-able dict plus a dict of numpy
-arrays (vertices, textures); in-process the two are passed directly, to a
-Blender binary the arrays travel as an ``.npz`` file and the dict as one JSON
-line on the worker's stdin. The worker answers each line with one line on
-stdout that starts with :data:`REPLY_PREFIX` (Blender prints its own progress
-lines to stdout too; the prefix tells ours apart).
+A job renders one sequence: a :class:`SequenceJob` record plus a dict of
+numpy arrays (vertices, topology). The worker starts with a
+:class:`RenderSettings` record. In-process the records are passed as they
+are; to a Blender binary they travel as one JSON line each (``to_json`` /
+``from_json``) on the worker's stdin and the arrays as an ``.npz`` file. The
+worker answers each line with one line on stdout that starts with
+:data:`REPLY_PREFIX` (Blender prints its own progress lines to stdout too;
+the prefix tells ours apart).
 
 The Blender side renders into the job's ``out_dir`` under the names below;
 the pipeline turns those raw renders into dataset files.
@@ -14,10 +16,145 @@ the pipeline turns those raw renders into dataset files.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 
 PROTOCOL_VERSION = 1
 REPLY_PREFIX = "@@ffn-render-reply@@ "
-IMAGE_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png"}
+IMAGE_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png"}  # Blender's image format → the file extension it writes
+# Material parameters (render config ``skin:`` / ``eye:``) → the Principled BSDF inputs they set.
+MATERIAL_SOCKETS = {
+    "roughness": "Roughness",
+    "specular_ior_level": "Specular IOR Level",
+    "subsurface_weight": "Subsurface Weight",
+    "subsurface_scale": "Subsurface Scale",
+    "coat_weight": "Coat Weight",
+}
+# Every material parameter: the sockets, and the relief (m) of the skin map's height channel (0 = no bump).
+MATERIAL_KEYS = (*MATERIAL_SOCKETS, "bump_distance")
+
+
+@dataclass(frozen=True)
+class Material:
+    """Principled BSDF settings of the skin or the eyes; None leaves Blender's default."""
+
+    roughness: float | None = None
+    specular_ior_level: float | None = None
+    subsurface_weight: float | None = None
+    subsurface_scale: float | None = None
+    coat_weight: float | None = None
+    bump_distance: float = 0.0
+
+    def sockets(self) -> dict[str, float]:
+        """Principled BSDF input name → value, for the parameters that are set."""
+        return {socket: float(getattr(self, key)) for key, socket in MATERIAL_SOCKETS.items() if getattr(self, key) is not None}
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How the scene renders, for the whole life of a worker (built from the render config)."""
+
+    width: int
+    height: int
+    samples: int
+    adaptive_sampling: bool
+    noise_threshold: float
+    min_samples: int
+    filter_width_px: float
+    denoiser: str
+    denoiser_passes: str
+    denoiser_prefilter: str
+    light_tree: bool
+    clamp_direct: float
+    clamp_indirect: float
+    max_bounces: int
+    diffuse_bounces: int
+    glossy_bounces: int
+    transmission_bounces: int
+    image_format: str  # a key of IMAGE_EXTENSIONS
+    jpeg_quality: int
+    view_transform: str
+    device: str
+    threads: int
+    persistent_data: bool
+    skin: Material
+    eye: Material
+    label_passes: tuple[str, ...] = ()  # extra passes of the label render (products switched on that need one)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> RenderSettings:
+        return cls(**{**data, "skin": Material(**data["skin"]), "eye": Material(**data["eye"]),
+                      "label_passes": tuple(data.get("label_passes", ()))})
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A Blender camera (sensor fit AUTO): lens and sensor in mm, pose as location and 'XYZ' Euler (radians)."""
+
+    lens_mm: float
+    sensor_width_mm: float
+    location: tuple[float, float, float]
+    rotation_euler: tuple[float, float, float]
+    clip_start: float
+    clip_end: float
+
+
+@dataclass(frozen=True)
+class Light:
+    """A Blender light: kind AREA (square, side size_m), POINT (radius size_m / 2) or SUN (angle_rad)."""
+
+    kind: str
+    location: tuple[float, float, float]
+    rotation_euler: tuple[float, float, float]
+    energy_w: float
+    color_rgb: tuple[float, float, float]
+    size_m: float = 0.0
+    angle_rad: float = 0.01
+
+
+@dataclass(frozen=True)
+class World:
+    color_rgb: tuple[float, float, float]
+    strength: float
+
+
+@dataclass(frozen=True)
+class Texture:
+    """An image file the scene loads, and its size (width, height) to check what Blender read."""
+
+    path: str
+    size: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class SequenceJob:
+    """One sequence to render: where to, the scene's data (the arrays travel beside it) and its seed."""
+
+    seq_id: str
+    seed: int
+    out_dir: str
+    mesh_key: str  # identifies the head topology; the scene rebuilds its mesh when it changes
+    head_images: bool
+    textures: dict[str, Texture]  # image name (albedo, eye_albedo, background, material) → file
+    camera: Camera
+    background_depth_m: float
+    lights: tuple[Light, ...]
+    world: World
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> SequenceJob:
+        return cls(**{
+            **data,
+            "textures": {name: Texture(**texture) for name, texture in data["textures"].items()},
+            "camera": Camera(**data["camera"]),
+            "lights": tuple(Light(**light) for light in data["lights"]),
+            "world": World(**data["world"]),
+        })
 
 
 def beauty_name(kind: str, t: int, image_format: str) -> str:

@@ -36,7 +36,7 @@ import numpy as np
 from mathutils import Euler
 
 from .devices import DeviceChoice, DeviceError, choose_denoiser, configure_device
-from .protocol import beauty_name, labels_name
+from .protocol import MATERIAL_SOCKETS, Camera, Light, Material, RenderSettings, SequenceJob, World, beauty_name, labels_name
 
 SHAPE_KEYS = ("before", "rendered", "after")
 FRAMES = (1, 2, 3)  # the frame at which each shape key is fully on
@@ -44,14 +44,9 @@ RENDER_FRAME = FRAMES[1]
 LABEL_FILTER_WIDTH_PX = 0.01
 REGION_ATTRIBUTE = "ffn_region"
 REGION_AOV = "region"
-# Material settings (render config ``skin:`` / ``eye:``) → Principled BSDF inputs.
-MATERIAL_SOCKETS = {
-    "roughness": "Roughness",
-    "specular_ior_level": "Specular IOR Level",
-    "subsurface_weight": "Subsurface Weight",
-    "subsurface_scale": "Subsurface Scale",
-    "coat_weight": "Coat Weight",
-}
+# The extra passes a label render can carry (RenderSettings.label_passes, asked for by the products switched on):
+# each is a colour AOV the head materials fill from this shader node output; the background leaves it 0.
+LABEL_PASS_SOURCES: dict[str, tuple[str, str]] = {}
 # Render config denoiser_passes → Cycles' denoising_input_passes.
 DENOISER_INPUT_PASSES = {"rgb": "RGB", "albedo": "RGB_ALBEDO", "albedo_normal": "RGB_ALBEDO_NORMAL"}
 # The background plane extends this much beyond the camera's view on each side,
@@ -64,18 +59,10 @@ class SceneError(Exception):
 
 
 class HeadScene:
-    """One Blender scene that renders sequence after sequence.
+    """One Blender scene that renders sequence after sequence, with the settings it was built with."""
 
-    ``settings`` (plain dict, see ``ffn_render.render.config``): width,
-    height, samples, adaptive_sampling, noise_threshold, min_samples,
-    filter_width_px, denoiser, denoiser_passes, denoiser_prefilter, light_tree,
-    clamp_direct, clamp_indirect, max_bounces, diffuse_bounces,
-    glossy_bounces, transmission_bounces, image_format, jpeg_quality,
-    view_transform, device, threads, persistent_data, skin, eye.
-    """
-
-    def __init__(self, settings: dict) -> None:
-        self.settings = dict(settings)
+    def __init__(self, settings: RenderSettings) -> None:
+        self.settings = settings
         bpy.ops.wm.read_factory_settings(use_empty=True)
         self.scene = bpy.context.scene
         self._mode: str | None = None
@@ -85,8 +72,8 @@ class HeadScene:
         self.first_render_s: float | None = None
         self._setup_render()
         try:
-            self.device: DeviceChoice = configure_device(self.scene, self.settings["device"])
-            self.denoiser = choose_denoiser(self.settings["denoiser"], self.device.backend)
+            self.device: DeviceChoice = configure_device(self.scene, self.settings.device)
+            self.denoiser = choose_denoiser(self.settings.denoiser, self.device.backend)
         except DeviceError as exc:
             raise SceneError(str(exc)) from None
         self._images = {
@@ -104,21 +91,21 @@ class HeadScene:
         s, scene = self.settings, self.scene
         render = scene.render
         render.engine = "CYCLES"
-        render.resolution_x, render.resolution_y = int(s["width"]), int(s["height"])
+        render.resolution_x, render.resolution_y = s.width, s.height
         render.resolution_percentage = 100
         render.pixel_aspect_x = render.pixel_aspect_y = 1.0
         render.use_motion_blur = False  # with it on the Vector pass is all zero (SPEC §4)
-        render.use_persistent_data = bool(s.get("persistent_data", True))
+        render.use_persistent_data = s.persistent_data
         render.use_compositing = False
         render.use_sequencer = False
         render.use_file_extension = False
         for flag in [name for name in render.bl_rna.properties.keys() if name.startswith("use_stamp")]:
             setattr(render, flag, False)  # no stamp fields (Blender:Date, RenderTime, …) in written images
         render.film_transparent = False
-        if int(s.get("threads", 0)) > 0:
+        if s.threads > 0:
             render.threads_mode = "FIXED"
-            render.threads = int(s["threads"])
-        scene.view_settings.view_transform = s.get("view_transform", "Standard")
+            render.threads = s.threads
+        scene.view_settings.view_transform = s.view_transform
         scene.view_settings.look = "None"
         scene.view_settings.exposure = 0.0
         scene.view_settings.gamma = 1.0
@@ -126,6 +113,11 @@ class HeadScene:
         layer = scene.view_layers[0]
         aov = layer.aovs.add()
         aov.name, aov.type = REGION_AOV, "VALUE"
+        for name in s.label_passes:
+            if name not in LABEL_PASS_SOURCES:
+                raise SceneError(f"unknown label pass {name!r} (known: {', '.join(LABEL_PASS_SOURCES) or 'none'})")
+            aov = layer.aovs.add()
+            aov.name, aov.type = name, "COLOR"
 
     def _make_camera(self) -> bpy.types.Object:
         data = bpy.data.cameras.new("ffn_camera")
@@ -162,24 +154,29 @@ class HeadScene:
             bsdf = next(n for n in tree.nodes if n.bl_idname == "ShaderNodeBsdfPrincipled")
             texture = self._image_node(tree, image)
             tree.links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
-            params = dict(self.settings.get(name, {}))
-            bump_distance = float(params.pop("bump_distance", 0.0))
-            for key, value in params.items():
-                if key not in MATERIAL_SOCKETS:
-                    raise SceneError(f"unknown {name} material parameter {key!r}")
-                bsdf.inputs[MATERIAL_SOCKETS[key]].default_value = float(value)
+            params: Material = getattr(self.settings, name)
+            for socket, value in params.sockets().items():
+                bsdf.inputs[socket].default_value = value
             if name == "skin":
-                self._link_material_map(tree, bsdf, params, bump_distance)
+                self._link_material_map(tree, bsdf, params)
             region = tree.nodes.new("ShaderNodeAttribute")
             region.attribute_type = "GEOMETRY"
             region.attribute_name = REGION_ATTRIBUTE
             output = tree.nodes.new("ShaderNodeOutputAOV")
             output.aov_name = REGION_AOV
             tree.links.new(region.outputs["Fac"], output.inputs["Value"])
+            self._link_label_passes(tree)
             materials.append(material)
         return materials[0], materials[1]
 
-    def _link_material_map(self, tree, bsdf, params: dict, bump_distance: float) -> None:
+    def _link_label_passes(self, tree) -> None:
+        for name in self.settings.label_passes:
+            node_type, socket = LABEL_PASS_SOURCES[name]
+            output = tree.nodes.new("ShaderNodeOutputAOV")
+            output.aov_name = name
+            tree.links.new(tree.nodes.new(node_type).outputs[socket], output.inputs["Color"])
+
+    def _link_material_map(self, tree, bsdf, params: Material) -> None:
         channels = tree.nodes.new("ShaderNodeSeparateColor")
         tree.links.new(self._image_node(tree, "material", colorspace="Non-Color").outputs["Color"], channels.inputs["Color"])
         for channel, key in (("Red", "roughness"), ("Green", "specular_ior_level")):
@@ -187,11 +184,13 @@ class HeadScene:
             scale.operation = "MULTIPLY"
             scale.use_clamp = key == "roughness"
             tree.links.new(channels.outputs[channel], scale.inputs[0])
-            scale.inputs[1].default_value = 2.0 * float(params.get(key, bsdf.inputs[MATERIAL_SOCKETS[key]].default_value))
-            tree.links.new(scale.outputs["Value"], bsdf.inputs[MATERIAL_SOCKETS[key]])
-        if bump_distance > 0:
+            socket = MATERIAL_SOCKETS[key]
+            configured = getattr(params, key)
+            scale.inputs[1].default_value = 2.0 * float(bsdf.inputs[socket].default_value if configured is None else configured)
+            tree.links.new(scale.outputs["Value"], bsdf.inputs[socket])
+        if params.bump_distance > 0:
             bump = tree.nodes.new("ShaderNodeBump")
-            bump.inputs["Distance"].default_value = bump_distance
+            bump.inputs["Distance"].default_value = params.bump_distance
             tree.links.new(channels.outputs["Blue"], bump.inputs["Height"])
             tree.links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
 
@@ -291,31 +290,31 @@ class HeadScene:
         if tuple(image.size) != tuple(size):
             raise SceneError(f"{path}: Blender read a {tuple(image.size)} image, expected {tuple(size)} (width, height)")
 
-    def _set_camera(self, camera: dict) -> None:
+    def _set_camera(self, camera: Camera) -> None:
         data = self._camera.data
-        data.lens = float(camera["lens_mm"])
-        data.sensor_width = float(camera["sensor_width_mm"])
-        data.clip_start = float(camera["clip_start"])
-        data.clip_end = float(camera["clip_end"])
-        self._camera.location = camera["location"]
+        data.lens = float(camera.lens_mm)
+        data.sensor_width = float(camera.sensor_width_mm)
+        data.clip_start = float(camera.clip_start)
+        data.clip_end = float(camera.clip_end)
+        self._camera.location = camera.location
         self._camera.rotation_mode = "XYZ"
-        self._camera.rotation_euler = camera["rotation_euler"]
+        self._camera.rotation_euler = camera.rotation_euler
 
-    def _place_background(self, camera: dict, depth_m: float) -> None:
+    def _place_background(self, camera: Camera, depth_m: float) -> None:
         """Centre the plane on the camera axis at planar depth ``depth_m``, facing the camera, covering the view."""
-        rotation = np.array(Euler(camera["rotation_euler"], "XYZ").to_matrix())
-        location = np.asarray(camera["location"], np.float64) + rotation @ np.array([0.0, 0.0, -depth_m])
+        rotation = np.array(Euler(camera.rotation_euler, "XYZ").to_matrix())
+        location = np.asarray(camera.location, np.float64) + rotation @ np.array([0.0, 0.0, -depth_m])
         # AUTO sensor fit: the sensor width spans the larger of the two image dimensions.
-        half_span = depth_m * 0.5 * float(camera["sensor_width_mm"]) / float(camera["lens_mm"]) * PLANE_MARGIN
-        width, height = self.settings["width"], self.settings["height"]
+        half_span = depth_m * 0.5 * float(camera.sensor_width_mm) / float(camera.lens_mm) * PLANE_MARGIN
+        width, height = self.settings.width, self.settings.height
         half_width = half_span * min(1.0, width / height)
         half_height = half_span * min(1.0, height / width)
         self._plane.location = location.tolist()
         self._plane.rotation_mode = "XYZ"
-        self._plane.rotation_euler = camera["rotation_euler"]
+        self._plane.rotation_euler = camera.rotation_euler
         self._plane.scale = (half_width, half_height, 1.0)
 
-    def _set_lights(self, lights: list[dict]) -> None:
+    def _set_lights(self, lights: tuple[Light, ...]) -> None:
         while len(self._lights) < len(lights):
             data = bpy.data.lights.new(f"ffn_light_{len(self._lights)}", "POINT")
             light = bpy.data.objects.new(data.name, data)
@@ -326,26 +325,26 @@ class HeadScene:
             if light.hide_render:
                 continue
             spec = lights[index]
-            light.data.type = spec["kind"]
+            light.data.type = spec.kind
             data = light.data  # re-read: the RNA type follows the light type
-            data.energy = float(spec["energy_w"])
-            data.color = spec["color_rgb"]
-            size = float(spec.get("size_m", 0.0))
-            if spec["kind"] == "AREA":
+            data.energy = float(spec.energy_w)
+            data.color = spec.color_rgb
+            size = float(spec.size_m)
+            if spec.kind == "AREA":
                 data.shape = "SQUARE"
                 data.size = size
-            elif spec["kind"] == "POINT":
+            elif spec.kind == "POINT":
                 data.shadow_soft_size = size / 2.0
-            elif spec["kind"] == "SUN":
-                data.angle = float(spec.get("angle_rad", 0.01))
-            light.location = spec["location"]
+            elif spec.kind == "SUN":
+                data.angle = float(spec.angle_rad)
+            light.location = spec.location
             light.rotation_mode = "XYZ"
-            light.rotation_euler = spec["rotation_euler"]
+            light.rotation_euler = spec.rotation_euler
 
-    def _set_world(self, world: dict) -> None:
+    def _set_world(self, world: World) -> None:
         background = self._world.node_tree.nodes["Background"]
-        background.inputs["Color"].default_value = (*world["color_rgb"], 1.0)
-        background.inputs["Strength"].default_value = float(world["strength"])
+        background.inputs["Color"].default_value = (*world.color_rgb, 1.0)
+        background.inputs["Strength"].default_value = float(world.strength)
 
     # --- render modes ---------------------------------------------------------------------------
 
@@ -359,11 +358,11 @@ class HeadScene:
         labels = mode == "labels"
         layer.use_pass_vector = labels
         layer.use_pass_z = labels
-        cycles.filter_width = LABEL_FILTER_WIDTH_PX if labels else float(s["filter_width_px"])
+        cycles.filter_width = LABEL_FILTER_WIDTH_PX if labels else float(s.filter_width_px)
         self._set_sampling(labels)
         bounces = ("max_bounces", "diffuse_bounces", "glossy_bounces", "transmission_bounces")
         for name in bounces:
-            setattr(cycles, name, 0 if labels else int(s[name]))
+            setattr(cycles, name, 0 if labels else int(getattr(s, name)))
         if labels:
             image.media_type = "MULTI_LAYER_IMAGE"
             image.file_format = "OPEN_EXR_MULTILAYER"
@@ -371,11 +370,11 @@ class HeadScene:
             image.exr_codec = "NONE"  # a temporary file read back at once: speed over size
         else:
             image.media_type = "IMAGE"
-            image.file_format = s["image_format"]
+            image.file_format = s.image_format
             image.color_mode = "RGB"
             image.color_depth = "8"
-            if s["image_format"] == "JPEG":
-                image.quality = int(s["jpeg_quality"])
+            if s.image_format == "JPEG":
+                image.quality = int(s.jpeg_quality)
             else:
                 image.compression = 15
         self._mode = mode
@@ -384,20 +383,20 @@ class HeadScene:
         """Beauty: the configured samples, adaptive sampling, light sampling and denoiser.
         Labels: one sample, nothing adaptive, no clamping, no denoising, whatever the beauty settings."""
         s, cycles = self.settings, self.scene.cycles
-        cycles.samples = 1 if labels else int(s["samples"])
-        cycles.use_adaptive_sampling = not labels and bool(s["adaptive_sampling"])
-        cycles.adaptive_threshold = float(s["noise_threshold"])
-        cycles.adaptive_min_samples = int(s["min_samples"])
-        cycles.use_light_tree = labels or bool(s["light_tree"])
-        cycles.sample_clamp_direct = 0.0 if labels else float(s["clamp_direct"])
-        cycles.sample_clamp_indirect = 0.0 if labels else float(s["clamp_indirect"])
+        cycles.samples = 1 if labels else int(s.samples)
+        cycles.use_adaptive_sampling = not labels and bool(s.adaptive_sampling)
+        cycles.adaptive_threshold = float(s.noise_threshold)
+        cycles.adaptive_min_samples = int(s.min_samples)
+        cycles.use_light_tree = labels or bool(s.light_tree)
+        cycles.sample_clamp_direct = 0.0 if labels else float(s.clamp_direct)
+        cycles.sample_clamp_indirect = 0.0 if labels else float(s.clamp_indirect)
         denoiser = None if labels else self.denoiser
         cycles.use_denoising = denoiser is not None
         if denoiser is not None:
             cycles.denoiser = denoiser
             cycles.denoising_use_gpu = self.device.is_gpu
-            cycles.denoising_input_passes = DENOISER_INPUT_PASSES[s["denoiser_passes"]]
-            cycles.denoising_prefilter = s["denoiser_prefilter"].upper()
+            cycles.denoising_input_passes = DENOISER_INPUT_PASSES[s.denoiser_passes]
+            cycles.denoising_prefilter = s.denoiser_prefilter.upper()
 
     def _render_to(self, path: Path) -> float:
         self.scene.render.filepath = str(path)
@@ -412,32 +411,32 @@ class HeadScene:
 
     # --- one sequence -----------------------------------------------------------------------------
 
-    def run_sequence(self, job: dict, arrays: dict[str, np.ndarray]) -> dict:
-        """Render every raw output of one sequence into ``job['out_dir']``; return timings."""
+    def run_sequence(self, job: SequenceJob, arrays: dict[str, np.ndarray]) -> dict:
+        """Render every raw output of one sequence into ``job.out_dir``; return timings."""
         start = time.perf_counter()
-        out_dir = Path(job["out_dir"])
+        out_dir = Path(job.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         verts_f, verts_h = arrays["verts_f"], arrays["verts_h"]
         n = len(verts_f)
         if n < 2 or len(verts_h) != n - 1 or verts_f.shape[1:] != verts_h.shape[1:]:
-            raise SceneError(f"job {job.get('seq_id')}: need n >= 2 facial and n - 1 head meshes, got {verts_f.shape} and {verts_h.shape}")
-        if job["mesh_key"] != self._mesh_key or self._head is None:
+            raise SceneError(f"job {job.seq_id}: need n >= 2 facial and n - 1 head meshes, got {verts_f.shape} and {verts_h.shape}")
+        if job.mesh_key != self._mesh_key or self._head is None:
             self._build_head(verts_f.shape[1], arrays["faces"], arrays["corner_uv"], arrays["face_region"], arrays["eye_faces"])
-            self._mesh_key = job["mesh_key"]
-        for name, texture in job["textures"].items():
-            self._set_image(name, texture["path"], texture["size"])
-        self._set_camera(job["camera"])
-        self._place_background(job["camera"], float(job["background_depth_m"]))
-        self._set_lights(job["lights"])
-        self._set_world(job["world"])
-        self.scene.cycles.seed = int(job.get("seed", 0)) % (2**31)
+            self._mesh_key = job.mesh_key
+        for name, texture in job.textures.items():
+            self._set_image(name, texture.path, texture.size)
+        self._set_camera(job.camera)
+        self._place_background(job.camera, float(job.background_depth_m))
+        self._set_lights(job.lights)
+        self._set_world(job.world)
+        self.scene.cycles.seed = int(job.seed) % (2**31)
         update_s = time.perf_counter() - start
 
-        fmt = self.settings["image_format"]
+        fmt = self.settings.image_format
         beauty_s, label_s = [], []
         self._use_mode("beauty")
         frames = [("facial", t, verts_f[t - 1]) for t in range(1, n + 1)]
-        if job.get("head_images", True):
+        if job.head_images:
             frames += [("head", t, verts_h[t - 2]) for t in range(2, n + 1)]
         for kind, t, vertices in frames:
             self._set_shape("rendered", vertices)

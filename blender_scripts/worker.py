@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
-from blender_scripts.protocol import PROTOCOL_VERSION, encode_reply  # noqa: E402
+from blender_scripts.protocol import PROTOCOL_VERSION, RenderSettings, SequenceJob, encode_reply  # noqa: E402
 from blender_scripts.scene import HeadScene, SceneError  # noqa: E402
 
 
@@ -37,14 +37,14 @@ def _reply(message: dict) -> None:
 def _handle(scene: HeadScene | None, message: dict) -> tuple[HeadScene | None, dict]:
     command = message.get("cmd")
     if command == "start":
-        scene = HeadScene(message["settings"])
+        scene = HeadScene(RenderSettings.from_json(message["settings"]))
         return scene, {"ok": True, "info": scene.info()}
     if command == "sequence":
         if scene is None:
             raise SceneError("'sequence' before 'start'")
         with np.load(message["arrays"], allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-        return scene, {"ok": True, "result": scene.run_sequence(message["job"], arrays)}
+        return scene, {"ok": True, "result": scene.run_sequence(SequenceJob.from_json(message["job"]), arrays)}
     if command == "counts":
         if scene is None:
             raise SceneError("'counts' before 'start'")

@@ -1,8 +1,8 @@
 """Appearance of a sequence: albedo textures, backgrounds, camera and lights (paper §3.2–3.3)."""
 
+from ..camera import CameraSpec
 from .albedo import procedural_albedo
 from .background import load_background, procedural_background
-from .camera import CameraSpec
 from .colour import kelvin_to_linear_rgb
 from .config import AppearanceConfig, load_appearance_config
 from .lighting import LightSpec

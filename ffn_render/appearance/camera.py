@@ -3,79 +3,18 @@
 Coordinates are the face model's world frame (metres, +Y up, face towards
 +Z). A Blender camera looks down its local −Z with +Y up; its pose is a
 location and an 'XYZ' Euler rotation (R = Rz·Ry·Rx), exactly what
-``PinholeCamera.from_blender`` in :mod:`ffn_render.labels.analytic` consumes.
+``CameraSpec`` in :mod:`ffn_render.camera` holds.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import AppearanceError
+from ..camera import CameraSpec
 from ..facemodel import FaceModel
-from ..labels.analytic import PinholeCamera, euler_xyz_to_matrix
 from .config import AppearanceConfig
-
-
-@dataclass(frozen=True)
-class CameraSpec:
-    """A perspective camera as Blender describes it (sensor fit AUTO, square pixels)."""
-
-    lens_mm: float
-    sensor_width_mm: float
-    location: tuple[float, float, float]
-    rotation_euler: tuple[float, float, float]  # 'XYZ', radians
-    clip_start: float
-    clip_end: float
-
-    @property
-    def rotation_matrix(self) -> np.ndarray:
-        """Camera-to-world rotation (3, 3): columns are the camera's x, y, z axes in world space."""
-        return euler_xyz_to_matrix(self.rotation_euler)
-
-    @property
-    def matrix_world(self) -> np.ndarray:
-        """Camera-to-world 4×4 matrix, as Blender's ``camera.matrix_world``."""
-        matrix = np.eye(4)
-        matrix[:3, :3] = self.rotation_matrix
-        matrix[:3, 3] = self.location
-        return matrix
-
-    @property
-    def forward(self) -> np.ndarray:
-        """Unit viewing direction in world space (the camera's −Z axis)."""
-        return -self.rotation_matrix[:, 2]
-
-    def pinhole(self, width: int, height: int) -> PinholeCamera:
-        """The projection Blender renders with at ``width``×``height`` pixels."""
-        return PinholeCamera.from_blender(self.location, self.rotation_euler, self.lens_mm, self.sensor_width_mm, width, height)
-
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["matrix_world"] = self.matrix_world.tolist()
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict, source: str = "camera") -> CameraSpec:
-        try:
-            return cls(
-                lens_mm=float(data["lens_mm"]),
-                sensor_width_mm=float(data.get("sensor_width_mm", 36.0)),
-                location=_triple(data["location"]),
-                rotation_euler=_triple(data["rotation_euler"]),
-                clip_start=float(data.get("clip_start", 0.01)),
-                clip_end=float(data.get("clip_end", 100.0)),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise AppearanceError(f"{source}: invalid camera description ({exc!r})") from None
-
-
-def _triple(values) -> tuple[float, float, float]:
-    out = tuple(float(v) for v in values)
-    if len(out) != 3 or not all(np.isfinite(out)):
-        raise ValueError(f"expected 3 finite numbers, got {values!r}")
-    return out  # type: ignore[return-value]
 
 
 def look_at_rotation(location: np.ndarray, target: np.ndarray, roll: float = 0.0) -> np.ndarray:

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .camera import CameraSpec, look_at_rotation, matrix_to_euler_xyz
+from ..camera import CameraSpec
+from .camera import look_at_rotation, matrix_to_euler_xyz
 from .colour import kelvin_to_linear_rgb
 from .config import AppearanceConfig
 

@@ -10,7 +10,8 @@ import numpy as np
 from ..facemodel import FaceModel
 from .albedo import SkinTraits, eye_layout_overlaps, eyeball_faces, procedural_eye_texture, procedural_textures
 from .background import list_images, load_background, procedural_background
-from .camera import CameraSpec, head_frame, sample_camera
+from ..camera import CameraSpec
+from .camera import head_frame, sample_camera
 from .config import AppearanceConfig
 from .lighting import LightSpec, sample_lights, sample_world
 from .seeding import stream

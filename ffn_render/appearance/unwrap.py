@@ -24,7 +24,8 @@ from scipy.spatial import cKDTree
 
 from ..errors import AppearanceError
 from ..facemodel import POSE_SIZE, FaceModel
-from ..labels.analytic import PinholeCamera, first_hits, rasterize
+from ..camera import PinholeCamera
+from ..labels.analytic import first_hits, rasterize
 from .camera import CameraSpec
 from .uvmap import UVRaster, fill_uncovered, interpolate, rasterize_uv, sample_bilinear, uv_to_pixel
 

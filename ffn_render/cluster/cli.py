@@ -14,7 +14,7 @@ from ..dataset.manifest import write_merged_manifest
 from ..dataset.plan import CLUSTER_DIR, load_plan
 from ..errors import ClusterError
 from ..fileio import atomic_write_json
-from ..sequence import SPLITS
+from ..vocabulary import SPLITS
 from .config import ClusterConfig, load_cluster_config, parse_cluster_config
 
 CONFIG_SNAPSHOT = "config.json"

@@ -120,7 +120,6 @@ def _render_plan(root: Path, plan, lock: RootLock, report: RepairReport, workers
 
 def _render_recorded_specs(root: Path, report: RepairReport, device: str | None, blender: str | None,
                            progress: bool) -> None:
-    from ..render.outputs import is_complete
     from ..render.pipeline import recorded_config, render_specs
     from ..render.worker import kernel_cache_dir, open_worker, prepare_kernel_caches
     from ..sequence import load_sequence_specs
@@ -128,7 +127,7 @@ def _render_recorded_specs(root: Path, report: RepairReport, device: str | None,
     config = recorded_config(root)
     specs = load_sequence_specs(layout.specs_dir(root))
     keys = {spec.seq_id: SequenceKey(spec.split, spec.emotion, spec.seq_id) for spec in specs}
-    if all(is_complete(root, key) for key in keys.values()):
+    if all(layout.is_done(root, key) for key in keys.values()):
         return
     prepare_kernel_caches(kernel_cache_dir(config.render), config.render.kernel_cache_max_bytes)
     worker = open_worker(config.render.blender_settings(device), blender)
@@ -137,4 +136,4 @@ def _render_recorded_specs(root: Path, report: RepairReport, device: str | None,
     finally:
         worker.close()
     report.rendered = summary.rendered
-    report.still_pending = [seq for seq, key in keys.items() if not is_complete(root, key)]
+    report.still_pending = [seq for seq, key in keys.items() if not layout.is_done(root, key)]

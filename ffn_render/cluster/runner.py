@@ -70,9 +70,7 @@ class ShardResult:
 
 def sequence_output_files(root: str | os.PathLike, key: SequenceKey) -> list[Path]:
     """The finished files of a sequence on disk: its per-sequence folders and its metadata file."""
-    from ..render.outputs import sequence_folders
-
-    files = [p for folder in sequence_folders(root, key) if folder.is_dir() for p in folder.iterdir() if p.is_file()]
+    files = [p for folder in layout.sequence_folders(root, key) if folder.is_dir() for p in folder.iterdir() if p.is_file()]
     meta = layout.meta_path(root, key)
     if meta.is_file():
         files.append(meta)
@@ -98,10 +96,7 @@ class _Renderer:
         if self._renderer is None:
             render = self.config.render
             prepare_kernel_caches(kernel_cache_dir(render), render.kernel_cache_max_bytes)
-            settings = render.blender_settings(self.task.device)
-            if self.task.threads:
-                settings["threads"] = self.task.threads
-            self._worker = open_worker(settings, self.task.blender)
+            self._worker = open_worker(render.blender_settings(self.task.device, self.task.threads), self.task.blender)
             self._renderer = DatasetRenderer(self.config, self.task.root, self._worker)
         for spec, timings in self._renderer.render_all(specs):
             if timings is None:  # complete although we cleared it: someone else writes into ROOT
@@ -198,10 +193,10 @@ def _adopt_or_clear(root: Path, spec: SequenceSpec, manifest: Path) -> bool:
     the shard's lock, so no live writer owns it).
     """
     from ..dataset.verify import check_sequence
-    from ..render.outputs import clear_sequence, is_complete
+    from ..render.outputs import clear_sequence
 
     key = _key(spec)
-    if is_complete(root, key):
+    if layout.is_done(root, key):
         problems = check_sequence(root, key, spec.n)
         if not problems:
             log.info("%s: committed by an earlier attempt that died before its manifest record; recording it", key)
@@ -228,7 +223,7 @@ def _render_shard(task: ShardTask) -> ShardResult:
     log.info("shard %s: %d sequences, %d done, %d to render", task.shard, len(task.sequences), result.skipped, len(todo))
     if not todo:
         return result
-    from ..render.outputs import clear_sequence, is_complete
+    from ..render.outputs import clear_sequence
 
     attempts = {spec.seq_id: 0 for spec in todo}
     renderer = _Renderer(task)
@@ -252,7 +247,7 @@ def _render_shard(task: ShardTask) -> ShardResult:
                     log.warning("%s: attempt %d of %d failed: %s", _key(failing), attempts[failing.seq_id],
                                 task.sequence_attempts, exc)
                     renderer.reset()
-                    if not is_complete(root, _key(failing)):  # our own attempt's partial files; never a commit
+                    if not layout.is_done(root, _key(failing)):  # our own attempt's partial files; never a commit
                         clear_sequence(root, _key(failing))
                     if attempts[failing.seq_id] < task.sequence_attempts:
                         todo.insert(0, failing)

@@ -5,8 +5,9 @@ emotion and id names; n (≥ 2) is the number of its facial images; its folders
 hold exactly facial images 1..n, head images 2..n, facial and head flows
 1..n−1, masks and depths 1..n, and nothing else (no leftover ``.tmp-`` files,
 here or anywhere under ROOT). Contract trees hold no sequence that lacks
-facial images. Optional extras (occlusion, flow_vis, segmentation), where a
-sequence has them, hold exactly their frames.
+facial images. Extras (the optional rows of ``layout.PRODUCTS``), where a
+sequence has them or its metadata says its render switched them on, hold
+exactly their frames.
 
 Values (``check_values``): images are 8-bit RGB JPEG/PNG matching their
 extension, decodable, all of one size, JPEGs written at quality ≥ 95 (judged
@@ -209,14 +210,9 @@ def _check_tree(out: _Collector, tree: Path, split: str | None) -> set[SequenceK
 
 
 def _contract_trees(root: Path) -> dict[str, Path]:
-    return {
-        "image/facial": root / "image" / "facial",
-        "image/head": root / "image" / "head",
-        "flow/facial": root / "flow" / "facial",
-        "flow/head": root / "flow" / "head",
-        "mask": root / "mask",
-        "depth": root / "depth",
-    }
+    """The ``{split}/{emotion}/{seq}`` trees of the contract products, by their folder under ROOT."""
+    folders = [f"{p.folder}/{kind}" if kind else p.folder for p in layout.CONTRACT for kind in p.kinds]
+    return {folder: root / folder for folder in folders}
 
 
 def _count_frames(out: _Collector, root: Path, key: SequenceKey) -> tuple[int, str]:
@@ -319,8 +315,11 @@ def _first_pixel(bad: np.ndarray) -> tuple[int, int, int]:
     return int(bad.sum()), x, y
 
 
-def _check_sequence(out: _Collector, root: Path, key: SequenceKey, check_values: bool) -> int:
-    """Check one present sequence against the layout (and with ``check_values`` its file contents); return n."""
+def _check_sequence(out: _Collector, root: Path, key: SequenceKey, check_values: bool,
+                    extras_on: frozenset[str] = frozenset()) -> int:
+    """Check one present sequence against the layout (and with ``check_values`` its file contents); return n.
+
+    ``extras_on``: the extra products its render switched on (from its metadata), which it must have."""
     seq_folder = layout.image_dir(root, "facial", key)
     for problem in key.problems():
         out.add(seq_folder, problem)
@@ -329,26 +328,13 @@ def _check_sequence(out: _Collector, root: Path, key: SequenceKey, check_values:
         out.add(seq_folder, f"a sequence needs at least 2 facial images, found {n}")
         return n
     files = layout.sequence_files(root, key, n, ext)
-    groups = (
-        (seq_folder, files.facial_images),
-        (layout.image_dir(root, "head", key), files.head_images),
-        (layout.flow_dir(root, "facial", key), files.facial_flows),
-        (layout.flow_dir(root, "head", key), files.head_flows),
-        (layout.mask_dir(root, key), files.masks),
-        (layout.depth_dir(root, key), files.depths),
-    )
-    for folder, paths in groups:
-        _check_folder(out, folder, [p.name for p in paths])
-    for kind in FLOW_KINDS:
-        for folder, frames in (
-            (layout.occlusion_path(root, kind, key, 1).parent, range(1, n)),
-            (layout.flow_vis_path(root, kind, key, 1).parent, range(1, n)),
-        ):
-            if folder.is_dir():
-                _check_folder(out, folder, [layout.frame_name(t, ".png") for t in frames])
-    segmentation = layout.segmentation_path(root, key, 1).parent
-    if segmentation.is_dir():
-        _check_folder(out, segmentation, [layout.frame_name(t, ".png") for t in range(1, n + 1)])
+    for (name, kind), paths in files.by_product.items():
+        _check_folder(out, layout.PRODUCT[name].directory(root, key, kind), [p.name for p in paths])
+    for product in layout.EXTRAS:
+        for kind in product.kinds:
+            # An extra is checked where the sequence has it, and must be there where its render switched it on.
+            if product.directory(root, key, kind).is_dir() or product.name in extras_on:
+                _check_folder(out, product.directory(root, key, kind), [p.name for p in product.files(root, key, n, kind)])
     out.report.files_checked += len(files.all_paths())
     if check_values:
         _check_values(out, files)
@@ -445,6 +431,7 @@ class _Index:
     authoritative: bool = False  # a run plan or spec index lists what must be there
     has_plan: bool = False  # a `submit` dataset: a sequence is committed by its manifest record
     metas: dict[SequenceKey, int | None] = field(default_factory=dict)  # metadata file → its n
+    extras_on: dict[SequenceKey, frozenset[str]] = field(default_factory=dict)  # extras its render config switched on
     records: dict[SequenceKey, object] = field(default_factory=dict)  # latest done manifest record
 
     @property
@@ -458,21 +445,26 @@ class _Index:
         entry.n = entry.n if entry.n is not None else n
 
 
-def _read_meta(out: _Collector, path: Path, key: SequenceKey) -> int | None:
-    """n from a metadata file; a violation if it is unreadable or describes another sequence."""
+def _read_meta(out: _Collector, path: Path, key: SequenceKey, extras_on: dict[SequenceKey, frozenset[str]]) -> int | None:
+    """n from a metadata file (and into ``extras_on`` the extra products its render config switched on);
+    a violation if it is unreadable or describes another sequence."""
     try:
-        sequence = json.loads(path.read_text(encoding="utf-8"))["sequence"]
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        sequence = meta["sequence"]
         described = SequenceKey(str(sequence["split"]), str(sequence["emotion"]), str(sequence["seq"]))
         n = int(sequence["n"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        render = meta.get("config", {}).get("render", {})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         out.add(path, f"unreadable metadata file ({type(exc).__name__}: {exc})", key=key)
         return None
     if described != key:
         out.add(path, f"metadata describes sequence {described}, not {key}", key=key)
+    extras_on[key] = frozenset(p.name for p in layout.EXTRAS if render.get(p.option) is True)
     return n
 
 
-def _scan_meta(out: _Collector, root: Path, split: str | None) -> dict[SequenceKey, int | None]:
+def _scan_meta(out: _Collector, root: Path, split: str | None,
+               extras_on: dict[SequenceKey, frozenset[str]]) -> dict[SequenceKey, int | None]:
     """``ROOT/meta/{split}/{emotion}/{seq}.json`` files by sequence; anything else there is extra."""
     metas: dict[SequenceKey, int | None] = {}
     meta_root = root / "meta"
@@ -492,7 +484,7 @@ def _scan_meta(out: _Collector, root: Path, split: str | None) -> dict[SequenceK
             out.add(path, "unexpected file (ROOT/meta holds {split}/{emotion}/{seq}.json files)", "extra")
             continue
         key = SequenceKey(parts[0], parts[1], path.stem)
-        metas[key] = _read_meta(out, path, key)
+        metas[key] = _read_meta(out, path, key, extras_on)
     return metas
 
 
@@ -521,7 +513,7 @@ def _read_index(out: _Collector, root: Path, split: str | None) -> _Index:
         except FFNError as exc:
             out.add(specs_dir / SPECS_INDEX, str(exc))
     index.records = {record.key: record for record in ManifestState.load(root).done().values() if wanted(record.key)}
-    index.metas = _scan_meta(out, root, split)
+    index.metas = _scan_meta(out, root, split, index.extras_on)
     if not index.authoritative:
         for key, n in index.metas.items():
             index.expect(key, n, "metadata")
@@ -601,7 +593,7 @@ def verify_dataset(
         _report_missing(out, root, index, set(keys))
         for key in tqdm(keys, desc="verify", unit="seq", disable=not progress, file=sys.stderr):
             out.key = key
-            n = _check_sequence(out, root, key, check_values)
+            n = _check_sequence(out, root, key, check_values, index.extras_on.get(key, frozenset()))
             if index.kept:
                 _check_committed(out, root, key, n, index, check_values)
             out.key = None

@@ -2,7 +2,8 @@
 
 from .emoca import import_emoca
 from .prior import PriorConfig, sample_prior
-from .records import EMOTIONS, ParamRecord, check_records_against_model, read_param_table, write_param_table
+from ..vocabulary import EMOTIONS
+from .records import ParamRecord, check_records_against_model, read_param_table, write_param_table
 
 __all__ = [
     "EMOTIONS",

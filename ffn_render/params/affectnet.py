@@ -28,7 +28,7 @@ from typing import Callable, Sequence, TypeVar
 import numpy as np
 
 from ..errors import ParamsError
-from .records import EMOTIONS
+from ..vocabulary import EMOTIONS
 
 AFFECTNET_COLUMNS = ("subDirectory_filePath", "expression")
 # Column positions in the released CSVs (used when validation.csv comes without its header row).

@@ -15,8 +15,8 @@ from ..facemodel import BUILTIN_NAME, load_face_model
 from .emoca import import_emoca
 from .emoca_runner import DEFAULT_EMOCA_MODEL, run_emoca
 from .prior import sample_prior
+from ..vocabulary import EMOTIONS
 from .records import (
-    EMOTIONS,
     ParamRecord,
     check_records_against_model,
     face_model_version,

@@ -53,7 +53,8 @@ from tqdm import tqdm
 
 from ..errors import ParamsError
 from ..facemodel import POSE_SIZE, FaceModel
-from .records import EMOTIONS, ParamRecord, derive_seed
+from ..vocabulary import EMOTIONS
+from .records import ParamRecord, derive_seed
 
 log = logging.getLogger(__name__)
 

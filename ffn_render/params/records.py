@@ -24,11 +24,10 @@ import numpy as np
 from ..errors import ParamsError
 from ..facemodel import BUILTIN_NAME, POSE_SIZE, FaceModel
 from ..fileio import atomic_write_text
+from ..vocabulary import EMOTIONS
 
 log = logging.getLogger(__name__)
 
-# Order = AffectNet expression codes 0..8 (9 "uncertain" and 10 "no face" are not emotions).
-EMOTIONS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt", "none")
 SOURCES = ("prior", "emoca", "fit")
 # The coefficient spaces records can come from: the same numbers mean other faces in another model.
 FLAME_2020, FLAME_2023 = "FLAME 2020", "FLAME 2023"

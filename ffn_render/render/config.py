@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 
+from blender_scripts.protocol import IMAGE_EXTENSIONS, MATERIAL_KEYS, Material, RenderSettings
+
 from ..appearance import AppearanceConfig
 from ..configio import dataclass_from_mapping, read_yaml_mapping
+from ..dataset.layout import products_switched_on
 from ..errors import AppearanceError, FFNError, RenderError
 
 DEVICES = ("auto", "cpu", "cuda", "optix", "hip", "metal", "oneapi")
@@ -45,7 +48,6 @@ MAX_RESOLUTION = 16384  # px per side; beyond it Cycles fails only when it alloc
 # weight of 1 it costs ~20 % more CPU per beauty render than 0.1 did (benchmarks/bench_identity.py --baseline).
 SKIN_DEFAULTS = {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 1.0, "subsurface_scale": 0.003, "bump_distance": 0.0004}
 EYE_DEFAULTS = {"roughness": 0.05, "specular_ior_level": 0.5, "coat_weight": 0.5}
-MATERIAL_KEYS = ("roughness", "specular_ior_level", "subsurface_weight", "subsurface_scale", "coat_weight", "bump_distance")
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ class RenderConfig:
 
     @property
     def image_ext(self) -> str:
-        return ".jpg" if self.image_format == "jpeg" else ".png"
+        return IMAGE_EXTENSIONS[self.image_format.upper()]
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: (dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v) for f in dataclasses.fields(self)}
@@ -138,35 +140,37 @@ class RenderConfig:
     def from_mapping(cls, mapping: Mapping[str, Any] | None, source: str = "render config") -> RenderConfig:
         return dataclass_from_mapping(cls, mapping, RenderError, source, "render")
 
-    def blender_settings(self, device: str | None = None) -> dict[str, Any]:
-        """The plain dict the Blender side (blender_scripts.scene.HeadScene) takes."""
-        return {
-            "width": self.width,
-            "height": self.height,
-            "samples": self.samples,
-            "adaptive_sampling": self.adaptive_sampling,
-            "noise_threshold": float(self.noise_threshold),
-            "min_samples": self.min_samples,
-            "filter_width_px": float(self.filter_width_px),
-            "denoiser": self.denoiser,
-            "denoiser_passes": self.denoiser_passes,
-            "denoiser_prefilter": self.denoiser_prefilter,
-            "light_tree": self.light_tree,
-            "clamp_direct": float(self.clamp_direct),
-            "clamp_indirect": float(self.clamp_indirect),
-            "max_bounces": self.max_bounces,
-            "diffuse_bounces": self.diffuse_bounces,
-            "glossy_bounces": self.glossy_bounces,
-            "transmission_bounces": self.transmission_bounces,
-            "image_format": self.image_format.upper(),
-            "jpeg_quality": self.jpeg_quality,
-            "view_transform": self.view_transform,
-            "device": device or self.device,
-            "threads": self.threads,
-            "persistent_data": self.persistent_data,
-            "skin": dict(self.skin),
-            "eye": dict(self.eye),
-        }
+    def blender_settings(self, device: str | None = None, threads: int | None = None) -> RenderSettings:
+        """The settings record the Blender side (blender_scripts.scene.HeadScene) is built with; ``device`` and
+        ``threads`` override the config's."""
+        return RenderSettings(
+            width=self.width,
+            height=self.height,
+            samples=self.samples,
+            adaptive_sampling=self.adaptive_sampling,
+            noise_threshold=float(self.noise_threshold),
+            min_samples=self.min_samples,
+            filter_width_px=float(self.filter_width_px),
+            denoiser=self.denoiser,
+            denoiser_passes=self.denoiser_passes,
+            denoiser_prefilter=self.denoiser_prefilter,
+            light_tree=self.light_tree,
+            clamp_direct=float(self.clamp_direct),
+            clamp_indirect=float(self.clamp_indirect),
+            max_bounces=self.max_bounces,
+            diffuse_bounces=self.diffuse_bounces,
+            glossy_bounces=self.glossy_bounces,
+            transmission_bounces=self.transmission_bounces,
+            image_format=self.image_format.upper(),
+            jpeg_quality=self.jpeg_quality,
+            view_transform=self.view_transform,
+            device=device or self.device,
+            threads=threads or self.threads,
+            persistent_data=self.persistent_data,
+            skin=Material(**self.skin),
+            eye=Material(**self.eye),
+            label_passes=tuple(p.label_pass for p in products_switched_on(self) if p.label_pass),
+        )
 
 
 def _check_int(config: RenderConfig, name: str, minimum: int) -> None:

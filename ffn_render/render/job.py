@@ -1,7 +1,8 @@
-"""From a sequence spec to a render job: meshes, appearance and camera as plain arrays and dicts.
+"""From a sequence spec to a render job: meshes, appearance and camera as arrays and protocol records.
 
-Everything here is numpy; the Blender side receives only the job dict, the
-arrays and the texture files this module writes.
+Everything here is numpy; the Blender side receives only the job record
+(``blender_scripts.protocol.SequenceJob``), the arrays and the texture files
+this module writes.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..appearance import Appearance
+from blender_scripts import protocol
+
+from ..appearance import Appearance, CameraSpec, LightSpec
 from ..dataset.layout import SequenceKey
 from ..errors import RenderError
 from ..facemodel import FaceModel
-from ..labels.analytic import PinholeCamera
+from ..camera import PinholeCamera
 from ..sequence import SequenceSpec
 
 EYEBALL_REGIONS = ("left_eyeball", "right_eyeball")
@@ -103,8 +106,8 @@ class SequenceJob:
     verts_h: np.ndarray  # (n−1, V, 3) head frames t = 2..n
     background_depth_m: float  # planar depth of the background plane
 
-    def payload(self, out_dir: str | os.PathLike, head_images: bool) -> tuple[dict, dict[str, np.ndarray]]:
-        """The job dict and arrays for ``HeadScene.run_sequence``; writes the texture files into ``out_dir``."""
+    def payload(self, out_dir: str | os.PathLike, head_images: bool) -> tuple[protocol.SequenceJob, dict[str, np.ndarray]]:
+        """The job record and arrays for ``HeadScene.run_sequence``; writes the texture files into ``out_dir``."""
         out_dir = Path(out_dir)
         textures_dir = out_dir / "textures"
         textures_dir.mkdir(parents=True, exist_ok=True)
@@ -119,39 +122,31 @@ class SequenceJob:
         for name, image in images.items():
             path = textures_dir / f"{name}.png"
             Image.fromarray(np.ascontiguousarray(image)).save(path, compress_level=1)
-            textures[name] = {"path": str(path), "size": [int(image.shape[1]), int(image.shape[0])]}
-        camera = app.camera
-        job = {
-            "seq_id": self.spec.seq_id,
-            "seed": int(self.spec.seed),
-            "out_dir": str(out_dir),
-            "mesh_key": self.topology.key,
-            "head_images": bool(head_images),
-            "textures": textures,
-            "camera": {
-                "lens_mm": camera.lens_mm,
-                "sensor_width_mm": camera.sensor_width_mm,
-                "location": list(camera.location),
-                "rotation_euler": list(camera.rotation_euler),
-                "clip_start": camera.clip_start,
-                "clip_end": camera.clip_end,
-            },
-            "background_depth_m": self.background_depth_m,
-            "lights": [
-                {
-                    "kind": light.kind,
-                    "location": list(light.location),
-                    "rotation_euler": list(light.rotation_euler),
-                    "energy_w": light.energy_w,
-                    "color_rgb": list(light.color_rgb),
-                    "size_m": light.size_m,
-                }
-                for light in app.lights
-            ],
-            "world": {"color_rgb": list(app.world_color_rgb), "strength": app.world_strength},
-        }
+            textures[name] = protocol.Texture(path=str(path), size=(int(image.shape[1]), int(image.shape[0])))
+        job = protocol.SequenceJob(
+            seq_id=self.spec.seq_id,
+            seed=int(self.spec.seed),
+            out_dir=str(out_dir),
+            mesh_key=self.topology.key,
+            head_images=bool(head_images),
+            textures=textures,
+            camera=blender_camera(app.camera),
+            background_depth_m=self.background_depth_m,
+            lights=tuple(blender_light(light) for light in app.lights),
+            world=protocol.World(color_rgb=tuple(app.world_color_rgb), strength=app.world_strength),
+        )
         arrays = {"verts_f": self.verts_f.astype(np.float32), "verts_h": self.verts_h.astype(np.float32), **self.topology.arrays()}
         return job, arrays
+
+
+def blender_camera(camera: CameraSpec) -> protocol.Camera:
+    return protocol.Camera(lens_mm=camera.lens_mm, sensor_width_mm=camera.sensor_width_mm, location=tuple(camera.location),
+                           rotation_euler=tuple(camera.rotation_euler), clip_start=camera.clip_start, clip_end=camera.clip_end)
+
+
+def blender_light(light: LightSpec) -> protocol.Light:
+    return protocol.Light(kind=light.kind, location=tuple(light.location), rotation_euler=tuple(light.rotation_euler),
+                          energy_w=light.energy_w, color_rgb=tuple(light.color_rgb), size_m=light.size_m)
 
 
 def build_job(
@@ -163,7 +158,7 @@ def build_job(
     if len(verts_f) != spec.n or len(verts_h) != spec.n - 1:
         raise RenderError(f"{spec.seq_id}: spec has {len(verts_f)} facial and {len(verts_h)} head frames for n={spec.n}")
     cam = appearance.camera
-    camera = PinholeCamera.from_blender(cam.location, cam.rotation_euler, cam.lens_mm, cam.sensor_width_mm, width, height)
+    camera = cam.pinhole(width, height)
     forward = cam.forward
     aim_depth = float(np.dot(np.asarray(appearance.target) - np.asarray(cam.location), forward))
     plane_depth = aim_depth + float(appearance.background_distance_m)

@@ -3,19 +3,25 @@
 A sequence is rendered into a staging folder ``ROOT/.tmp-render-{split}-{emotion}-{seq}-XXXX``;
 its dataset files are written there in a mirror of the final layout, then
 moved into place, and the metadata file ``ROOT/meta/{split}/{emotion}/{seq}.json``
-is written last. A sequence is complete exactly when its metadata file
-exists; a sequence without one is partial, whatever files it has, and is
-cleared and rendered again.
+is written last (see ``dataset.layout.is_done``); a sequence without one is
+partial, whatever files it has, and is cleared and rendered again.
+
+What gets written is the table ``dataset.layout.PRODUCTS``: beauty images are
+copied from Blender's renders, every other product switched on is computed
+from the frame's label render by its entry in :data:`LABEL_PRODUCTS` and
+saved with the table's writer.
 
 Label passes (SPEC §4): the multilayer EXR read with ``OpenEXR`` is already
 in top-down row order; F_t^f = (−Z, +W), F_t^h = (+X, −Y); depth is the Z
 pass; the mask is depth closer than the background plane; the region AOV
-gives the segmentation label of each pixel.
+gives the segmentation label of each pixel. Any other pass in the file (the
+``label_pass`` of a product switched on) is kept by name for its product.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -25,20 +31,19 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import OpenEXR
 from PIL import Image
 
 from ..dataset import layout
-from ..dataset.layout import FLOW_KINDS, SequenceKey
+from ..dataset.layout import Product, SequenceKey, sequence_folders
 from ..errors import RenderError
 from ..fileio import TMP_PREFIX, atomic_write_json, kill_point, short_write_cause, temporary_prefix
 from ..labels.analytic import occlusion_mask, rasterize
 from ..labels.colorwheel import flow_to_rgb
-from ..labels.depthmask import mask_from_depth, write_depth, write_mask
-from ..labels.flo import write_flo
+from ..labels.depthmask import mask_from_depth
 from .job import SequenceJob
 
 log = logging.getLogger(__name__)
@@ -56,6 +61,7 @@ class LabelPasses:
     flow_head: np.ndarray  # F_t^h
     depth: np.ndarray
     region: np.ndarray  # int32 segmentation label, 0 on the background
+    extra: dict[str, np.ndarray]  # every other pass by name, (H, W, channels) float32 in RGBA / XYZW order
 
 
 @contextlib.contextmanager
@@ -102,24 +108,26 @@ def read_label_exr(path: str | os.PathLike) -> LabelPasses:
         flow_head=np.stack([x, -y], axis=2).astype(np.float32),
         depth=depth.astype(np.float32),
         region=np.rint(region).astype(np.int32),
+        extra=_extra_passes(channels),
     )
 
 
+_NOT_EXTRA = ("Combined", "Vector", "Depth", "region")  # the beauty (unused here) and the passes read above
+_CHANNEL_ORDER = "RGBAXYZW"
+
+
+def _extra_passes(channels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The passes besides those above, by name: their channels stacked in R, G, B, A (X, Y, Z, W) order."""
+    grouped: dict[str, dict[str, np.ndarray]] = {}
+    for name, pixels in channels.items():
+        pass_name, _, channel = name.rpartition(".")
+        if pass_name and pass_name not in _NOT_EXTRA and channel in _CHANNEL_ORDER:
+            grouped.setdefault(pass_name, {})[channel] = pixels
+    return {name: np.stack([parts[c] for c in sorted(parts, key=_CHANNEL_ORDER.index)], axis=2).astype(np.float32)
+            for name, parts in grouped.items()}
+
+
 # --- sequence state on disk ---------------------------------------------------------------------
-
-def sequence_folders(root: str | os.PathLike, key: SequenceKey) -> list[Path]:
-    """Every folder that holds files of this sequence only (contract trees and extras)."""
-    folders = [layout.image_dir(root, kind, key) for kind in FLOW_KINDS]
-    folders += [layout.flow_dir(root, kind, key) for kind in FLOW_KINDS]
-    folders += [layout.mask_dir(root, key), layout.depth_dir(root, key), layout.segmentation_path(root, key, 1).parent]
-    folders += [layout.occlusion_path(root, kind, key, 1).parent for kind in FLOW_KINDS]
-    folders += [layout.flow_vis_path(root, kind, key, 1).parent for kind in FLOW_KINDS]
-    return folders
-
-
-def is_complete(root: str | os.PathLike, key: SequenceKey) -> bool:
-    return layout.meta_path(root, key).is_file()
-
 
 def _staging_stem(key: SequenceKey) -> str:
     return f"{STAGING_PREFIX[len(TMP_PREFIX):]}{key.split}-{key.emotion}-{key.seq}"
@@ -154,11 +162,18 @@ def make_staging(root: str | os.PathLike, key: SequenceKey) -> Path:
 
 @dataclass(frozen=True)
 class OutputOptions:
+    """What a render writes: the image extension and the rows of ``layout.PRODUCTS`` switched on."""
+
     image_ext: str  # ".jpg" or ".png"
-    head_images: bool
-    flow_vis: bool
-    occlusion: bool
-    segmentation: bool
+    products: tuple[Product, ...]
+
+    @classmethod
+    def from_config(cls, render) -> OutputOptions:
+        """The outputs a RenderConfig switches on."""
+        return cls(image_ext=render.image_ext, products=layout.products_switched_on(render))
+
+    def has(self, name: str) -> bool:
+        return any(product.name == name for product in self.products)
 
 
 _JPEG_COMMENT = 0xFE
@@ -203,9 +218,46 @@ def _commit_image(raw: Path, final: Path) -> None:
     raw.unlink()
 
 
-def _png(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path, compress_level=6)
+class FrameLabels:
+    """What the label render of frame t gives, derived once per frame: the arrays the products are made of."""
+
+    def __init__(self, job: SequenceJob, t: int, passes: LabelPasses) -> None:
+        self.job, self.t, self.passes = job, t, passes
+        self._flows: dict[str, np.ndarray] = {}
+
+    @functools.cached_property
+    def mask(self) -> np.ndarray:
+        return mask_from_depth(self.passes.depth, self.job.background_depth_m, tol=MASK_DEPTH_TOL_M)
+
+    def flow(self, kind: str) -> np.ndarray:
+        if kind not in self._flows:
+            # The plane is static, but Cycles reprojects its points with float32 transforms and
+            # reports ~1e-5 px there; SPEC §3 wants exactly zero on the static background.
+            flow = self.passes.flow_facial if kind == "facial" else self.passes.flow_head
+            self._flows[kind] = np.where(self.mask[..., None] == 1, flow, np.float32(0.0))
+        return self._flows[kind]
+
+    @functools.cached_property
+    def raster(self):
+        """The analytic rasterisation of frame t (shared by the occlusion masks of both kinds)."""
+        return rasterize(self.job.camera, self.job.verts_f[self.t - 1], self.job.topology.faces)
+
+    def occlusion(self, kind: str) -> np.ndarray:
+        job, t = self.job, self.t
+        second = job.verts_f[t] if kind == "facial" else job.verts_h[t - 1]
+        occluded = occlusion_mask(job.camera, job.verts_f[t - 1], second, job.topology.faces, raster=self.raster)
+        return (occluded * 255).astype(np.uint8)
+
+
+# The array of each product made from a label render: (frame, flow kind or None) → array for the table's writer.
+LABEL_PRODUCTS: dict[str, Callable[[FrameLabels, str | None], np.ndarray]] = {
+    "flow": lambda frame, kind: frame.flow(kind),
+    "mask": lambda frame, kind: frame.mask,
+    "depth": lambda frame, kind: frame.passes.depth,
+    "segmentation": lambda frame, kind: frame.passes.region.astype(np.uint8),
+    "occlusion": lambda frame, kind: frame.occlusion(kind),
+    "flow_vis": lambda frame, kind: flow_to_rgb(frame.flow(kind)),
+}
 
 
 def write_sequence(
@@ -228,33 +280,19 @@ def write_sequence(
         return path
 
     image_format = "JPEG" if options.image_ext == ".jpg" else "PNG"
-    for t in range(1, n + 1):
-        _commit_image(staging / beauty_name("facial", t, image_format), staged(layout.facial_image_path(root, key, t, options.image_ext)))
-        if options.head_images and t >= 2:
-            _commit_image(staging / beauty_name("head", t, image_format), staged(layout.head_image_path(root, key, t, options.image_ext)))
+    beauty = [product for product in options.products if product.writer is None]
+    for product in beauty:
+        kind = product.name.removesuffix("_image")  # the beauty render it is copied from
+        for t in product.frame_range(n):
+            _commit_image(staging / beauty_name(kind, t, image_format), staged(product.path(root, key, t, image_ext=options.image_ext)))
 
-    faces = job.topology.faces
+    labels = [product for product in options.products if product.writer is not None]
     for t in range(1, n + 1):
-        passes = read_label_exr(staging / labels_name(t))
-        mask = mask_from_depth(passes.depth, job.background_depth_m, tol=MASK_DEPTH_TOL_M)
-        write_depth(staged(layout.depth_path(root, key, t)), passes.depth)
-        write_mask(staged(layout.mask_path(root, key, t)), mask)
-        if options.segmentation:
-            _png(staged(layout.segmentation_path(root, key, t)), passes.region.astype(np.uint8))
-        if t == n:
-            break
-        seconds = {"facial": job.verts_f[t], "head": job.verts_h[t - 1]}
-        raster = rasterize(job.camera, job.verts_f[t - 1], faces) if options.occlusion else None
-        for kind, flow in (("facial", passes.flow_facial), ("head", passes.flow_head)):
-            # The plane is static, but Cycles reprojects its points with float32 transforms and
-            # reports ~1e-5 px there; SPEC §3 wants exactly zero on the static background.
-            flow = np.where(mask[..., None] == 1, flow, np.float32(0.0))
-            write_flo(staged(layout.flow_path(root, kind, key, t)), flow)
-            if options.flow_vis:
-                _png(staged(layout.flow_vis_path(root, kind, key, t)), flow_to_rgb(flow))
-            if options.occlusion:
-                occluded = occlusion_mask(job.camera, job.verts_f[t - 1], seconds[kind], faces, raster=raster)
-                _png(staged(layout.occlusion_path(root, kind, key, t)), (occluded * 255).astype(np.uint8))
+        frame = FrameLabels(job, t, read_label_exr(staging / labels_name(t)))
+        for product in labels:
+            if t in product.frame_range(n):
+                for kind in product.kinds:
+                    product.writer(staged(product.path(root, key, t, kind)), LABEL_PRODUCTS[product.name](frame, kind))
 
     moved = []
     staged_files = sorted(p for p in tree.rglob("*") if p.is_file())
@@ -265,7 +303,7 @@ def write_sequence(
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, final)
         moved.append(final)
-    atomic_write_json(layout.meta_path(root, key), meta)  # last: marks the sequence complete
+    atomic_write_json(layout.meta_path(root, key), meta)  # last: marks the sequence done
     kill_point("after-meta-commit")
     shutil.rmtree(staging, ignore_errors=True)
     return moved

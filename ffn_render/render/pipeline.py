@@ -25,20 +25,19 @@ from typing import Iterator
 
 import numpy as np
 
-from ..appearance import Appearance, sample_appearance
+from ..appearance import sample_appearance
 from ..dataset import layout
-from ..dataset.layout import SequenceKey
+from ..dataset.layout import SequenceKey, is_done
 from ..dataset.lock import exclusive_section, lock_root, lock_shard
 from ..errors import RenderError
 from ..facemodel import FaceModel, load_face_model
 from ..fileio import atomic_write_json, kill_point, remove_dead_temporaries
-from ..labels.analytic import PinholeCamera
 from ..params.records import face_model_version
 from ..sequence import (SPECS_INDEX, SequenceOptions, SequenceSpec, build_sequence_specs, load_sequence_specs,
                         spec_path, write_sequence_specs)
 from .config import ConfigFile, parse_config
 from .job import HeadTopology, SequenceJob, build_job, head_topology
-from .outputs import OutputOptions, clear_sequence, is_complete, make_staging, write_segmentation_labels, write_sequence
+from .outputs import OutputOptions, clear_sequence, make_staging, write_segmentation_labels, write_sequence
 from .worker import RenderWorker, kernel_cache_dir, open_worker, prepare_kernel_caches
 
 log = logging.getLogger(__name__)
@@ -102,32 +101,6 @@ def recorded_config(root: str | os.PathLike) -> ConfigFile:
         raise RenderError(f"{path}: unreadable render config ({exc})") from None
 
 
-def camera_record(camera: PinholeCamera, appearance: Appearance) -> dict:
-    """Intrinsics and extrinsics of the render camera, in Blender's and OpenCV's axis conventions."""
-    world_to_camera = np.eye(4)
-    world_to_camera[:3, :3], world_to_camera[:3, 3] = camera.rotation, camera.translation
-    flip = np.diag([1.0, -1.0, -1.0, 1.0])  # Blender camera (−Z forward, +Y up) → OpenCV (+Z forward, +Y down)
-    return {
-        "width": camera.width,
-        "height": camera.height,
-        "fx": camera.fx,
-        "fy": camera.fy,
-        "cx": camera.cx,
-        "cy": camera.cy,
-        "K": [[camera.fx, 0.0, camera.cx], [0.0, camera.fy, camera.cy], [0.0, 0.0, 1.0]],
-        "pixel_convention": "pixel (x, y) has its centre at (x + 0.5, y + 0.5); x right, y down",
-        "sensor_fit": "AUTO",
-        "lens_mm": appearance.camera.lens_mm,
-        "sensor_width_mm": appearance.camera.sensor_width_mm,
-        "clip_start": appearance.camera.clip_start,
-        "clip_end": appearance.camera.clip_end,
-        "location": list(appearance.camera.location),
-        "rotation_euler_xyz": list(appearance.camera.rotation_euler),
-        "world_to_camera_blender": world_to_camera.tolist(),
-        "world_to_camera_opencv": (flip @ world_to_camera).tolist(),
-    }
-
-
 @dataclass
 class RenderSummary:
     rendered: int = 0
@@ -154,14 +127,7 @@ class DatasetRenderer:
         self.root = Path(root)
         self.worker = worker
         self._models: dict[tuple, tuple[FaceModel, HeadTopology]] = {}
-        render = config.render
-        self.options = OutputOptions(
-            image_ext=render.image_ext,
-            head_images=render.head_images,
-            flow_vis=render.flow_vis,
-            occlusion=render.occlusion,
-            segmentation=render.segmentation,
-        )
+        self.options = OutputOptions.from_config(config.render)
 
     def _model(self, spec: SequenceSpec) -> tuple[FaceModel, HeadTopology]:
         cache_key = (spec.face_model, spec.uv_path, spec.masks_path)
@@ -183,18 +149,18 @@ class DatasetRenderer:
         the previous sequence rendered).
         """
         key = SequenceKey(spec.split, spec.emotion, spec.seq_id).check()
-        if is_complete(self.root, key):
+        if is_done(self.root, key):
             return None
         if clear_sequence(self.root, key):
             log.info("%s: clearing the files of an interrupted earlier run", key)
         start = time.perf_counter()
         job = job or self.prepare(spec)
         prepared = time.perf_counter()
-        if self.options.segmentation:
+        if self.options.has("segmentation"):
             write_segmentation_labels(self.root, job.topology.labels)
         staging = make_staging(self.root, key)
         try:
-            payload, arrays = job.payload(staging, self.options.head_images)
+            payload, arrays = job.payload(staging, self.options.has("head_image"))
             result = self.worker.render_sequence(payload, arrays)
             kill_point("render-mid-sequence")
             rendered = time.perf_counter()
@@ -231,7 +197,7 @@ class DatasetRenderer:
 
         todo = []
         for spec in specs:
-            if is_complete(self.root, SequenceKey(spec.split, spec.emotion, spec.seq_id).check()):
+            if is_done(self.root, SequenceKey(spec.split, spec.emotion, spec.seq_id).check()):
                 yield spec, None
             else:
                 todo.append(spec)
@@ -263,7 +229,7 @@ class DatasetRenderer:
             "face_model": {"name": model.name, "version": face_model_version(model), "params_model": spec.params_model,
                            "vertices": model.n_vertices, "faces": int(len(model.faces))},
             "appearance": job.appearance.to_json(),
-            "camera": camera_record(job.camera, job.appearance),
+            "camera": job.appearance.camera.record(job.camera.width, job.camera.height),
             "background_plane": {"depth_m": job.background_depth_m, "behind_target_m": job.appearance.background_distance_m},
             "labels": {
                 "render": "one Cycles render per frame: 1 sample, 0.01 px filter, no denoising, motion blur off",
@@ -271,8 +237,9 @@ class DatasetRenderer:
                 "flow_head": "Vector pass (+X, -Y) with the previous frame keyed to M_{t+1}^h",
                 "depth": "Z pass (planar camera depth, m)",
                 "mask": f"depth < background plane depth - {1e-4} m",
-                "segmentation_labels": list(topology.labels) if self.options.segmentation else None,
-                "occlusion": "analytic ray cast (ffn_render.labels.analytic.occlusion_mask), 255 = occluded" if self.options.occlusion else None,
+                "segmentation_labels": list(topology.labels) if self.options.has("segmentation") else None,
+                "occlusion": "analytic ray cast (ffn_render.labels.analytic.occlusion_mask), 255 = occluded" if self.options.has("occlusion") else None,
+                **{product.name: product.about for product in self.options.products if product.about},
             },
             "config": self.config.to_dict(),
             "blender": self.worker.info,
@@ -320,9 +287,9 @@ def render_dataset(
         raise RenderError(f"{specs_dir or config.source}: no sequence specs{f' in split {split}' if split else ''} to render")
     # The same stable hash assignment as `ffn-render submit` (ffn_render.dataset.shards).
     specs = select_shard(specs, shard_id)
-    check_disk_space(root, [s for s in specs if not is_complete(root, _key(s))], config.render.width, config.render.height)
+    check_disk_space(root, [s for s in specs if not is_done(root, _key(s))], config.render.width, config.render.height)
     worker = None
-    if any(not is_complete(root, _key(s)) for s in specs):  # looked at again under the lock
+    if any(not is_done(root, _key(s)) for s in specs):  # looked at again under the lock
         render = config.render
         prepare_kernel_caches(kernel_cache_dir(render), render.kernel_cache_max_bytes)
         worker = open_worker(render.blender_settings(device), blender)
@@ -353,7 +320,7 @@ def _key(spec: SequenceSpec) -> SequenceKey:
 def remove_leftovers(root: Path, specs: list[SequenceSpec], sole_writer: bool) -> None:
     """Temporaries and staging folders of dead runs; the partial files of ``specs`` (ours: we hold their lock)."""
     removed = remove_dead_temporaries(root, sole_writer=sole_writer)
-    cleared = [spec.seq_id for spec in specs if not is_complete(root, _key(spec)) and clear_sequence(root, _key(spec))]
+    cleared = [spec.seq_id for spec in specs if not is_done(root, _key(spec)) and clear_sequence(root, _key(spec))]
     if removed or cleared:
         log.warning("%s: removed %d temporaries and the partial files of %d sequences that interrupted runs left",
                     root, len(removed), len(cleared))
@@ -363,7 +330,7 @@ def render_specs(config: ConfigFile, root: Path, specs: list[SequenceSpec], work
                  progress: bool = True, desc: str = "render") -> RenderSummary:
     """Render the incomplete ``specs`` into ``root`` (the caller holds ROOT's lock and opened ``worker``)."""
     summary = RenderSummary()
-    todo = [s for s in specs if not is_complete(root, _key(s))]
+    todo = [s for s in specs if not is_done(root, _key(s))]
     summary.skipped = len(specs) - len(todo)
     if not todo:
         log.info("nothing to render: %d sequences already complete", summary.skipped)

@@ -21,12 +21,15 @@ import tempfile
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Iterator, Protocol
 
 import numpy as np
 
 from .. import assets
 from ..errors import RenderError
+
+if TYPE_CHECKING:
+    from blender_scripts.protocol import RenderSettings, SequenceJob
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ class RenderWorker(Protocol):
     mode: str  # "in-process" or "binary"
     info: dict  # Blender version, device, denoiser
 
-    def render_sequence(self, job: dict, arrays: dict[str, np.ndarray]) -> dict: ...
+    def render_sequence(self, job: SequenceJob, arrays: dict[str, np.ndarray]) -> dict: ...
 
     def datablock_counts(self) -> dict[str, int]: ...
 
@@ -135,7 +138,7 @@ class InProcessWorker:
 
     mode = "in-process"
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: RenderSettings) -> None:
         start = time.perf_counter()
         _drop_inherited_blender_script_paths()
         try:
@@ -153,12 +156,12 @@ class InProcessWorker:
         self.info = {**self._scene.info(), "mode": self.mode}
         log.info("in-process Blender %s ready in %.2f s (%s)", self.info["blender_version"], time.perf_counter() - start, self.info["device"])
 
-    def render_sequence(self, job: dict, arrays: dict[str, np.ndarray]) -> dict:
+    def render_sequence(self, job: SequenceJob, arrays: dict[str, np.ndarray]) -> dict:
         try:
             with _blender_output_silenced():
                 return self._scene.run_sequence(job, arrays)
         except self._scene_error as exc:
-            raise RenderError(f"{job.get('seq_id')}: {exc}") from None
+            raise RenderError(f"{job.seq_id}: {exc}") from None
 
     def datablock_counts(self) -> dict[str, int]:
         return self._scene.datablock_counts()
@@ -199,7 +202,7 @@ class BinaryWorker:
 
     mode = "binary"
 
-    def __init__(self, settings: dict[str, Any], binary: str | os.PathLike, env: dict[str, str] | None = None) -> None:
+    def __init__(self, settings: RenderSettings, binary: str | os.PathLike, env: dict[str, str] | None = None) -> None:
         path = check_blender_binary(binary)
         self._binary = str(binary)
         self._scratch = Path(tempfile.mkdtemp(prefix="ffn-render-worker-"))
@@ -214,7 +217,7 @@ class BinaryWorker:
         self._recent: deque[str] = deque(maxlen=20)
         try:
             self._receive()  # the worker's "ready" line (or its version complaint)
-            self.info = {**self._request({"cmd": "start", "settings": settings})["info"], "mode": self.mode}
+            self.info = {**self._request({"cmd": "start", "settings": settings.to_json()})["info"], "mode": self.mode}
         except RenderError:
             self.close()
             raise
@@ -254,13 +257,13 @@ class BinaryWorker:
             raise RenderError(f"{self._binary}: Blender exited with status {code} ({self._tail()})") from None
         return self._receive()
 
-    def render_sequence(self, job: dict, arrays: dict[str, np.ndarray]) -> dict:
+    def render_sequence(self, job: SequenceJob, arrays: dict[str, np.ndarray]) -> dict:
         npz = self._scratch / "job.npz"
         np.savez(npz, **arrays)
         try:
-            return self._request({"cmd": "sequence", "job": job, "arrays": str(npz)})["result"]
+            return self._request({"cmd": "sequence", "job": job.to_json(), "arrays": str(npz)})["result"]
         except RenderError as exc:
-            raise RenderError(f"{job.get('seq_id')}: {exc}") from None
+            raise RenderError(f"{job.seq_id}: {exc}") from None
         finally:
             npz.unlink(missing_ok=True)
 
@@ -281,7 +284,7 @@ class BinaryWorker:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 
-def open_worker(settings: dict[str, Any], blender: str | os.PathLike | None = None) -> RenderWorker:
+def open_worker(settings: RenderSettings, blender: str | os.PathLike | None = None) -> RenderWorker:
     """An in-process worker, or a Blender-binary worker when ``blender`` names an executable."""
     if blender is None:
         return InProcessWorker(settings)

@@ -6,17 +6,18 @@ expression target is F_t^f − F_t^h; the moving-region mask of I_t^f bounds
 the evaluation. The motion scale of the sequence is 1/n.
 
 Completeness: a sequence counts once every file the model reads exists —
-facial frames 1..n, facial and head flows 1..n−1, masks 1..n. (Head-only
-frames and depth are not read, so they are not required.) When
-``ROOT/manifest.jsonl`` exists only the sequences it lists count, and those
-must be complete; otherwise every sequence must be complete, unless
-``follow`` is set (a render is still writing ROOT): then incomplete ones
-are skipped and picked up by a later scan.
+the rows :data:`READ_PRODUCTS` of the layout table (facial frames 1..n,
+facial and head flows 1..n−1, masks 1..n). (Head-only frames and depth are
+not read, so they are not required.) When ``ROOT/manifest.jsonl`` exists only
+the sequences it lists count, and those must be complete; otherwise every
+sequence must be complete, unless ``follow`` is set (a render is still
+writing ROOT): then a sequence that is not done (``layout.is_done``, in a
+dataset that keeps metadata) or not complete is skipped and picked up by a
+later scan.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -25,44 +26,49 @@ from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image
 
+from ffn_render.dataset import layout
+from ffn_render.dataset.layout import IMAGE_EXTS, PRODUCT, SequenceKey
+from ffn_render.dataset.manifest import read_json_lines
 from ffn_render.errors import DatasetError
 from ffn_render.fileio import TMP_PREFIX
 from ffn_render.labels.flo import read_flo
+from ffn_render.vocabulary import FLOW_KINDS
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.jsonl"
-IMAGE_SUFFIXES = (".jpg", ".png")
-FLOW_KINDS = ("facial", "head")
+READ_PRODUCTS = ("facial_image", "flow", "mask")  # the layout rows the model reads
+_WHAT = {"facial_image": "facial frame"}  # how an error names a missing file of a product
 
 
 @dataclass(frozen=True)
-class Sequence:
-    """One complete sequence folder set under ROOT."""
+class FlowSequence:
+    """One complete sequence under ROOT, as the model reads it."""
 
     root: Path
-    split: str
-    emotion: str
-    name: str
+    key: SequenceKey
     frames: int
-    image_suffix: str = ".jpg"
+    image_ext: str = ".jpg"
 
-    def _rel(self) -> Path:
-        return Path(self.split, self.emotion, self.name)
+    @property
+    def emotion(self) -> str:
+        return self.key.emotion
+
+    @property
+    def name(self) -> str:
+        return self.key.seq
 
     def image(self, t: int) -> Path:
-        return self.root / "image" / "facial" / self._rel() / f"{t:04d}{self.image_suffix}"
+        return layout.facial_image_path(self.root, self.key, t, self.image_ext)
 
     def flow(self, kind: str, t: int) -> Path:
-        return self.root / "flow" / kind / self._rel() / f"{t:04d}.flo"
+        return layout.flow_path(self.root, kind, self.key, t)
 
     def mask(self, t: int) -> Path:
-        return self.root / "mask" / self._rel() / f"{t:04d}.npy"
+        return layout.mask_path(self.root, self.key, t)
 
     def segmentation(self, t: int) -> Path:
-        return self.root / "segmentation" / self._rel() / f"{t:04d}.png"
+        return layout.segmentation_path(self.root, self.key, t)
 
 
 def _listing(folder: Path) -> list[str]:
@@ -73,9 +79,8 @@ def _listing(folder: Path) -> list[str]:
         return []
 
 
-def _numbered(folder: Path, names: list[str], suffix: str, first: int, last: int, what: str) -> None:
-    """Check that ``names`` are exactly {first..last:04d}{suffix}; raise naming the first problem."""
-    expected = [f"{t:04d}{suffix}" for t in range(first, last + 1)]
+def _numbered(folder: Path, names: list[str], expected: list[str], what: str) -> None:
+    """Check that ``names`` are exactly ``expected``; raise naming the first problem."""
     extra = sorted(set(names) - set(expected))
     if extra:
         raise DatasetError(f"{folder / extra[0]}: unexpected file in a sequence folder (expected {what} "
@@ -85,26 +90,26 @@ def _numbered(folder: Path, names: list[str], suffix: str, first: int, last: int
         raise DatasetError(f"{folder / missing[0]}: missing {what} ({len(missing)} of {len(expected)} absent)")
 
 
-def check_sequence(root: Path, split: str, emotion: str, name: str) -> Sequence:
-    """Validate one sequence's files (names only, no reading); raise DatasetError naming the first bad path."""
-    rel = Path(split, emotion, name)
-    image_dir = root / "image" / "facial" / rel
+def check_sequence(root: Path, key: SequenceKey) -> FlowSequence:
+    """Validate the files the model reads of one sequence (names only, no reading); raise DatasetError naming
+    the first bad path."""
+    image_dir = layout.image_dir(root, "facial", key)
     images = _listing(image_dir)
     if not images:
         raise DatasetError(f"{image_dir}: no facial frames")
     suffix = Path(images[0]).suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise DatasetError(f"{image_dir / images[0]}: unexpected file (frames are {' or '.join(IMAGE_SUFFIXES)})")
+    if suffix not in IMAGE_EXTS:
+        raise DatasetError(f"{image_dir / images[0]}: unexpected file (frames are {' or '.join(IMAGE_EXTS)})")
     frames = len(images)
     if frames < 2:
         raise DatasetError(f"{image_dir}: a sequence needs at least 2 facial frames, found {frames}")
-    _numbered(image_dir, images, suffix, 1, frames, "facial frame")
-    for kind in FLOW_KINDS:
-        flow_dir = root / "flow" / kind / rel
-        _numbered(flow_dir, _listing(flow_dir), ".flo", 1, frames - 1, f"{kind} flow")
-    mask_dir = root / "mask" / rel
-    _numbered(mask_dir, _listing(mask_dir), ".npy", 1, frames, "mask")
-    return Sequence(root=root, split=split, emotion=emotion, name=name, frames=frames, image_suffix=suffix)
+    for name in READ_PRODUCTS:
+        product = PRODUCT[name]
+        for kind in product.kinds:
+            folder = product.directory(root, key, kind)
+            expected = [path.name for path in product.files(root, key, frames, kind, suffix)]
+            _numbered(folder, _listing(folder), expected, _WHAT.get(name, f"{kind} {name}" if kind else name))
+    return FlowSequence(root=root, key=key, frames=frames, image_ext=suffix)
 
 
 def read_manifest(root: Path, split: str) -> set[tuple[str, str]] | None:
@@ -112,71 +117,65 @@ def read_manifest(root: Path, split: str) -> set[tuple[str, str]] | None:
 
     A last line without its newline is one being appended right now and is ignored.
     """
-    path = root / MANIFEST
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    path = layout.manifest_path(root)
+    if not path.is_file():
         return None
     listed: set[tuple[str, str]] = set()
-    lines = text.split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            if record["split"] == split:
-                listed.add((str(record["emotion"]), str(record["seq"])))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            if number == len(lines):  # unterminated last line: still being written
-                continue
-            raise DatasetError(f"{path}:{number}: bad manifest line ({type(exc).__name__}: {exc}); "
-                               'need {"seq": …, "split": …, "emotion": …}') from None
+    for record in read_json_lines(path):
+        if not all(isinstance(record.get(field), str) for field in ("seq", "split", "emotion")):
+            raise DatasetError(f'{path}: bad manifest record {record!r}; need {{"seq": …, "split": …, "emotion": …}}')
+        if record["split"] == split:
+            listed.add((record["emotion"], record["seq"]))
     return listed
 
 
-def scan_sequences(root: str | os.PathLike, split: str, follow: bool = False) -> list[Sequence]:
+def _ready(root: Path, key: SequenceKey, keeps_metadata: bool) -> FlowSequence | None:
+    """The sequence if it is done (in a dataset that keeps metadata) and complete; None while it is being written."""
+    if keeps_metadata and not layout.is_done(root, key):
+        return None
+    try:
+        return check_sequence(root, key)
+    except DatasetError:
+        if keeps_metadata:  # done yet incomplete: damaged, not in progress
+            raise
+        return None
+
+
+def scan_sequences(root: str | os.PathLike, split: str, follow: bool = False) -> list[FlowSequence]:
     """All usable sequences of ``split`` under ``root``, sorted by (emotion, name); see the module doc."""
     root = Path(root)
-    split_dir = root / "image" / "facial" / split
+    split_dir = root / PRODUCT["facial_image"].folder / split
     if not split_dir.is_dir():
         raise DatasetError(f"{split_dir}: folder missing; {root} is not a dataset in the SPEC §2 layout")
     listed = read_manifest(root, split)
-    sequences: list[Sequence] = []
+    keeps_metadata = Path(root, "meta").is_dir()
+    sequences: list[FlowSequence] = []
     skipped = 0
     for emotion in sorted(os.listdir(split_dir)):
         if not (split_dir / emotion).is_dir():
             raise DatasetError(f"{split_dir / emotion}: unexpected file; expected emotion folders")
         for name in sorted(os.listdir(split_dir / emotion)):
+            key = SequenceKey(split, emotion, name)
             if listed is not None and (emotion, name) not in listed:
                 skipped += 1
-                continue
-            try:
-                sequences.append(check_sequence(root, split, emotion, name))
-            except DatasetError:
-                if listed is not None or not follow:
-                    raise
+            elif listed is not None or not follow:
+                sequences.append(check_sequence(root, key))
+            elif (ready := _ready(root, key, keeps_metadata)) is not None:
+                sequences.append(ready)
+            else:
                 skipped += 1
     if listed is not None:
-        found = {(s.emotion, s.name) for s in sequences}
-        absent = sorted(listed - found)
+        absent = sorted(listed - {(s.emotion, s.name) for s in sequences})
         if absent:
             emotion, name = absent[0]
-            raise DatasetError(f"{split_dir / emotion / name}: listed in {root / MANIFEST} but missing")
+            raise DatasetError(f"{split_dir / emotion / name}: listed in {layout.manifest_path(root)} but missing")
     if skipped:
         log.info("%s/%s: %d complete sequences, %d not finished yet (skipped)", root, split, len(sequences), skipped)
     return sequences
 
 
-def read_image(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB."""
-    try:
-        with Image.open(path) as image:
-            return np.array(image.convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{path}: cannot read image ({exc})") from None
-
-
 def read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """A moving-region mask as uint8 0/1, whatever its stored dtype (the public release's or ours)."""
     try:
         mask = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -197,10 +196,10 @@ class PairSample:
     mask: np.ndarray
 
 
-def read_pair(sequence: Sequence, t: int) -> PairSample:
+def read_pair(sequence: FlowSequence, t: int) -> PairSample:
     """Read pair t of ``sequence`` and check that all its arrays have one size."""
     path1, path2 = sequence.image(t), sequence.image(t + 1)
-    image1, image2 = read_image(path1), read_image(path2)
+    image1, image2 = layout.read_image(path1), layout.read_image(path2)
     if image1.shape != image2.shape:
         raise DatasetError(f"{path2}: image is {image2.shape[1]}x{image2.shape[0]} but {path1.name} is "
                            f"{image1.shape[1]}x{image1.shape[0]}; the images of a pair must have one size")
@@ -227,7 +226,7 @@ class FFNPairs(torch.utils.data.Dataset):
     reproducible whatever the number of loader workers.
     """
 
-    def __init__(self, sequences: list[Sequence], augment: Augment | None = None, seed: int = 0, epoch: int = 0) -> None:
+    def __init__(self, sequences: list[FlowSequence], augment: Augment | None = None, seed: int = 0, epoch: int = 0) -> None:
         self.pairs = [(sequence, t) for sequence in sequences for t in range(1, sequence.frames)]
         self.augment = augment
         self.seed = seed

@@ -18,11 +18,10 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ffn_render.errors import DatasetError
+from ffn_render.faces import read_rgb
 from ffn_render.fileio import atomic_path
 from ffn_render.labels.flo import write_flo
 
-from .datasets import read_image
 from .decflow import DecFlow
 from .errors import DecFlowError
 
@@ -30,13 +29,6 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
-
-
-def _read_frame(path: Path) -> np.ndarray:
-    try:
-        return read_image(path)
-    except DatasetError as exc:  # the dataset reader's error type; here it is a bad input
-        raise DecFlowError(str(exc)) from None
 
 
 def _video_frames(path: Path) -> Iterator[tuple[str, np.ndarray]]:
@@ -70,7 +62,7 @@ def frames_from_inputs(inputs: list[Path]) -> Iterator[tuple[str, np.ndarray]]:
         files = sorted(p for p in inputs[0].iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if len(files) < 2:
             raise DecFlowError(f"{inputs[0]}: folder holds {len(files)} images, need at least 2")
-        return ((p.stem, _read_frame(p)) for p in files)
+        return ((p.stem, read_rgb(p, DecFlowError)) for p in files)
     if len(inputs) == 1 and inputs[0].suffix.lower() in VIDEO_SUFFIXES:
         return _video_frames(inputs[0])
     if len(inputs) == 1:
@@ -78,7 +70,7 @@ def frames_from_inputs(inputs: list[Path]) -> Iterator[tuple[str, np.ndarray]]:
     for path in inputs:
         if path.is_dir() or path.suffix.lower() not in IMAGE_SUFFIXES:
             raise DecFlowError(f"{path}: expected an image file ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    return ((p.stem, _read_frame(p)) for p in inputs)
+    return ((p.stem, read_rgb(p, DecFlowError)) for p in inputs)
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:

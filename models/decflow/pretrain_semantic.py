@@ -25,11 +25,11 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from ffn_render.dataset.layout import read_segmentation_labels, segmentation_labels_path
+from ffn_render.dataset.layout import read_image, read_segmentation_labels, segmentation_labels_path
 from ffn_render.errors import DatasetError
 
 from .dad_encoder import SEMANTIC_CHANNELS, DADEncoder
-from .datasets import Sequence, read_image, read_mask, scan_sequences
+from .datasets import FlowSequence, read_mask, scan_sequences
 from .ranges import Rule, at_least, check_ranges, each, positive
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def collect_labelled_frames(
     root: str | os.PathLike, split: str, follow: bool = False
 ) -> tuple[str, list[tuple[Path, Path]]]:
     """("segmentation" | "mask", [(facial frame, label file)]) for the usable sequences of ``split``."""
-    sequences: list[Sequence] = scan_sequences(root, split, follow=follow)
+    sequences: list[FlowSequence] = scan_sequences(root, split, follow=follow)
     segmented = [(s.image(t), s.segmentation(t)) for s in sequences for t in range(1, s.frames + 1)]
     segmented = [item for item in segmented if item[1].is_file()]
     if segmented:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ffn_render.facemodel import FaceModel
-from ffn_render.labels.analytic import PinholeCamera, rasterize
+from ffn_render.camera import PinholeCamera
+from ffn_render.labels.analytic import rasterize
 
 
 def bilinear(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:

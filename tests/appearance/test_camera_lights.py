@@ -8,7 +8,7 @@ import pytest
 from ffn_render.appearance import AppearanceConfig, CameraSpec, kelvin_to_linear_rgb, sample_appearance
 from ffn_render.appearance.camera import head_frame, look_at_rotation, matrix_to_euler_xyz
 from ffn_render.appearance.colour import planckian_xy
-from ffn_render.labels.analytic import euler_xyz_to_matrix
+from ffn_render.camera import euler_xyz_to_matrix
 
 
 def test_planckian_locus_matches_cie_illuminant_a():

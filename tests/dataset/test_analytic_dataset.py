@@ -8,7 +8,8 @@ from scipy.spatial.transform import Rotation
 from ffn_render.dataset import layout
 from ffn_render.dataset.layout import SequenceKey
 from ffn_render.dataset.verify import verify_dataset
-from ffn_render.labels.analytic import PinholeCamera, analytic_flow, rasterize
+from ffn_render.camera import PinholeCamera
+from ffn_render.labels.analytic import analytic_flow, rasterize
 from ffn_render.labels.depthmask import mask_from_depth, write_depth, write_mask
 from ffn_render.labels.flo import write_flo
 from tests.helpers.meshes import grid_plane, uv_sphere

@@ -86,3 +86,28 @@ def test_segmentation_labels_round_trip_with_the_render_writer(tmp_path):
     layout.segmentation_labels_path(tmp_path).write_text('{"background": 0}')
     with pytest.raises(DatasetError, match="labels.json"):
         read_segmentation_labels(tmp_path)
+
+
+def test_the_products_table_spells_every_path_and_folder():
+    root, key = Path("/R"), SequenceKey("train", "happy", "s01")
+    folders = layout.sequence_folders(root, key)
+    spelled = [layout.facial_image_path(root, key, 1).parent, layout.head_image_path(root, key, 2).parent,
+               layout.flow_dir(root, "facial", key), layout.flow_dir(root, "head", key), layout.mask_dir(root, key),
+               layout.depth_dir(root, key), layout.segmentation_path(root, key, 1).parent,
+               layout.occlusion_path(root, "facial", key, 1).parent, layout.occlusion_path(root, "head", key, 1).parent,
+               layout.flow_vis_path(root, "facial", key, 1).parent, layout.flow_vis_path(root, "head", key, 1).parent]
+    assert set(spelled) <= set(folders) and len(folders) == len(set(folders))
+    assert all(folder.relative_to(root).parts[-3:] == ("train", "happy", "s01") for folder in folders)
+    assert [p.name for p in layout.CONTRACT] == ["facial_image", "head_image", "flow", "mask", "depth"]
+    ranges = {p.name: list(p.frame_range(5)) for p in layout.PRODUCTS}
+    assert ranges["head_image"] == [2, 3, 4, 5] and ranges["flow"] == ranges["occlusion"] == [1, 2, 3, 4]
+    assert ranges["facial_image"] == ranges["mask"] == ranges["segmentation"] == [1, 2, 3, 4, 5]
+
+
+def test_a_sequence_is_done_exactly_when_its_metadata_file_exists(tmp_path):
+    key = SequenceKey("train", "happy", "s01")
+    layout.facial_image_path(tmp_path, key, 1).parent.mkdir(parents=True)
+    assert not layout.is_done(tmp_path, key)
+    layout.meta_path(tmp_path, key).parent.mkdir(parents=True)
+    layout.meta_path(tmp_path, key).write_text("{}")
+    assert layout.is_done(tmp_path, key)

@@ -19,7 +19,8 @@ from PIL import Image
 
 from ffn_render.facemodel import load_face_model
 from ffn_render.faces import LANDMARK_REGIONS
-from ffn_render.labels.analytic import PinholeCamera, first_hits, rasterize
+from ffn_render.camera import PinholeCamera
+from ffn_render.labels.analytic import first_hits, rasterize
 
 SIZE = 160
 PIVOT = np.array([0.0, -0.06, 0.0])  # roughly the neck joint: the head turns about it

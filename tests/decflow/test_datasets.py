@@ -103,7 +103,7 @@ def test_manifest_selects_finished_sequences(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="missing facial flow"):
         scan_sequences(root, "train")  # listed means finished: must be complete
     manifest.write_text('{"seq": 1}\n' + json.dumps({"seq": "seq_b", "split": "train", "emotion": "happy"}) + "\n")
-    with pytest.raises(DatasetError, match=r"manifest.jsonl:1: bad manifest line"):
+    with pytest.raises(DatasetError, match=r"manifest.jsonl: bad manifest record"):
         scan_sequences(root, "train")
 
 
@@ -113,3 +113,16 @@ def test_jpeg_layout_of_the_public_release_is_read(tmp_path: Path) -> None:
     assert len(dataset) == 2
     reference = frame(SPECS[0], 1, seed=0).astype(float)
     assert np.abs(dataset[0]["image1"].permute(1, 2, 0).numpy() - reference).mean() < 4  # JPEG q95
+
+
+def test_follow_mode_reads_only_done_sequences_of_a_dataset_that_keeps_metadata(tmp_path: Path) -> None:
+    from ffn_render.dataset import layout
+
+    root = write_dataset(tmp_path / "ffn", SPECS)
+    meta_a = layout.meta_path(root, layout.SequenceKey("train", "neutral", "seq_a"))
+    meta_a.parent.mkdir(parents=True)
+    meta_a.write_text("{}")  # seq_a committed; seq_b has every file but no metadata yet: still being moved into place
+    assert [s.name for s in scan_sequences(root, "train", follow=True)] == ["seq_a"]
+    (root / "mask" / "train" / "neutral" / "seq_a" / "0001.npy").unlink()
+    with pytest.raises(DatasetError, match="missing mask"):  # done yet incomplete: damaged, not in progress
+        scan_sequences(root, "train", follow=True)

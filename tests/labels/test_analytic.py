@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from ffn_render.labels.analytic import PinholeCamera, analytic_flow, occlusion_mask, rasterize
+from ffn_render.camera import PinholeCamera
+from ffn_render.labels.analytic import analytic_flow, occlusion_mask, rasterize
 from tests.helpers.meshes import grid_plane, uv_sphere
 
 LENS, SENSOR = 50.0, 36.0

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ffn_render.labels.analytic import PinholeCamera
+from ffn_render.camera import PinholeCamera
 
 bpy = pytest.importorskip("bpy")
 from bpy_extras.object_utils import world_to_camera_view  # noqa: E402

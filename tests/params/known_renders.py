@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ffn_render.labels.analytic import PinholeCamera
+from ffn_render.camera import PinholeCamera
 from ffn_render.render import parse_config
 from ffn_render.render.pipeline import DatasetRenderer
 from ffn_render.render.worker import open_worker

@@ -19,7 +19,7 @@ from ffn_render.facemodel import load_face_model
 from ffn_render.facemodel.fit import fit_landmarks, head_yaw_deg
 from ffn_render.facemodel.flame_io import write_npz
 from ffn_render.facemodel.landmarks import builtin_landmark_embedding, read_landmark_embedding, yaw_bin
-from ffn_render.labels.analytic import PinholeCamera
+from ffn_render.camera import PinholeCamera
 from tests.facemodel.synthetic import synthetic_flame_arrays
 
 

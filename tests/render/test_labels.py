@@ -19,9 +19,10 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from ffn_render.camera import PinholeCamera
 from ffn_render.dataset import layout
 from ffn_render.dataset.layout import SequenceKey
-from ffn_render.labels.analytic import PinholeCamera, analytic_flow, rasterize
+from ffn_render.labels.analytic import analytic_flow, rasterize
 from ffn_render.labels.depthmask import read_depth, read_mask
 from ffn_render.labels.flo import read_flo
 from ffn_render.render import render_dataset
@@ -134,6 +135,7 @@ def test_rigid_translation_gives_that_flow(tmp_path):
     from ffn_render.render.outputs import read_label_exr
     from ffn_render.render.worker import InProcessWorker
 
+    from blender_scripts import protocol
     from blender_scripts.protocol import labels_name
 
     width, height, lens, sensor, depth = 96, 64, 50.0, 36.0, 1.0
@@ -154,17 +156,17 @@ def test_rigid_translation_gives_that_flow(tmp_path):
     for name in ("albedo", "eye_albedo", "background"):
         path = tmp_path / f"{name}.png"
         Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).save(path)
-        textures[name] = {"path": str(path), "size": [8, 8]}
-    job = {
-        "seq_id": "translation", "seed": 0, "out_dir": str(tmp_path / "raw"), "mesh_key": "grid", "head_images": False,
-        "textures": textures,
-        "camera": {"lens_mm": lens, "sensor_width_mm": sensor, "location": [0, 0, 0], "rotation_euler": [0, 0, 0],
-                   "clip_start": 0.01, "clip_end": 100.0},
-        "background_depth_m": 3.0,
-        "lights": [{"kind": "POINT", "location": [0, 0, 1], "rotation_euler": [0, 0, 0], "energy_w": 10.0,
-                    "color_rgb": [1, 1, 1], "size_m": 0.1}],
-        "world": {"color_rgb": [1, 1, 1], "strength": 0.5},
-    }
+        textures[name] = protocol.Texture(path=str(path), size=(8, 8))
+    job = protocol.SequenceJob(
+        seq_id="translation", seed=0, out_dir=str(tmp_path / "raw"), mesh_key="grid", head_images=False,
+        textures=textures,
+        camera=protocol.Camera(lens_mm=lens, sensor_width_mm=sensor, location=(0, 0, 0), rotation_euler=(0, 0, 0),
+                               clip_start=0.01, clip_end=100.0),
+        background_depth_m=3.0,
+        lights=(protocol.Light(kind="POINT", location=(0, 0, 1), rotation_euler=(0, 0, 0), energy_w=10.0,
+                               color_rgb=(1, 1, 1), size_m=0.1),),
+        world=protocol.World(color_rgb=(1, 1, 1), strength=0.5),
+    )
     arrays = {
         "verts_f": np.stack([base, moved(shift_f)]).astype(np.float32),
         "verts_h": moved(shift_h)[None].astype(np.float32),

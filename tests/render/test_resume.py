@@ -20,7 +20,7 @@ from ffn_render.dataset.verify import verify_dataset
 from ffn_render.fileio import TMP_PREFIX
 from ffn_render.labels.flo import read_flo
 from ffn_render.render import render_dataset
-from ffn_render.render.outputs import is_complete
+from ffn_render.dataset.layout import is_done
 from tests.render.support import make_spec, tiny_config, write_specs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def test_killed_render_is_completed_by_a_rerun(tmp_path, head):
         process.wait()
     assert process.returncode == -signal.SIGKILL
     keys = [SequenceKey(s.split, s.emotion, s.seq_id) for s in specs]
-    assert not all(is_complete(root, key) for key in keys)
+    assert not all(is_done(root, key) for key in keys)
     assert list(root.glob(TMP_PREFIX + "*")), "the killed run should have left its staging folder"
 
     summary = render_dataset(config, root, specs_dir=specs_dir, progress=False)
@@ -133,10 +133,10 @@ def test_sigterm_abandons_the_sequence_in_flight_and_the_next_run_resumes(tmp_pa
     assert [line for line in stderr.splitlines() if line.strip()][-1].startswith("stopped: interrupted by SIGTERM")
     assert not list(root.rglob(TMP_PREFIX + "*")), "the sequence in flight was abandoned without leftovers"
     keys = [SequenceKey(s.split, s.emotion, s.seq_id) for s in specs]
-    done = [key for key in keys if is_complete(root, key)]
+    done = [key for key in keys if is_done(root, key)]
     assert len(done) < len(keys)
     for key in keys:  # nothing partial: a sequence is either committed or absent
-        assert is_complete(root, key) or not layout.image_dir(root, "facial", key).exists()
+        assert is_done(root, key) or not layout.image_dir(root, "facial", key).exists()
 
     process = render_subprocess(config_path, specs_dir, root)
     assert process.wait(timeout=300) == 0, process.stderr.read()
