@@ -20,12 +20,14 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import click
 import numpy as np
 
 from .errors import SequenceError
+from .facemodel import FaceModelRef
+from .facemodel.cli import face_model_options
 from .fileio import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,7 @@ class SequenceSpec:
     record_id: str
     source: str
     image: str | None
-    face_model: str
-    uv_path: str | None
-    masks_path: str | None
+    face: FaceModelRef
     texture: str | None
     background: str | None
     beta: tuple[float, ...]
@@ -71,15 +71,20 @@ class SequenceSpec:
     params_model: str | None = None  # the face model version β, ψ were made for (the record's `model`)
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        """The spec file's object: the fields in order, the face model as its three flat keys."""
+        data = {}
+        for key, value in dataclasses.asdict(self).items():
+            data.update(self.face.to_json() if key == "face" else {key: value})
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "SequenceSpec":
-        fields = {f.name for f in dataclasses.fields(cls)}
+        fields = {f.name for f in dataclasses.fields(cls)} - {"face"} | set(FaceModelRef().to_json())
         unknown = set(data) - fields
         if unknown:
             raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))}")
-        values = dict(data)
+        values = {key: value for key, value in data.items() if key not in FaceModelRef().to_json()}
+        values["face"] = FaceModelRef.from_json(data)
         for key in ("beta", "theta", "psi"):
             values[key] = tuple(float(v) for v in values[key])
         for key in ("frames_f", "frames_h"):
@@ -189,14 +194,63 @@ def choose_length(n: int | str, seed: int) -> int:
 
 @dataclass(frozen=True)
 class SequenceOptions:
-    """How records become sequence specs."""
+    """How parameter records become sequence specs: the one record behind ``ffn-render sequence`` (``python -m
+    ffn_render.sequence``), a render config's ``sequences:`` section (specs drawn on the fly when ``ffn-render
+    render`` gets no ``--specs``) and the options a spec index keeps.
 
+    ``count`` is the number of records drawn from the prior when no parameter table is given: 6 by default,
+    a quick look (a dataset passes a parameter table, or sets ``count``). ``n``: frames per sequence, or
+    ``"mixed"`` for the paper's 5/10/15/20. ``split_ratios``: train, val, test shares by sequence.
+    """
+
+    count: int = 6
     n: int | str = "mixed"
     seed: int = 0
-    ratios: tuple[float, float, float] = DEFAULT_RATIOS
-    face_model: str = "ffn-head"
-    uv_path: str | None = None
-    masks_path: str | None = None
+    split_ratios: tuple[float, float, float] = DEFAULT_RATIOS
+    face: FaceModelRef = FaceModelRef()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.count, int) or isinstance(self.count, bool) or self.count < 1:
+            raise SequenceError(f"sequences: 'count' must be a positive integer, got {self.count!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise SequenceError(f"sequences: 'seed' must be a non-negative integer, got {self.seed!r}")
+        if self.n != "mixed" and (not isinstance(self.n, int) or isinstance(self.n, bool) or self.n < 2):
+            raise SequenceError(f"sequences: 'n' must be an integer >= 2 or 'mixed', got {self.n!r}")
+        ratios = self.split_ratios
+        if (isinstance(ratios, (str, Mapping)) or not hasattr(ratios, "__len__") or len(ratios) != 3
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in ratios)):
+            raise SequenceError(f"sequences: 'split_ratios' must be three non-negative numbers, got {ratios!r}")
+        for name, value in self.face.to_json().items():
+            if not (isinstance(value, str) or (value is None and name != "face_model")):
+                raise SequenceError(f"sequences: '{name}' must be a path or model name, got {value!r}")
+        object.__setattr__(self, "split_ratios", tuple(float(v) for v in ratios))
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any] | None, source: str = "sequences config") -> SequenceOptions:
+        """From a config section: the keys of :meth:`to_dict`, each optional; unknown keys are an error."""
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise SequenceError(f"{source}: sequences settings must be a mapping")
+        values = dict(mapping or {})
+        unknown = sorted(set(values) - set(cls().to_dict()))
+        if unknown:
+            raise SequenceError(f"{source}: unknown sequences setting(s) {', '.join(unknown)}")
+        face_keys = FaceModelRef().to_json()  # the flat keys, with their defaults
+        face = FaceModelRef.from_json({key: values.pop(key, default) for key, default in face_keys.items()})
+        return cls(**values, face=face)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config section (``sequences:`` of a render config, recorded in each sequence's metadata)."""
+        return {"count": self.count, "n": self.n, "seed": self.seed, "split_ratios": list(self.split_ratios),
+                **self.face.to_json()}
+
+    def index_json(self) -> dict[str, Any]:
+        """What a spec index records: no count (the index counts its specs), the ratios as ``ratios``."""
+        return {"n": self.n, "seed": self.seed, "ratios": list(self.split_ratios), **self.face.to_json()}
+
+    @classmethod
+    def from_index_json(cls, data: Mapping[str, Any]) -> SequenceOptions:
+        return cls(n=data["n"], seed=data["seed"], split_ratios=tuple(data["ratios"]), face=FaceModelRef.from_json(data))
+
 
 
 def build_sequence_specs(records: Iterable, options: SequenceOptions) -> list[SequenceSpec]:
@@ -205,7 +259,7 @@ def build_sequence_specs(records: Iterable, options: SequenceOptions) -> list[Se
     ids = [r.id for r in records]
     if len(set(ids)) != len(ids):
         raise SequenceError("parameter records have duplicate ids")
-    splits = assign_splits([r.identity for r in records], options.ratios, options.seed)
+    splits = assign_splits([r.identity for r in records], options.split_ratios, options.seed)
     specs = []
     for record in records:
         seed = derive_seed(options.seed, record.id)
@@ -222,9 +276,7 @@ def build_sequence_specs(records: Iterable, options: SequenceOptions) -> list[Se
                 record_id=record.id,
                 source=record.source,
                 image=record.image,
-                face_model=options.face_model,
-                uv_path=options.uv_path,
-                masks_path=options.masks_path,
+                face=options.face,
                 texture=None,
                 background=None,
                 beta=tuple(map(float, record.beta)),
@@ -251,7 +303,7 @@ def write_sequence_specs(specs_dir: str | os.PathLike, specs: Sequence[SequenceS
     for spec in specs:
         write_sequence_spec(specs_dir, spec)
     summary = {
-        "options": dataclasses.asdict(options),
+        "options": options.index_json(),
         "count": len(specs),
         "splits": {s: sum(1 for sp in specs if sp.split == s) for s in SPLITS},
         "pairs": {s: sum(sp.n - 1 for sp in specs if sp.split == s) for s in SPLITS},
@@ -329,18 +381,16 @@ def _parse_ratios(text: str) -> tuple[float, float, float]:
 @click.option("--n", "n", default="mixed", help="Frames per sequence (integer ≥ 2), or 'mixed' to draw n from 5/10/15/20 as in the paper.")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False), default=None,
               help="Parameter table (JSON lines from `ffn-render params`). Default: sample --count records from the prior.")
-@click.option("--count", default=18, help="Records to sample from the prior when --params is not given.")
+@click.option("--count", default=SequenceOptions.count, help="Records to sample from the prior when --params is not given.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/specs", help="Folder for the sequence specs.")
 @click.option("--seed", default=0, help="Seed for lengths, splits and per-sequence seeds.")
 @click.option("--split-ratios", default="97,2,1", help="train,val,test shares (by sequence; identities are disjoint).")
-@click.option("--model", "model_spec", default="ffn-head", help="Face model: 'ffn-head' (built-in) or a FLAME .pkl/.npz.")
-@click.option("--uv", "uv_path", type=click.Path(dir_okay=False), default=None, help="UV layout for a real FLAME model.")
-@click.option("--masks", "masks_path", type=click.Path(dir_okay=False), default=None, help="FLAME_masks.pkl for a real FLAME model.")
+@face_model_options
 @click.option("--export-meshes", "mesh_dir", type=click.Path(file_okay=False), default=None, help="Also write every frame's mesh here for inspection.")
 @click.option("--mesh-format", type=click.Choice(["obj", "ply"]), default="obj")
 @click.option("--allow-model-mismatch", is_flag=True,
               help="Use records made for another model version (e.g. EMOCA's FLAME 2020 codes with FLAME 2023) with a warning.")
-def sequence_command(n, params_path, count, out_dir, seed, split_ratios, model_spec, uv_path, masks_path, mesh_dir, mesh_format,
+def sequence_command(n, params_path, count, out_dir, seed, split_ratios, face_model: FaceModelRef, mesh_dir, mesh_format,
                      allow_model_mismatch):
     """Build FFN-F / FFN-H sequence specs (SPEC §1) from a parameter table.
 
@@ -351,17 +401,16 @@ def sequence_command(n, params_path, count, out_dir, seed, split_ratios, model_s
     """
     from tqdm import tqdm
 
-    from .facemodel import load_face_model
     from .params.records import check_records_against_model, read_param_table
 
     choose_length(n, 0)  # validate before any work
-    options = SequenceOptions(n=n if n == "mixed" else int(n), seed=seed, ratios=_parse_ratios(split_ratios),
-                              face_model=model_spec, uv_path=uv_path, masks_path=masks_path)
-    model = load_face_model(model_spec, uv_path=uv_path, masks_path=masks_path)
+    options = SequenceOptions(count=count, n=n if n == "mixed" else int(n), seed=seed,
+                              split_ratios=_parse_ratios(split_ratios), face=face_model)
+    model = face_model.load()
     if params_path is None:
         from .params.prior import sample_prior
 
-        records = sample_prior(count, seed, model)
+        records = sample_prior(options.count, seed, model)
     else:
         records = read_param_table(params_path)
         check_records_against_model(records, model, source=params_path, allow_model_mismatch=allow_model_mismatch)

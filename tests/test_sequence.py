@@ -93,7 +93,7 @@ def test_split_counts_and_identity_disjointness():
 
 def test_specs_round_trip_and_are_deterministic(tmp_path):
     records = [Record(f"r{i}", f"r{i}", psi=(float(i), 1.0)) for i in range(12)]
-    options = SequenceOptions(n="mixed", seed=7, ratios=(4, 1, 1))
+    options = SequenceOptions(n="mixed", seed=7, split_ratios=(4, 1, 1))
     specs = build_sequence_specs(records, options)
     assert specs == build_sequence_specs(records, options)
     write_sequence_specs(tmp_path / "a", specs, options)
@@ -108,7 +108,7 @@ def test_specs_round_trip_and_are_deterministic(tmp_path):
 
 
 def test_index_is_the_authority_over_stale_spec_files(tmp_path):
-    options = SequenceOptions(n=3, ratios=(1, 0, 0))
+    options = SequenceOptions(n=3, split_ratios=(1, 0, 0))
     write_sequence_specs(tmp_path, build_sequence_specs([Record("old", "old")], options), options)
     write_sequence_specs(tmp_path, build_sequence_specs([Record("new", "new")], options), options)
     assert [s.seq_id for s in load_sequence_specs(tmp_path)] == ["new"]
@@ -117,3 +117,53 @@ def test_index_is_the_authority_over_stale_spec_files(tmp_path):
 def test_loading_a_folder_without_index_fails(tmp_path):
     with pytest.raises(SequenceError, match="not a sequence-spec folder"):
         load_sequence_specs(tmp_path)
+
+
+# What the files held before the options were one record (a spec of `make demo` at 304e473,
+# its spec index and its render config), in their order.
+SPEC_KEYS_BEFORE = ["seq_id", "split", "emotion", "n", "seed", "identity", "record_id", "source", "image", "face_model",
+                    "uv_path", "masks_path", "texture", "background", "beta", "theta", "psi", "frames_f", "frames_h",
+                    "params_model"]
+CONFIG_SECTION_BEFORE = {"count": 6, "n": "mixed", "seed": 1, "split_ratios": [4.0, 1.0, 1.0], "face_model": "ffn-head",
+                         "uv_path": None, "masks_path": None}
+INDEX_OPTIONS_BEFORE = {"n": "mixed", "seed": 1, "ratios": [4.0, 1.0, 1.0], "face_model": "ffn-head", "uv_path": None,
+                        "masks_path": None}
+
+
+def test_one_options_record_for_the_command_the_render_config_and_the_spec_index(tmp_path):
+    from click.testing import CliRunner
+
+    from ffn_render.facemodel import FaceModelRef
+    from ffn_render.render import parse_config
+    from ffn_render.sequence import sequence_command
+
+    options = parse_config({"sequences": {"count": 6, "seed": 1, "split_ratios": [4, 1, 1]}}).sequences
+    assert options == SequenceOptions(count=6, seed=1, split_ratios=(4, 1, 1), face=FaceModelRef("ffn-head"))
+    assert list(options.to_dict().items()) == list(CONFIG_SECTION_BEFORE.items())
+    assert list(options.index_json().items()) == list(INDEX_OPTIONS_BEFORE.items())
+    assert SequenceOptions.from_index_json(options.index_json()) == SequenceOptions(seed=1, split_ratios=(4, 1, 1))
+    # One default: the command without --count draws as many records as a config without `count`.
+    result = CliRunner().invoke(sequence_command, ["--n", "3", "--out", str(tmp_path), "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    assert len(load_sequence_specs(tmp_path)) == parse_config({}).sequences.count == 6
+
+
+def test_a_spec_file_keeps_the_face_model_as_three_flat_keys(tmp_path):
+    from ffn_render.facemodel import FaceModelRef
+    from ffn_render.sequence import SequenceSpec
+
+    face = FaceModelRef("flame.npz", uv_path="uv.npz", masks_path="masks.pkl")
+    spec = build_sequence_specs([Record("r0", "r0")], SequenceOptions(n=3, face=face))[0]
+    data = spec.to_json()
+    assert list(data) == SPEC_KEYS_BEFORE
+    assert (data["face_model"], data["uv_path"], data["masks_path"]) == ("flame.npz", "uv.npz", "masks.pkl")
+    assert SequenceSpec.from_json(data) == spec
+
+
+def test_bad_sequence_options_are_the_sequence_stage_s_errors():
+    from ffn_render.render import parse_config
+
+    with pytest.raises(SequenceError, match=r"^x\.yaml: sequences: 'count' must be a positive integer, got 0$"):
+        parse_config({"sequences": {"count": 0}}, source="x.yaml")
+    with pytest.raises(SequenceError, match=r"^x\.yaml: sequences config: unknown sequences setting\(s\) ratios$"):
+        parse_config({"sequences": {"ratios": [1, 1, 1]}}, source="x.yaml")

@@ -7,20 +7,8 @@ from pathlib import Path
 import click
 
 from ..errors import AppearanceError
-from ..facemodel import BUILTIN_NAME, FaceModel, load_face_model
-
-
-def _model_options(command):
-    """--model / --uv / --masks: the face model whose UV layout the textures use."""
-    command = click.option("--masks", "masks_path", type=click.Path(dir_okay=False), help="Region masks (FLAME_masks.pkl).")(command)
-    command = click.option("--uv", "uv_path", type=click.Path(dir_okay=False),
-                           help="UV layout (FLAME_texture.npz or head_template.obj) for a bare FLAME .pkl.")(command)
-    return click.option("--model", "model_spec", default=BUILTIN_NAME, show_default=True,
-                        help="'ffn-head' or a FLAME .pkl / .npz face model.")(command)
-
-
-def _load_model(model_spec: str, uv_path: str | None, masks_path: str | None) -> FaceModel:
-    return load_face_model(model_spec, uv_path=uv_path, masks_path=masks_path)
+from ..facemodel import FaceModel, FaceModelRef
+from ..facemodel.cli import face_model_options
 
 
 @click.group("texture")
@@ -29,20 +17,20 @@ def texture_command() -> None:
 
 
 @texture_command.command("procedural")
-@_model_options
+@face_model_options
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the (first) texture.")
 @click.option("--count", type=click.IntRange(min=1), default=1, show_default=True, help="Textures for seeds seed … seed+count−1.")
 @click.option("--size", type=click.IntRange(16, 8192), default=1024, show_default=True, help="Texture side in texels.")
 @click.option("--out", "out", type=click.Path(), required=True,
               help="Output .png for one texture, or a folder (files procedural_<seed>.png) for several.")
-def procedural_command(model_spec, uv_path, masks_path, seed: int, count: int, size: int, out: str) -> None:
+def procedural_command(face_model: FaceModelRef, seed: int, count: int, size: int, out: str) -> None:
     """Write procedural skin albedo maps (tone, pores, lips, brows, hair, eyes), deterministic by seed."""
     from tqdm import tqdm
 
     from .albedo import procedural_albedo
     from .textures import write_png
 
-    model = _load_model(model_spec, uv_path, masks_path)
+    model = face_model.load()
     if count == 1 and out.lower().endswith(".png"):
         targets = [(seed, Path(out))]
     else:
@@ -57,12 +45,12 @@ def procedural_command(model_spec, uv_path, masks_path, seed: int, count: int, s
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--hifi-obj", type=click.Path(dir_okay=False, exists=True), required=True,
               help="FLAME_w_HIFI3D_UV.obj from the FFHQ-UV project (FLAME faces with HiFi3D++ texture coordinates).")
-@_model_options
+@face_model_options
 @click.option("--size", type=click.IntRange(16, 8192), default=1024, show_default=True, help="Output texture side.")
 @click.option("--eye-texture", type=click.Path(dir_okay=False, exists=True),
               help="FFHQ-UV's eye_ball_tex.png (the OBJ's eyeball UVs, u in 2..3, point into it); default: procedural eyes.")
 @click.option("--overwrite", is_flag=True, help="Redo maps whose output already exists.")
-def ffhq_uv_command(in_dir, out_dir, hifi_obj, model_spec, uv_path, masks_path, size: int, eye_texture: str | None,
+def ffhq_uv_command(in_dir, out_dir, hifi_obj, face_model: FaceModelRef, size: int, eye_texture: str | None,
                     overwrite: bool) -> None:
     """Bake FFHQ-UV maps (HiFi3D++ layout) from IN_DIR into the model's UV layout in OUT_DIR.
 
@@ -72,7 +60,7 @@ def ffhq_uv_command(in_dir, out_dir, hifi_obj, model_spec, uv_path, masks_path, 
     """
     from .ffhq_uv import transfer_folder
 
-    model = _load_model(model_spec, uv_path, masks_path)
+    model = face_model.load()
     result = transfer_folder(model, hifi_obj, in_dir, out_dir, size=size, overwrite=overwrite, source_eye_map=eye_texture)
     click.echo(f"wrote {len(result.written)}, skipped {len(result.skipped)} existing, failed {len(result.failed)}")
     if result.failed:
@@ -91,7 +79,7 @@ def ffhq_uv_command(in_dir, out_dir, hifi_obj, model_spec, uv_path, masks_path, 
                    "(DECA/EMOCA). Default with a .jsonl --params: the record's fitted camera.")
 @click.option("--out", type=click.Path(), required=True,
               help="Output texture .png for one photo, or a folder (<photo stem>.png) for several.")
-@_model_options
+@face_model_options
 @click.option("--landmarks", "landmark_files", multiple=True, type=click.Path(dir_okay=False),
               help="With --fit and a FLAME model: its landmark embedding (see `params fit --help`).")
 @click.option("--size", type=click.IntRange(16, 8192), default=1024, show_default=True, help="Output texture side.")
@@ -101,7 +89,7 @@ def ffhq_uv_command(in_dir, out_dir, hifi_obj, model_spec, uv_path, masks_path, 
 @click.option("--weights-out", type=click.Path(dir_okay=False), help="Also write the visibility weight map (grey PNG; one photo).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False),
               help="Write per photo: texel fractions seen/mirrored/base, ID Sim photo↔render (JSON).")
-def unwrap_command(photos, fit, params_path, camera_path, out, model_spec, uv_path, masks_path, landmark_files, size,
+def unwrap_command(photos, fit, params_path, camera_path, out, face_model: FaceModelRef, landmark_files, size,
                    mean_texture, no_symmetry, weights_out, report_path) -> None:
     """Unwrap face PHOTOS into UV textures with the fitted face parameters and camera.
 
@@ -121,7 +109,7 @@ def unwrap_command(photos, fit, params_path, camera_path, out, model_spec, uv_pa
 
     if fit == bool(params_path):
         raise AppearanceError("give either --fit or --params (with --camera unless the table records the camera)")
-    model = _load_model(model_spec, uv_path, masks_path)
+    model = face_model.load()
     mean = read_texture(mean_texture) if mean_texture else None
     fitter = _photo_fitter(model, landmark_files) if fit else None
     single = len(photos) == 1 and out.lower().endswith(".png")
@@ -188,7 +176,7 @@ def texture_report_command(folder: str, out: str, model_spec: str | None, uv_pat
         stats = identity_report(folder, out)
         click.echo(stats.summary_line())
     else:
-        model = _load_model(model_spec, uv_path, masks_path) if model_spec else None
+        model = FaceModelRef(model_spec, uv_path, masks_path).load() if model_spec else None
         summary = texture_report(folder, out, model)
         click.echo(
             f"{summary.count} textures: L* {summary.lightness_range[0]:.0f}–{summary.lightness_range[1]:.0f}, "

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 
 from ..errors import FaceModelError
 from .flame_io import write_npz
-from .loader import BUILTIN_NAME, face_model_to_arrays, load_face_model
+from .loader import BUILTIN_NAME, FaceModelRef, face_model_to_arrays, load_face_model
 from .preview import render_head_preview
+
+FACE_MODEL_OPTIONS = (
+    click.option("--model", "model_spec", default=BUILTIN_NAME, show_default=True,
+                 help=f"Face model: '{BUILTIN_NAME}' (the built-in head) or a FLAME .pkl / .npz file."),
+    click.option("--uv", "uv_path", type=click.Path(dir_okay=False),
+                 help="UV layout (FLAME_texture.npz or head_template.obj) for a bare FLAME .pkl."),
+    click.option("--masks", "masks_path", type=click.Path(dir_okay=False),
+                 help="Region masks (FLAME_masks.pkl) for a bare FLAME .pkl."),
+)
+
+
+def face_model_options(command):
+    """--model, --uv, --masks, handed to ``command`` as one ``face_model`` argument (a :class:`FaceModelRef`)."""
+    @functools.wraps(command)
+    def with_face_model(*args, model_spec: str, uv_path: str | None, masks_path: str | None, **kwargs):
+        return command(*args, face_model=FaceModelRef(model_spec, uv_path, masks_path), **kwargs)
+
+    for option in reversed(FACE_MODEL_OPTIONS):
+        with_face_model = option(with_face_model)
+    return with_face_model
 
 
 @click.group("flame")
@@ -63,14 +85,13 @@ def build_head_command(target: str) -> None:
 
 @click.command("preview-head")
 @click.option("--out", "out_png", required=True, type=click.Path(dir_okay=False), help="Output PNG path.")
-@click.option("--model", "model_spec", default=BUILTIN_NAME, show_default=True, help="'ffn-head' or a FLAME .pkl/.npz file.")
-@click.option("--uv", "uv_path", type=click.Path(dir_okay=False), help="FLAME_texture.npz or head_template.obj.")
-@click.option("--masks", "masks_path", type=click.Path(dir_okay=False), help="FLAME_masks.pkl (colours lips and eyes).")
+@face_model_options
 @click.option("--size", default=256, show_default=True, type=click.IntRange(64, 2048), help="Pixels per panel side.")
-def preview_head_command(out_png: str, model_spec: str, uv_path: str | None, masks_path: str | None, size: int) -> None:
-    """Draw a face model neutral, with each expression, identities, jaw and eye poses, into a PNG grid."""
+def preview_head_command(out_png: str, face_model: FaceModelRef, size: int) -> None:
+    """Draw a face model neutral, with each expression, identities, jaw and eye poses, into a PNG grid
+    (region masks colour lips and eyes)."""
     if not out_png.lower().endswith(".png"):
         raise FaceModelError(f"{out_png}: the preview is written as PNG; give a path ending in .png")
-    model = load_face_model(model_spec, uv_path=uv_path, masks_path=masks_path)
+    model = face_model.load()
     panels = render_head_preview(model, out_png, size=size)
     click.echo(f"wrote {out_png} ({len(panels)} panels)")

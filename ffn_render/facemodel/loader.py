@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,29 @@ def load_face_model(
         _check_regions(regions, model.n_vertices, masks_path)
         model = _replace(model, regions=regions)
     return model
+
+
+@dataclass(frozen=True)
+class FaceModelRef:
+    """Which face model a stage loads: ``name`` is ``"ffn-head"`` (the built-in head) or a FLAME ``.pkl`` /
+    ``.npz`` path; ``uv_path`` and ``masks_path`` add the UV layout and region masks FLAME keeps in separate
+    files. Sequence specs, sequence options and render configs store it as three flat keys
+    (``face_model``, ``uv_path``, ``masks_path``: :meth:`to_json`)."""
+
+    name: str = BUILTIN_NAME
+    uv_path: str | None = None
+    masks_path: str | None = None
+
+    def load(self) -> FaceModel:
+        return load_face_model(self.name, uv_path=self.uv_path, masks_path=self.masks_path)
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"face_model": self.name, "uv_path": self.uv_path, "masks_path": self.masks_path}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FaceModelRef:
+        """From the flat keys of :meth:`to_json` (``uv_path`` and ``masks_path`` may be missing)."""
+        return cls(data["face_model"], data.get("uv_path"), data.get("masks_path"))
 
 
 def _replace(model: FaceModel, **changes: Any) -> FaceModel:

@@ -7,7 +7,7 @@ The Blender-side code lives in ``blender_scripts/`` (imports only bpy,
 mathutils, numpy and the standard library).
 """
 
-from .config import ConfigFile, RenderConfig, SequencesConfig, load_config, parse_config
+from .config import ConfigFile, RenderConfig, load_config, parse_config
 from .cli import render_command
 from .pipeline import DatasetRenderer, RenderSummary, render_dataset
 
@@ -16,7 +16,6 @@ __all__ = [
     "DatasetRenderer",
     "RenderConfig",
     "RenderSummary",
-    "SequencesConfig",
     "load_config",
     "parse_config",
     "render_command",

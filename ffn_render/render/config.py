@@ -4,7 +4,7 @@ A config file has up to three sections::
 
     render:       # RenderConfig below: resolution, samples, denoiser, outputs, device
     appearance:   # ffn_render.appearance.AppearanceConfig (textures, backgrounds, camera, lights)
-    sequences:    # SequencesConfig: how to make specs when `ffn-render render` gets no --specs
+    sequences:    # sequence.SequenceOptions: how to make specs when `ffn-render render` gets no --specs
 
 Unknown keys are errors (they are usually typos), and every value is
 checked when the file is read, before any rendering starts.
@@ -23,7 +23,8 @@ from blender_scripts.protocol import IMAGE_EXTENSIONS, MATERIAL_KEYS, Material, 
 from ..appearance import AppearanceConfig
 from ..configio import dataclass_from_mapping, read_yaml_mapping
 from ..dataset.layout import products_switched_on
-from ..errors import AppearanceError, FFNError, RenderError
+from ..errors import AppearanceError, FFNError, RenderError, SequenceError
+from ..sequence import SequenceOptions
 
 DEVICES = ("auto", "cpu", "cuda", "optix", "hip", "metal", "oneapi")
 DENOISERS = ("auto", "oidn", "optix", "none")
@@ -199,53 +200,19 @@ def _check_choice(config: RenderConfig, name: str, choices: tuple[str, ...]) -> 
 
 
 @dataclass(frozen=True)
-class SequencesConfig:
-    """Specs built on the fly when no --specs folder is given (prior-sampled parameters)."""
-
-    count: int = 6
-    n: int | str = "mixed"
-    seed: int = 0
-    split_ratios: tuple[float, float, float] = (97.0, 2.0, 1.0)
-    face_model: str = "ffn-head"
-    uv_path: str | None = None
-    masks_path: str | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.count, int) or isinstance(self.count, bool) or self.count < 1:
-            raise RenderError(f"sequences config: 'count' must be a positive integer, got {self.count!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise RenderError(f"sequences config: 'seed' must be a non-negative integer, got {self.seed!r}")
-        if self.n != "mixed" and (not isinstance(self.n, int) or isinstance(self.n, bool) or self.n < 2):
-            raise RenderError(f"sequences config: 'n' must be an integer >= 2 or 'mixed', got {self.n!r}")
-        ratios = self.split_ratios
-        if (isinstance(ratios, (str, Mapping)) or not hasattr(ratios, "__len__") or len(ratios) != 3
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in ratios)):
-            raise RenderError(f"sequences config: 'split_ratios' must be three non-negative numbers, got {ratios!r}")
-        for name in ("face_model", "uv_path", "masks_path"):
-            value = getattr(self, name)
-            if not (isinstance(value, str) or (value is None and name != "face_model")):
-                raise RenderError(f"sequences config: '{name}' must be a path or model name, got {value!r}")
-        object.__setattr__(self, "split_ratios", tuple(float(v) for v in ratios))
-
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | None, source: str = "sequences config") -> SequencesConfig:
-        return dataclass_from_mapping(cls, mapping, RenderError, source, "sequences")
-
-
-@dataclass(frozen=True)
 class ConfigFile:
     """A whole render config file."""
 
     render: RenderConfig
     appearance: AppearanceConfig
-    sequences: SequencesConfig
+    sequences: SequenceOptions
     source: str = "<defaults>"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "render": self.render.to_dict(),
             "appearance": self.appearance.to_dict(),
-            "sequences": {**dataclasses.asdict(self.sequences), "split_ratios": list(self.sequences.split_ratios)},
+            "sequences": self.sequences.to_dict(),
         }
 
 
@@ -263,7 +230,7 @@ def parse_config(data: Mapping[str, Any] | None, source: str = "<mapping>") -> C
     return ConfigFile(
         appearance=_section(AppearanceConfig, data, "appearance", AppearanceError, source),
         render=_section(RenderConfig, data, "render", RenderError, source),
-        sequences=_section(SequencesConfig, data, "sequences", RenderError, source),
+        sequences=_section(SequenceOptions, data, "sequences", SequenceError, source),
         source=source,
     )
 

@@ -29,8 +29,8 @@ from ..appearance import sample_appearance
 from ..dataset import layout
 from ..dataset.layout import SequenceKey, is_done
 from ..dataset.lock import exclusive_section, lock_root, lock_shard
-from ..errors import RenderError
-from ..facemodel import FaceModel, load_face_model
+from ..errors import RenderError, SequenceError
+from ..facemodel import FaceModel, FaceModelRef
 from ..fileio import atomic_write_json, kill_point, remove_dead_temporaries
 from ..params.records import face_model_version
 from ..sequence import (SPECS_INDEX, SequenceOptions, SequenceSpec, build_sequence_specs, load_sequence_specs,
@@ -46,28 +46,19 @@ META_FORMAT = 1
 RENDER_CONFIG_FILE = "render_config.json"  # in ROOT/specs: the config the recorded specs render with
 
 
-def config_sequence_options(config: ConfigFile) -> SequenceOptions:
-    seq = config.sequences
-    return SequenceOptions(
-        n=seq.n, seed=seq.seed, ratios=seq.split_ratios, face_model=seq.face_model, uv_path=seq.uv_path, masks_path=seq.masks_path
-    )
-
-
 def specs_from_config(config: ConfigFile) -> list[SequenceSpec]:
     """Specs drawn from the prior as the ``sequences:`` section says (nothing is written)."""
     from ..params.prior import sample_prior
 
-    seq = config.sequences
-    model = load_face_model(seq.face_model, uv_path=seq.uv_path, masks_path=seq.masks_path)
-    return build_sequence_specs(sample_prior(seq.count, seq.seed, model), config_sequence_options(config))
+    options = config.sequences
+    return build_sequence_specs(sample_prior(options.count, options.seed, options.face.load()), options)
 
 
 def _index_options(specs_dir: Path) -> SequenceOptions:
     """The options a spec folder's index records (informational; the defaults if unreadable)."""
     try:
-        options = json.loads((specs_dir / SPECS_INDEX).read_text())["options"]
-        return SequenceOptions(**{**options, "ratios": tuple(options["ratios"])})
-    except (OSError, ValueError, KeyError, TypeError):
+        return SequenceOptions.from_index_json(json.loads((specs_dir / SPECS_INDEX).read_text())["options"])
+    except (OSError, ValueError, KeyError, TypeError, SequenceError):
         return SequenceOptions()
 
 
@@ -126,15 +117,14 @@ class DatasetRenderer:
         self.config = config
         self.root = Path(root)
         self.worker = worker
-        self._models: dict[tuple, tuple[FaceModel, HeadTopology]] = {}
+        self._models: dict[FaceModelRef, tuple[FaceModel, HeadTopology]] = {}
         self.options = OutputOptions.from_config(config.render)
 
     def _model(self, spec: SequenceSpec) -> tuple[FaceModel, HeadTopology]:
-        cache_key = (spec.face_model, spec.uv_path, spec.masks_path)
-        if cache_key not in self._models:
-            model = load_face_model(spec.face_model, uv_path=spec.uv_path, masks_path=spec.masks_path)
-            self._models[cache_key] = (model, head_topology(model))
-        return self._models[cache_key]
+        if spec.face not in self._models:
+            model = spec.face.load()
+            self._models[spec.face] = (model, head_topology(model))
+        return self._models[spec.face]
 
     def prepare(self, spec: SequenceSpec) -> SequenceJob:
         """Everything of a sequence that needs no Blender: meshes, appearance, camera (errors surface early)."""
@@ -281,7 +271,7 @@ def render_dataset(
     if specs_dir is not None:
         specs, options = load_sequence_specs(specs_dir, split), _index_options(Path(specs_dir))
     else:
-        specs, options = specs_from_config(config), config_sequence_options(config)
+        specs, options = specs_from_config(config), config.sequences
         specs = [s for s in specs if split is None or s.split == split]
     if not specs:
         raise RenderError(f"{specs_dir or config.source}: no sequence specs{f' in split {split}' if split else ''} to render")

@@ -257,13 +257,14 @@ def ffn_render(*args) -> subprocess.CompletedProcess:
 
 def record_dataset(root: Path, truths) -> None:
     """Give the synthetic dataset the records `ffn-render render` keeps: a spec index and one metadata file each."""
+    from ffn_render.facemodel import FaceModelRef
     from ffn_render.sequence import SequenceOptions, frame_parameters, SequenceSpec, write_sequence_specs
 
     specs = []
     for truth in truths:
         frames_f, frames_h = frame_parameters([0.0] * 15, [0.0], truth.n)
         specs.append(SequenceSpec(truth.seq, truth.split, truth.emotion, truth.n, 0, truth.seq, truth.seq, "test", None,
-                                  "ffn-head", None, None, None, None, (0.0,), (0.0,) * 15, (0.0,), frames_f, frames_h))
+                                  FaceModelRef(), None, None, (0.0,), (0.0,) * 15, (0.0,), frames_f, frames_h))
         meta = root / "meta" / truth.split / truth.emotion / f"{truth.seq}.json"
         meta.parent.mkdir(parents=True, exist_ok=True)
         meta.write_text(json.dumps({"sequence": {"split": truth.split, "emotion": truth.emotion, "seq": truth.seq,

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ffn_render.camera import PinholeCamera
+from ffn_render.facemodel import FaceModelRef
 from ffn_render.render import parse_config
 from ffn_render.render.pipeline import DatasetRenderer
 from ffn_render.render.worker import open_worker
@@ -52,7 +53,7 @@ def spec(seq_id: str, theta: np.ndarray, psi: np.ndarray, beta: np.ndarray, n: i
     frames_f, frames_h = frame_parameters(theta, psi, n)
     return SequenceSpec(
         seq_id=seq_id, split="train", emotion="neutral", n=n, seed=seed, identity=seq_id, record_id=seq_id,
-        source="prior", image=None, face_model="ffn-head", uv_path=None, masks_path=None, texture=None, background=None,
+        source="prior", image=None, face=FaceModelRef(), texture=None, background=None,
         beta=tuple(map(float, beta)), theta=tuple(map(float, theta)), psi=tuple(map(float, psi)),
         frames_f=frames_f, frames_h=frames_h,
     )

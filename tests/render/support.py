@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ffn_render.facemodel import face_model_from_arrays
+from ffn_render.facemodel import FaceModelRef, face_model_from_arrays
 from ffn_render.facemodel.flame_io import write_npz
 from ffn_render.render import ConfigFile, parse_config
 from ffn_render.sequence import SequenceOptions, SequenceSpec, frame_parameters, write_sequence_specs
@@ -75,9 +75,7 @@ def make_spec(
         record_id=seq_id,
         source="prior",
         image=None,
-        face_model=model_path,
-        uv_path=None,
-        masks_path=None,
+        face=FaceModelRef(model_path),
         texture=texture,
         background=background,
         beta=(0.5, -0.5),
