@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..fileio import atomic_path
+from .loader import BUILTIN_NAME
 from .model import POSE_SIZE, FaceModel
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ def default_panels(model: FaceModel, n_identities: int = 6, seed: int = 0) -> li
         psi[i] = EXPRESSION_STRENGTH
         view = View(yaw=np.deg2rad(-25)) if "left" in name or "right" in name else View()
         panels.append(Panel(f"{name} = {EXPRESSION_STRENGTH:g}", zero_b, zero_t, psi, view))
-    if model.name.startswith("ffn-head"):
+    if model.name.startswith(BUILTIN_NAME):  # the built-in head, by name or as its .npz
         from .builtin_head import EMOTION_PRESETS, preset_expression, preset_jaw_open
 
         for emotion in EMOTION_PRESETS:
