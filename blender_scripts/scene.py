@@ -46,7 +46,9 @@ REGION_ATTRIBUTE = "ffn_region"
 REGION_AOV = "region"
 # The extra passes a label render can carry (RenderSettings.label_passes, asked for by the products switched on):
 # each is a colour AOV the head materials fill from this shader node output; the background leaves it 0.
-LABEL_PASS_SOURCES: dict[str, tuple[str, str]] = {}
+LABEL_PASS_SOURCES: dict[str, tuple[str, str]] = {
+    "normal": ("ShaderNodeNewGeometry", "Normal"),  # world-space smooth shading normal, before bump mapping
+}
 # Render config denoiser_passes → Cycles' denoising_input_passes.
 DENOISER_INPUT_PASSES = {"rgb": "RGB", "albedo": "RGB_ALBEDO", "albedo_normal": "RGB_ALBEDO_NORMAL"}
 # The background plane extends this much beyond the camera's view on each side,

@@ -15,6 +15,7 @@ product is one row here plus the function that computes its array. The table giv
     ROOT/segmentation/{split}/{emotion}/{seq}/{t:04d}.png   t = 1..n
     ROOT/occlusion/{facial,head}/{split}/{emotion}/{seq}/{t:04d}.png  t = 1..n-1
     ROOT/flow_vis/{facial,head}/{split}/{emotion}/{seq}/{t:04d}.png   t = 1..n-1
+    ROOT/normals/{split}/{emotion}/{seq}/{t:04d}.npy        t = 1..n
 
 Files outside the table::
 
@@ -40,6 +41,7 @@ from ..errors import DatasetError
 from ..fileio import atomic_path
 from ..labels.depthmask import read_depth, read_mask, write_depth, write_mask
 from ..labels.flo import read_flo, write_flo
+from ..labels.normals import read_normals, write_normals
 from ..vocabulary import EMOTIONS, FLOW_KINDS, SPLITS
 
 IMAGE_EXTS: tuple[str, ...] = (".jpg", ".png")
@@ -187,6 +189,9 @@ PRODUCTS: tuple[Product, ...] = (
     Product("segmentation", "segmentation", "1..n", ".png", False, option="segmentation", reader=read_png, writer=write_png),
     Product("occlusion", "occlusion", "1..n-1", ".png", False, option="occlusion", per_kind=True, reader=read_png, writer=write_png),
     Product("flow_vis", "flow_vis", "1..n-1", ".png", False, option="flow_vis", per_kind=True, reader=read_png, writer=write_png),
+    Product("normals", "normals", "1..n", ".npy", False, option="normals", reader=read_normals, writer=write_normals,
+            label_pass="normal", about="camera-space unit shading normals (OpenCV axes: x right, y down, z forward), "
+                                       "float16 (H, W, 3); 0 on the background"),
 )
 PRODUCT = {product.name: product for product in PRODUCTS}
 CONTRACT: tuple[Product, ...] = tuple(p for p in PRODUCTS if p.required)

@@ -83,6 +83,7 @@ class RenderConfig:
     flow_vis: bool = False  # colour-wheel PNGs of every flow
     occlusion: bool = False  # occlusion masks of every pair (analytic, from the same camera)
     segmentation: bool = False  # face-part label PNGs from the model's region masks
+    normals: bool = False  # camera-space surface normals of every frame (ROOT/normals, float16 .npy)
     kernel_cache_dir: str | None = None  # CUDA/OptiX kernel caches; None = <cache>/kernels
     kernel_cache_max_bytes: int = 4 << 30
     skin: Mapping[str, float] = field(default_factory=lambda: dict(SKIN_DEFAULTS))

@@ -44,6 +44,7 @@ from ..fileio import TMP_PREFIX, atomic_write_json, kill_point, short_write_caus
 from ..labels.analytic import occlusion_mask, rasterize
 from ..labels.colorwheel import flow_to_rgb
 from ..labels.depthmask import mask_from_depth
+from ..labels.normals import camera_space_normals
 from .job import SequenceJob
 
 log = logging.getLogger(__name__)
@@ -117,14 +118,17 @@ _CHANNEL_ORDER = "RGBAXYZW"
 
 
 def _extra_passes(channels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The passes besides those above, by name: their channels stacked in R, G, B, A (X, Y, Z, W) order."""
+    """The passes besides those above, by name, as (H, W, channels) float32: OpenEXR hands over a colour pass whole
+    (``normal``: (H, W, 3)) and other passes channel by channel (``name.X``), stacked here in RGBA / XYZW order."""
     grouped: dict[str, dict[str, np.ndarray]] = {}
     for name, pixels in channels.items():
         pass_name, _, channel = name.rpartition(".")
         if pass_name and pass_name not in _NOT_EXTRA and channel in _CHANNEL_ORDER:
             grouped.setdefault(pass_name, {})[channel] = pixels
-    return {name: np.stack([parts[c] for c in sorted(parts, key=_CHANNEL_ORDER.index)], axis=2).astype(np.float32)
-            for name, parts in grouped.items()}
+    stacked = {name: np.stack([parts[c] for c in sorted(parts, key=_CHANNEL_ORDER.index)], axis=2)
+               for name, parts in grouped.items()}
+    whole = {name: pixels for name, pixels in channels.items() if "." not in name and name not in _NOT_EXTRA and pixels.ndim == 3}
+    return {name: pixels.astype(np.float32) for name, pixels in {**stacked, **whole}.items()}
 
 
 # --- sequence state on disk ---------------------------------------------------------------------
@@ -257,6 +261,7 @@ LABEL_PRODUCTS: dict[str, Callable[[FrameLabels, str | None], np.ndarray]] = {
     "segmentation": lambda frame, kind: frame.passes.region.astype(np.uint8),
     "occlusion": lambda frame, kind: frame.occlusion(kind),
     "flow_vis": lambda frame, kind: flow_to_rgb(frame.flow(kind)),
+    "normals": lambda frame, kind: camera_space_normals(frame.passes.extra["normal"], frame.job.camera.rotation, frame.mask),
 }
 
 
