@@ -26,6 +26,7 @@ from ..errors import AppearanceError
 from ..facemodel import POSE_SIZE, FaceModel
 from ..camera import PinholeCamera
 from ..labels.analytic import first_hits, rasterize
+from ..meshes import vertex_normals
 from .camera import CameraSpec
 from .uvmap import UVRaster, fill_uncovered, interpolate, rasterize_uv, sample_bilinear, uv_to_pixel
 
@@ -151,16 +152,6 @@ def read_params(path: str | os.PathLike, photo: str | os.PathLike | None = None)
     if theta.size != POSE_SIZE:
         raise AppearanceError(f"{path}: theta must have {POSE_SIZE} values, got {theta.size}")
     return beta, theta, psi
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (V, 3) for counter-clockwise faces."""
-    corners = vertices[faces]
-    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_normals)
-    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-20)
 
 
 def _seen_colour(photo, camera: PinholeCamera, posed: np.ndarray, faces: np.ndarray, raster: UVRaster):

@@ -12,8 +12,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
-# Candidate (triangle, texel) pairs examined at once; bounds peak memory to ~100 MB.
-_PAIR_BUDGET = 1 << 21
+from ..meshes import covered_centres
+
 # Slack so that texel centres exactly on a shared edge are not lost to rounding.
 _INSIDE_EPS = 1e-9
 
@@ -48,43 +48,13 @@ def rasterize_uv(vt: np.ndarray, ft: np.ndarray, size: int, faces: np.ndarray | 
     """
     corners = uv_to_pixel(np.asarray(vt)[np.asarray(ft)], size)  # (F, 3, 2)
     face_ids = np.arange(len(corners)) if faces is None else np.asarray(faces, dtype=np.int64)
-    corners = corners[face_ids]
     face_id = np.full(size * size, -1, dtype=np.int64)
     bary = np.zeros((size * size, 3))
-
-    # Texel columns c whose centre c + ½ lies within [min, max] of the triangle.
-    lo = np.clip(np.ceil(corners.min(axis=1) - 0.5), 0, size).astype(np.int64)
-    hi = np.clip(np.floor(corners.max(axis=1) - 0.5), -1, size - 1).astype(np.int64)
-    edge_b = corners[:, 1] - corners[:, 0]
-    edge_c = corners[:, 2] - corners[:, 0]
-    area2 = edge_b[:, 0] * edge_c[:, 1] - edge_c[:, 0] * edge_b[:, 1]
-    box_w = np.maximum(hi[:, 0] - lo[:, 0] + 1, 0)
-    box_h = np.maximum(hi[:, 1] - lo[:, 1] + 1, 0)
-    n_texels = np.where(np.abs(area2) > 1e-12, box_w * box_h, 0)
-    tris = np.flatnonzero(n_texels)
-    if len(tris) == 0:
-        return UVRaster(face_id.reshape(size, size), bary.reshape(size, size, 3))
-    cost = np.cumsum(n_texels[tris])
-    bounds = np.searchsorted(cost, np.arange(_PAIR_BUDGET, cost[-1], _PAIR_BUDGET))
-    for chunk in np.split(tris, bounds):
-        if len(chunk) == 0:
-            continue
-        reps = n_texels[chunk]
-        tri = np.repeat(chunk, reps)
-        local = np.arange(len(tri)) - np.repeat(np.cumsum(reps) - reps, reps)
-        col = lo[tri, 0] + local % box_w[tri]
-        row = lo[tri, 1] + local // box_w[tri]
-        rel_x = col + 0.5 - corners[tri, 0, 0]
-        rel_y = row + 0.5 - corners[tri, 0, 1]
-        eb, ec, den = edge_b[tri], edge_c[tri], area2[tri]
-        lam1 = (rel_x * ec[:, 1] - ec[:, 0] * rel_y) / den
-        lam2 = (eb[:, 0] * rel_y - rel_x * eb[:, 1]) / den
-        lam = np.stack([1.0 - lam1 - lam2, lam1, lam2], axis=1)
-        inside = np.all(lam >= -_INSIDE_EPS, axis=1)
-        # Ascending triangle order within the chunk: later writes (higher ids) win.
-        target = row[inside] * size + col[inside]
-        face_id[target] = face_ids[tri[inside]]
-        bary[target] = lam[inside]
+    for tri, row, col, lam in covered_centres(corners[face_ids], size, size, _INSIDE_EPS):
+        # Ascending triangle order: later writes (higher ids) win.
+        target = row * size + col
+        face_id[target] = face_ids[tri]
+        bary[target] = lam
     return UVRaster(face_id.reshape(size, size), bary.reshape(size, size, 3))
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..fileio import atomic_path
+from ..meshes import covered_centres, vertex_normals
 from .loader import BUILTIN_NAME
 from .model import POSE_SIZE, FaceModel
 
@@ -28,6 +29,8 @@ MOUTH_RGB = np.array([0.35, 0.10, 0.10])
 BACKGROUND_RGB = np.array([1.0, 1.0, 1.0])
 IRIS_HALF_ANGLE = np.deg2rad(30.0)
 PUPIL_HALF_ANGLE = np.deg2rad(12.0)
+# Slack so that pixel centres exactly on a shared edge are not lost to rounding.
+_INSIDE_EPS = 1e-9
 EXPRESSION_STRENGTH = 2.0  # coefficient used to show each expression component (≈ 2 standard deviations)
 
 
@@ -57,17 +60,6 @@ class Panel:
     view: View = View()
 
 
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals (outward for counter-clockwise faces)."""
-    tri = vertices[faces]
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(vertices)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], face_n)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return normals / np.maximum(length, 1e-20)
-
-
 def rasterize(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Z-buffer rasterisation of triangles given in pixel coordinates.
 
@@ -76,46 +68,13 @@ def rasterize(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, size: int) -
     Returns the visible face index per pixel (−1 for none) and barycentric
     weights (size, size, 3).
     """
-    tri = xy[faces]
-    lo = np.ceil(tri.min(axis=1) - 0.5).astype(np.int64)
-    hi = np.floor(tri.max(axis=1) - 0.5).astype(np.int64)
-    lo = np.clip(lo, 0, size - 1)
-    hi = np.clip(hi, -1, size - 1)
-    extent = hi - lo + 1
-    area = (tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1]) - (tri[:, 1, 1] - tri[:, 0, 1]) * (
-        tri[:, 2, 0] - tri[:, 0, 0]
-    )
-    keep = (extent.min(axis=1) > 0) & (np.abs(area) > 1e-12)
-    box = extent.max(axis=1)
     pieces = []
-    # Triangles are grouped by bounding-box size so each group is one dense array operation.
-    bucket = np.ceil(np.log2(np.maximum(box, 1))).astype(np.int64)
-    for level in np.unique(bucket[keep]):
-        ids = np.flatnonzero(keep & (bucket == level))
-        side = int(2**level)
-        oy, ox = np.divmod(np.arange(side * side), side)
-        px = lo[ids, 0, None] + ox[None]
-        py = lo[ids, 1, None] + oy[None]
-        inside_box = (ox[None] < extent[ids, 0, None]) & (oy[None] < extent[ids, 1, None])
-        cx, cy = px + 0.5, py + 0.5
-        t = tri[ids]
-        a = area[ids, None]
-        w0 = ((t[:, 1, 0, None] - cx) * (t[:, 2, 1, None] - cy) - (t[:, 1, 1, None] - cy) * (t[:, 2, 0, None] - cx)) / a
-        w1 = ((t[:, 2, 0, None] - cx) * (t[:, 0, 1, None] - cy) - (t[:, 2, 1, None] - cy) * (t[:, 0, 0, None] - cx)) / a
-        w2 = 1.0 - w0 - w1
-        inside = inside_box & (w0 >= -1e-9) & (w1 >= -1e-9) & (w2 >= -1e-9)
-        rows, cols = np.nonzero(inside)
-        face = ids[rows]
-        bary = np.stack([w0[rows, cols], w1[rows, cols], w2[rows, cols]], axis=1)
-        z = np.einsum("nk,nk->n", bary, depth[faces[face]])
-        pieces.append((py[rows, cols] * size + px[rows, cols], z, face, bary))
+    for face, row, col, bary in covered_centres(xy[faces], size, size, _INSIDE_EPS):
+        pieces.append((row * size + col, np.einsum("nk,nk->n", bary, depth[faces[face]]), face, bary))
     face_id = np.full(size * size, -1, dtype=np.int64)
     weights = np.zeros((size * size, 3))
     if pieces:
-        pix = np.concatenate([p[0] for p in pieces])
-        z = np.concatenate([p[1] for p in pieces])
-        face = np.concatenate([p[2] for p in pieces])
-        bary = np.concatenate([p[3] for p in pieces])
+        pix, z, face, bary = (np.concatenate(part) for part in zip(*pieces))
         order = np.lexsort((-z, pix))  # per pixel, nearest fragment first
         pix_sorted = pix[order]
         first = order[np.r_[True, pix_sorted[1:] != pix_sorted[:-1]]]

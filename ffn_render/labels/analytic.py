@@ -22,11 +22,10 @@ from typing import NamedTuple
 import numpy as np
 
 from ..camera import PinholeCamera
+from ..meshes import barycentrics, box_pairs, chunks, triangle_edges
 
 log = logging.getLogger(__name__)
 
-# Candidate (triangle, sample) pairs examined at once; bounds peak memory to a few hundred MB.
-_PAIR_BUDGET = 1 << 21
 # Barycentric slack so that pixel centres exactly on a shared edge are not lost to rounding.
 _INSIDE_EPS = 1e-10
 
@@ -84,9 +83,7 @@ def first_hits(
     x_hi = np.clip(np.floor(safe[:, :, 0].max(1)), -1, width - 1).astype(np.int64)
     y_lo = np.clip(np.floor(safe[:, :, 1].min(1)), 0, height).astype(np.int64)
     y_hi = np.clip(np.floor(safe[:, :, 1].max(1)), -1, height - 1).astype(np.int64)
-    edge_b = safe[:, 1] - safe[:, 0]
-    edge_c = safe[:, 2] - safe[:, 0]
-    area2 = edge_b[:, 0] * edge_c[:, 1] - edge_c[:, 0] * edge_b[:, 1]
+    edge_b, edge_c, area2 = triangle_edges(safe)
     usable = in_front & (x_lo <= x_hi) & (y_lo <= y_hi) & (np.abs(area2) > 1e-12)
     box_w = np.where(usable, x_hi - x_lo + 1, 0)
     box_h = np.where(usable, y_hi - y_lo + 1, 0)
@@ -96,17 +93,10 @@ def first_hits(
     n_samples[usable] = integral[yy1, xx1] - integral[yy0, xx1] - integral[yy1, xx0] + integral[yy0, xx0]
     usable &= n_samples > 0
     tris = np.flatnonzero(usable)
-    cost = np.cumsum(n_cells[tris] + n_samples[tris])
-    bounds = np.searchsorted(cost, np.arange(_PAIR_BUDGET, cost[-1] if len(cost) else 0, _PAIR_BUDGET))
-    for chunk in np.split(tris, bounds):
-        if len(chunk) == 0:
-            continue
+    for chunk in chunks(tris, n_cells[tris] + n_samples[tris]):
         # Every (triangle, cell) pair in the triangle's bounding box ...
-        reps = n_cells[chunk]
-        pair_tri = np.repeat(chunk, reps)
-        local = np.arange(len(pair_tri)) - np.repeat(np.cumsum(reps) - reps, reps)
-        bw = box_w[pair_tri]
-        cell = (y_lo[pair_tri] + local // bw) * width + x_lo[pair_tri] + local % bw
+        pair_tri, dy, dx = box_pairs(chunk, box_w, box_h)
+        cell = (y_lo[pair_tri] + dy) * width + x_lo[pair_tri] + dx
         # ... expanded to every sample in that cell.
         per_cell = counts[cell]
         sample_tri = np.repeat(pair_tri, per_cell)
@@ -114,10 +104,7 @@ def first_hits(
         sample_idx = by_cell[np.repeat(starts[cell], per_cell) + offset]
 
         rel = samples[sample_idx] - safe[sample_tri, 0]
-        eb, ec, den = edge_b[sample_tri], edge_c[sample_tri], area2[sample_tri]
-        lam1 = (rel[:, 0] * ec[:, 1] - ec[:, 0] * rel[:, 1]) / den
-        lam2 = (eb[:, 0] * rel[:, 1] - rel[:, 0] * eb[:, 1]) / den
-        lam = np.stack([1.0 - lam1 - lam2, lam1, lam2], axis=1)
+        lam = barycentrics(rel, edge_b[sample_tri], edge_c[sample_tri], area2[sample_tri])
         inside = np.all(lam >= -_INSIDE_EPS, axis=1)
         sample_tri, sample_idx, lam = sample_tri[inside], sample_idx[inside], lam[inside]
         weights = lam / corner_depth[sample_tri]
