@@ -120,8 +120,7 @@ def _render_plan(root: Path, plan, lock: RootLock, report: RepairReport, workers
 
 def _render_recorded_specs(root: Path, report: RepairReport, device: str | None, blender: str | None,
                            progress: bool) -> None:
-    from ..render.pipeline import recorded_config, render_specs
-    from ..render.worker import kernel_cache_dir, open_worker, prepare_kernel_caches
+    from ..render.pipeline import open_renderer, recorded_config, render_specs
     from ..sequence import load_sequence_specs
 
     config = recorded_config(root)
@@ -129,11 +128,10 @@ def _render_recorded_specs(root: Path, report: RepairReport, device: str | None,
     keys = {spec.seq_id: SequenceKey(spec.split, spec.emotion, spec.seq_id) for spec in specs}
     if all(layout.is_done(root, key) for key in keys.values()):
         return
-    prepare_kernel_caches(kernel_cache_dir(config.render), config.render.kernel_cache_max_bytes)
-    worker = open_worker(config.render.blender_settings(device), blender)
+    renderer = open_renderer(config, root, device, blender)
     try:
-        summary = render_specs(config, root, specs, worker, progress, desc="repair")
+        summary = render_specs(root, specs, renderer, progress, desc="repair")
     finally:
-        worker.close()
+        renderer.close()
     report.rendered = summary.rendered
     report.still_pending = [seq for seq, key in keys.items() if not layout.is_done(root, key)]

@@ -85,19 +85,15 @@ class _Renderer:
 
         self.task = task
         self.config = load_config(task.render_config)
-        self._worker = None
         self._renderer = None
 
     def render_all(self, specs: list[SequenceSpec]) -> Iterator[tuple[SequenceSpec, dict]]:
         """Render ``specs`` in order (the next one is prepared while the current one renders)."""
-        from ..render.pipeline import DatasetRenderer
-        from ..render.worker import kernel_cache_dir, open_worker, prepare_kernel_caches
+        from ..render.pipeline import open_renderer
 
         if self._renderer is None:
-            render = self.config.render
-            prepare_kernel_caches(kernel_cache_dir(render), render.kernel_cache_max_bytes)
-            self._worker = open_worker(render.blender_settings(self.task.device, self.task.threads), self.task.blender)
-            self._renderer = DatasetRenderer(self.config, self.task.root, self._worker)
+            self._renderer = open_renderer(self.config, self.task.root, self.task.device, self.task.blender,
+                                           self.task.threads)
         for spec, timings in self._renderer.render_all(specs):
             if timings is None:  # complete although we cleared it: someone else writes into ROOT
                 raise ClusterError(f"{self.task.root}: sequence {spec.seq_id} appeared while being rendered "
@@ -106,10 +102,10 @@ class _Renderer:
 
     def reset(self) -> None:
         """Drop the worker (a fresh one starts with the next sequence)."""
-        if self._worker is not None:
+        if self._renderer is not None:
             with contextlib.suppress(Exception):
-                self._worker.close()
-        self._worker = self._renderer = None
+                self._renderer.close()
+        self._renderer = None
 
 
 def _key(spec: SequenceSpec) -> SequenceKey:

@@ -120,6 +120,10 @@ class DatasetRenderer:
         self._models: dict[FaceModelRef, tuple[FaceModel, HeadTopology]] = {}
         self.options = OutputOptions.from_config(config.render)
 
+    def close(self) -> None:
+        """Stop the worker."""
+        self.worker.close()
+
     def _model(self, spec: SequenceSpec) -> tuple[FaceModel, HeadTopology]:
         if spec.face not in self._models:
             model = spec.face.load()
@@ -278,19 +282,27 @@ def render_dataset(
     # The same stable hash assignment as `ffn-render submit` (ffn_render.dataset.shards).
     specs = select_shard(specs, shard_id)
     check_disk_space(root, [s for s in specs if not is_done(root, _key(s))], config.render.width, config.render.height)
-    worker = None
+    renderer = None
     if any(not is_done(root, _key(s)) for s in specs):  # looked at again under the lock
-        render = config.render
-        prepare_kernel_caches(kernel_cache_dir(render), render.kernel_cache_max_bytes)
-        worker = open_worker(render.blender_settings(device), blender)
+        renderer = open_renderer(config, root, device, blender)
     try:
         with lock_root(root) if num_shards == 1 else lock_shard(root, shard_id.name) as lock:
             remove_leftovers(root, specs, sole_writer=lock.exclusive)
             record_specs(root, specs, options, config, shared=not lock.exclusive)
-            return render_specs(config, root, specs, worker, progress, desc=f"render {split or 'all'}")
+            return render_specs(root, specs, renderer, progress, desc=f"render {split or 'all'}")
     finally:
-        if worker is not None:
-            worker.close()
+        if renderer is not None:
+            renderer.close()
+
+
+def open_renderer(config: ConfigFile, root: str | os.PathLike, device: str | None = None,
+                  blender: str | os.PathLike | None = None, threads: int | None = None) -> DatasetRenderer:
+    """Start a Blender worker for ``config`` (its GPU kernel caches prepared first) and the renderer that writes
+    into ``root`` with it: the one way ``render``, ``submit``'s shard tasks and ``verify --repair`` start one.
+    ``device`` and ``threads`` override the config's; ``renderer.close()`` stops the worker."""
+    render = config.render
+    prepare_kernel_caches(kernel_cache_dir(render), render.kernel_cache_max_bytes)
+    return DatasetRenderer(config, root, open_worker(render.blender_settings(device, threads), blender))
 
 
 def check_disk_space(root: Path, specs: list[SequenceSpec], width: int, height: int) -> None:
@@ -316,19 +328,19 @@ def remove_leftovers(root: Path, specs: list[SequenceSpec], sole_writer: bool) -
                     root, len(removed), len(cleared))
 
 
-def render_specs(config: ConfigFile, root: Path, specs: list[SequenceSpec], worker: RenderWorker | None,
+def render_specs(root: Path, specs: list[SequenceSpec], renderer: DatasetRenderer | None,
                  progress: bool = True, desc: str = "render") -> RenderSummary:
-    """Render the incomplete ``specs`` into ``root`` (the caller holds ROOT's lock and opened ``worker``)."""
+    """Render the incomplete ``specs`` into ``root`` (the caller holds ROOT's lock and opened ``renderer``,
+    None when every spec was complete)."""
     summary = RenderSummary()
     todo = [s for s in specs if not is_done(root, _key(s))]
     summary.skipped = len(specs) - len(todo)
     if not todo:
         log.info("nothing to render: %d sequences already complete", summary.skipped)
         return summary
-    if worker is None:
+    if renderer is None:
         raise RenderError(f"{root}: sequences became incomplete while the run started (another writer?)")
     start = time.perf_counter()
-    renderer = DatasetRenderer(config, root, worker)
     for spec, timings in renderer.render_all(todo, progress=progress, desc=desc):
         if timings is None:  # completed by someone else meanwhile
             summary.skipped += 1
