@@ -532,7 +532,7 @@ def _check_committed(out: _Collector, root: Path, key: SequenceKey, n: int, inde
     if expected.n is not None and n >= 2 and expected.n != n:
         out.add(folder, f"has {n} frames, the {expected.sources[0]} says n={expected.n}")
     meta_n = index.metas.get(key)
-    if key not in index.metas:
+    if not layout.is_done(root, key):
         out.add(layout.meta_path(root, key), "not committed: no metadata file (the run writing it was interrupted?)")
     elif meta_n is not None and n >= 2 and meta_n != n:
         out.add(layout.meta_path(root, key), f"metadata says n={meta_n}, the sequence has {n} frames")

@@ -168,13 +168,19 @@ def make_staging(root: str | os.PathLike, key: SequenceKey) -> Path:
 class OutputOptions:
     """What a render writes: the image extension and the rows of ``layout.PRODUCTS`` switched on."""
 
-    image_ext: str  # ".jpg" or ".png"
+    image_format: str  # Blender's name of the beauty image format, a key of protocol.IMAGE_EXTENSIONS
     products: tuple[Product, ...]
 
     @classmethod
     def from_config(cls, render) -> OutputOptions:
         """The outputs a RenderConfig switches on."""
-        return cls(image_ext=render.image_ext, products=layout.products_switched_on(render))
+        return cls(image_format=render.image_format.upper(), products=layout.products_switched_on(render))
+
+    @property
+    def image_ext(self) -> str:
+        from blender_scripts.protocol import IMAGE_EXTENSIONS
+
+        return IMAGE_EXTENSIONS[self.image_format]
 
     def has(self, name: str) -> bool:
         return any(product.name == name for product in self.products)
@@ -284,12 +290,11 @@ def write_sequence(
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
-    image_format = "JPEG" if options.image_ext == ".jpg" else "PNG"
     beauty = [product for product in options.products if product.writer is None]
     for product in beauty:
         kind = product.name.removesuffix("_image")  # the beauty render it is copied from
         for t in product.frame_range(n):
-            _commit_image(staging / beauty_name(kind, t, image_format), staged(product.path(root, key, t, image_ext=options.image_ext)))
+            _commit_image(staging / beauty_name(kind, t, options.image_format), staged(product.path(root, key, t, image_ext=options.image_ext)))
 
     labels = [product for product in options.products if product.writer is not None]
     for t in range(1, n + 1):

@@ -36,7 +36,7 @@ from .metrics import ALL, DEFINITIONS, MetricTable, masked_metrics, release_mask
 
 log = logging.getLogger(__name__)
 
-FLOW_KINDS = ("facial", "head", "expression")
+EVALUATED_FLOWS = ("facial", "head", "expression")
 PRECISIONS = ("auto", "fp16", "fp32")
 
 
@@ -99,7 +99,7 @@ def evaluate_model(
 def format_table(results: dict[str, dict[str, Any]]) -> str:
     """Table 2 layout: a block per flow kind; per model one row per metric definition; EPE per scale, accuracies."""
     lines = []
-    for kind in FLOW_KINDS:
+    for kind in EVALUATED_FLOWS:
         rows = {(name, definition): r[definition][kind] for name, r in results.items()
                 for definition in DEFINITIONS if kind in r[definition]}
         if not rows:
