@@ -277,8 +277,8 @@ def build_sequence_specs(records: Iterable, options: SequenceOptions) -> list[Se
                 source=record.source,
                 image=record.image,
                 face=options.face,
-                texture=None,
-                background=None,
+                texture=getattr(record, "texture", None),  # the record's own albedo map or background, if it names one
+                background=getattr(record, "background", None),
                 beta=tuple(map(float, record.beta)),
                 theta=tuple(map(float, record.theta)),
                 psi=tuple(map(float, record.psi)),

@@ -167,3 +167,23 @@ def test_bad_sequence_options_are_the_sequence_stage_s_errors():
         parse_config({"sequences": {"count": 0}}, source="x.yaml")
     with pytest.raises(SequenceError, match=r"^x\.yaml: sequences config: unknown sequences setting\(s\) ratios$"):
         parse_config({"sequences": {"ratios": [1, 1, 1]}}, source="x.yaml")
+
+
+def test_a_record_s_own_texture_and_background_reach_its_sequence_spec(tmp_path):
+    """A parameter table can name per record the albedo map (e.g. unwrapped from its photo) and background its
+    sequence renders with; the render stage uses a spec's texture/background instead of drawing them."""
+    from ffn_render.errors import ParamsError
+    from ffn_render.params.records import ParamRecord, read_param_table, write_param_table
+
+    theta = tuple(np.linspace(-0.3, 0.4, 15))
+    records = [ParamRecord("alice", "fit", "happy", (0.1,), (0.2,), theta, texture="tex/alice.png",
+                           background="bg/office.jpg"), ParamRecord("bob", "fit", "sad", (0.1,), (0.2,), theta)]
+    write_param_table(tmp_path / "params.jsonl", records)
+    assert read_param_table(tmp_path / "params.jsonl") == records
+    lines = (tmp_path / "params.jsonl").read_text().splitlines()
+    assert '"texture"' not in lines[1] and '"background"' not in lines[1]  # absent where unset: old tables unchanged
+    alice, bob = build_sequence_specs(read_param_table(tmp_path / "params.jsonl"), SequenceOptions(n=3))
+    assert (alice.texture, alice.background) == ("tex/alice.png", "bg/office.jpg")
+    assert (bob.texture, bob.background) == (None, None)
+    with pytest.raises(ParamsError, match="texture must be a path string or null"):
+        ParamRecord("carol", "fit", "sad", (0.1,), (0.2,), theta, texture=3)

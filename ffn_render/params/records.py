@@ -34,7 +34,7 @@ FLAME_2020, FLAME_2023 = "FLAME 2020", "FLAME 2023"
 EMOCA_MODEL_VERSION = FLAME_2020  # EMOCA is trained on FLAME 2020's generic_model.pkl (SPEC §5)
 
 _REQUIRED_FIELDS = ("id", "source", "emotion", "beta", "psi", "theta", "seed")
-_OPTIONAL_FIELDS = ("image", "identity", "model", "camera", "landmark_error_px")
+_OPTIONAL_FIELDS = ("image", "identity", "model", "camera", "landmark_error_px", "texture", "background")
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,10 @@ class ParamRecord:
     ``model`` names the face model whose coefficients β, ψ are (see
     :func:`face_model_version`; None: unknown). Fitted records also carry
     the fitted ``camera`` (a JSON object) and the final mean landmark
-    reprojection error in pixels. Construction validates every field and
-    raises :class:`ParamsError`.
+    reprojection error in pixels. ``texture`` and ``background`` (image
+    paths) make this record's sequence render with that albedo map (e.g.
+    unwrapped from the record's own photo) or background instead of drawing
+    one. Construction validates every field and raises :class:`ParamsError`.
     """
 
     id: str
@@ -62,6 +64,8 @@ class ParamRecord:
     model: str | None = None
     camera: dict[str, Any] | None = None
     landmark_error_px: float | None = None
+    texture: str | None = None
+    background: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
@@ -80,8 +84,9 @@ class ParamRecord:
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ParamsError(f"{where}: seed must be a non-negative integer, got {self.seed!r}")
         object.__setattr__(self, "seed", int(self.seed))
-        if self.image is not None and not isinstance(self.image, str):
-            raise ParamsError(f"{where}: image must be a path string or null, got {self.image!r}")
+        for name in ("image", "texture", "background"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ParamsError(f"{where}: {name} must be a path string or null, got {getattr(self, name)!r}")
         if not self.identity:
             object.__setattr__(self, "identity", self.id)
         elif not isinstance(self.identity, str):
@@ -116,10 +121,9 @@ class ParamRecord:
             "psi": list(self.psi),
             "theta": list(self.theta),
         }
-        if self.camera is not None:
-            data["camera"] = self.camera
-        if self.landmark_error_px is not None:
-            data["landmark_error_px"] = self.landmark_error_px
+        for name in ("camera", "landmark_error_px", "texture", "background"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
         return data
 
     @classmethod
