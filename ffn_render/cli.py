@@ -19,7 +19,7 @@ SUBCOMMANDS = {
     "params": ("ffn_render.params.cli:params_command", "Make a parameter table (prior sampler, EMOCA import)."),
     "texture": ("ffn_render.appearance.cli:texture_command", "Albedo maps: procedural, FFHQ-UV transfer, unwrap from a photo."),
     "texture-report": ("ffn_render.appearance.cli:texture_report_command", "Identity statistics (dlib) of a dataset ROOT's rendered faces, or statistics of a texture folder."),
-    "sequence": ("ffn_render.sequence:sequence_command", "Build FFN-F / FFN-H sequence specs (also: python -m ffn_render.sequence)."),
+    "sequence": ("ffn_render.sequence.cli:sequence_command", "Build FFN-F / FFN-H sequence specs (also: python -m ffn_render.sequence)."),
     "render": ("ffn_render.render.cli:render_command", "Render sequence specs with Blender Cycles into the FFN layout (images, .flo, depth, masks)."),
     "submit": ("ffn_render.cluster.cli:submit_command", "Render on many local workers or as a Slurm job array, one task per shard."),
     "status": ("ffn_render.cluster.cli:status_command", "Done / failed / pending per shard, throughput and time left for a dataset."),

@@ -135,7 +135,7 @@ def test_one_options_record_for_the_command_the_render_config_and_the_spec_index
 
     from ffn_render.facemodel import FaceModelRef
     from ffn_render.render import parse_config
-    from ffn_render.sequence import sequence_command
+    from ffn_render.sequence.cli import sequence_command
 
     options = parse_config({"sequences": {"count": 6, "seed": 1, "split_ratios": [4, 1, 1]}}).sequences
     assert options == SequenceOptions(count=6, seed=1, split_ratios=(4, 1, 1), face=FaceModelRef("ffn-head"))
