@@ -43,12 +43,12 @@ def make_specs(count: int, seed: int, n: int, isolate: str | None = None):
     background) and a neutral frontal face, so only the shape β differs; ``"appearance"``: every
     identity gets the first one's β and the neutral frontal face, so only the appearance differs.
     """
-    from ffn_render.facemodel import load_face_model
+    from ffn_render.facemodel import FaceModelRef
     from ffn_render.params.prior import sample_prior
     from ffn_render.sequence import SequenceOptions, build_sequence_specs, frame_parameters
 
-    model = load_face_model("ffn-head")
-    options = SequenceOptions(n=n, seed=seed, ratios=(1.0, 0.0, 0.0), face_model="ffn-head")
+    options = SequenceOptions(n=n, seed=seed, split_ratios=(1.0, 0.0, 0.0), face=FaceModelRef())
+    model = options.face.load()
     specs = build_sequence_specs(sample_prior(count, seed, model), options)
     if isolate is not None:
         rest = [0.0] * len(specs[0].theta), [0.0] * len(specs[0].psi)

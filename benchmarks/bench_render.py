@@ -56,13 +56,12 @@ class Clock:
 
 
 def make_specs(model_name: str, count: int, n: int, seed: int):
-    from ffn_render.facemodel import load_face_model
+    from ffn_render.facemodel import FaceModelRef
     from ffn_render.params.prior import sample_prior
     from ffn_render.sequence import SequenceOptions, build_sequence_specs
 
-    model = load_face_model(model_name)
-    options = SequenceOptions(n=n, seed=seed, ratios=(1.0, 0.0, 0.0), face_model=model_name)
-    return build_sequence_specs(sample_prior(count, seed, model), options)
+    options = SequenceOptions(n=n, seed=seed, split_ratios=(1.0, 0.0, 0.0), face=FaceModelRef(model_name))
+    return build_sequence_specs(sample_prior(count, seed, options.face.load()), options)
 
 
 def config_for(size: int, denoiser: str, quality: str, samples: int | None = None):
