@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .layout import SPLITS
+from ..vocabulary import SPLITS
 from .preview import write_preview
 from .verify import verify_dataset
 

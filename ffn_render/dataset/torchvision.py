@@ -43,6 +43,7 @@ from torchvision.datasets.utils import verify_str_arg
 from ..errors import DatasetError
 from ..labels.depthmask import read_mask
 from ..labels.flo import read_flo
+from ..vocabulary import SPLITS
 from . import layout
 
 FLOWS: tuple[str, ...] = ("facial", "head", "expression")
@@ -84,7 +85,7 @@ class FacialFlowNet(FlowDataset):
         valid: str = "mask",
     ) -> None:
         super().__init__(root=root, transforms=transforms, loader=loader)
-        verify_str_arg(split, "split", valid_values=layout.SPLITS)
+        verify_str_arg(split, "split", valid_values=SPLITS)
         self.flow = verify_str_arg(flow, "flow", valid_values=FLOWS)
         self.valid = verify_str_arg(valid, "valid", valid_values=VALID_REGIONS)
         self.pairs: list[tuple[layout.SequenceKey, int]] = []
