@@ -36,7 +36,7 @@ Distributions (all truncated normals unless stated; angles in degrees):
 
 Categories are balanced: record i gets ``emotions[i % len(emotions)]``.
 Every record's parameters are drawn from its own seed
-(:func:`ffn_render.seeds.derive_seed` of the run seed and the record id), so a
+(:func:`.records.derive_seed` of the run seed and the record id), so a
 record can be regenerated alone.
 """
 
@@ -53,9 +53,8 @@ from tqdm import tqdm
 
 from ..errors import ParamsError
 from ..facemodel import POSE_SIZE, FaceModel
-from ..seeds import derive_seed
 from ..vocabulary import EMOTIONS
-from .records import ParamRecord
+from .records import ParamRecord, derive_seed
 
 log = logging.getLogger(__name__)
 
