@@ -27,11 +27,11 @@ import numpy as np
 from ..errors import SequenceError
 from ..facemodel import FaceModelRef
 from ..fileio import atomic_write_json, atomic_write_text
+from ..vocabulary import SPLITS
 
 log = logging.getLogger(__name__)
 
 PAPER_LENGTHS = (5, 10, 15, 20)
-SPLITS = ("train", "val", "test")
 DEFAULT_RATIOS = (97.0, 2.0, 1.0)
 SPECS_INDEX = "specs.json"
 
