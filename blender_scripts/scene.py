@@ -164,6 +164,8 @@ class HeadScene:
             tree.links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
             params = dict(self.settings.get(name, {}))
             bump_distance = float(params.pop("bump_distance", 0.0))
+            if "subsurface_method" in params:
+                bsdf.subsurface_method = str(params.pop("subsurface_method")).upper()
             for key, value in params.items():
                 if key not in MATERIAL_SOCKETS:
                     raise SceneError(f"unknown {name} material parameter {key!r}")

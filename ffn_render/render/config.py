@@ -43,9 +43,13 @@ MAX_RESOLUTION = 16384  # px per side; beyond it Cycles fails only when it alloc
 # bump_distance (m): relief of the skin material map's height channel (pores, wrinkles, hair); 0 = no bump.
 # Skin scatters light under the surface (random walk, radius 1 : 0.2 : 0.1 × scale for red : green : blue); with a
 # weight of 1 it costs ~20 % more CPU per beauty render than 0.1 did (benchmarks/bench_identity.py --baseline).
-SKIN_DEFAULTS = {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 1.0, "subsurface_scale": 0.003, "bump_distance": 0.0004}
+SKIN_DEFAULTS = {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 1.0, "subsurface_scale": 0.003,
+                 "bump_distance": 0.0004, "subsurface_method": "random_walk"}
 EYE_DEFAULTS = {"roughness": 0.05, "specular_ior_level": 0.5, "coat_weight": 0.5}
 MATERIAL_KEYS = ("roughness", "specular_ior_level", "subsurface_weight", "subsurface_scale", "coat_weight", "bump_distance")
+# Cycles' subsurface scattering methods (Principled BSDF): burley (a diffusion profile, the least noise per
+# sample), random_walk (traced inside the mesh), random_walk_skin (the same with a skin-like entry).
+SUBSURFACE_METHODS = ("burley", "random_walk", "random_walk_skin")
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class RenderConfig:
     segmentation: bool = False  # face-part label PNGs from the model's region masks
     kernel_cache_dir: str | None = None  # CUDA/OptiX kernel caches; None = <cache>/kernels
     kernel_cache_max_bytes: int = 4 << 30
-    skin: Mapping[str, float] = field(default_factory=lambda: dict(SKIN_DEFAULTS))
+    skin: Mapping[str, float | str] = field(default_factory=lambda: dict(SKIN_DEFAULTS))
     eye: Mapping[str, float] = field(default_factory=lambda: dict(EYE_DEFAULTS))
 
     def __post_init__(self) -> None:
@@ -108,11 +112,7 @@ class RenderConfig:
         if not 0.01 <= float(self.filter_width_px) <= 10.0:
             raise RenderError(f"render config: 'filter_width_px' must be in 0.01..10, got {self.filter_width_px!r}")
         for name, defaults in (("skin", SKIN_DEFAULTS), ("eye", EYE_DEFAULTS)):
-            params = dict(getattr(self, name) or {})
-            unknown = sorted(set(params) - set(MATERIAL_KEYS))
-            if unknown:
-                raise RenderError(f"render config: unknown {name} material parameter(s) {', '.join(unknown)}")
-            object.__setattr__(self, name, {**defaults, **{k: float(v) for k, v in params.items()}})
+            object.__setattr__(self, name, _material(name, getattr(self, name), defaults))
 
     def _resolve_quality(self) -> None:
         """Fill the sampling keys left unset from the quality level, then check them."""
@@ -167,6 +167,23 @@ class RenderConfig:
             "skin": dict(self.skin),
             "eye": dict(self.eye),
         }
+
+
+def _material(name: str, given: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """A material's parameters over its defaults: numbers, and the skin's subsurface method by name."""
+    params = dict(given or {})
+    allowed = set(MATERIAL_KEYS) | ({"subsurface_method"} if "subsurface_method" in defaults else set())
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise RenderError(f"render config: unknown {name} material parameter(s) {', '.join(unknown)}")
+    method = params.pop("subsurface_method", defaults.get("subsurface_method"))
+    if "subsurface_method" in defaults and method not in SUBSURFACE_METHODS:
+        raise RenderError(f"render config: '{name}.subsurface_method' must be one of {', '.join(SUBSURFACE_METHODS)}, got {method!r}")
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RenderError(f"render config: '{name}.{key}' must be a number, got {value!r}")
+    numbers = {**defaults, **{k: float(v) for k, v in params.items()}}
+    return {**numbers, "subsurface_method": method} if "subsurface_method" in defaults else numbers
 
 
 def _check_int(config: RenderConfig, name: str, minimum: int) -> None:
