@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import ParamsError
 from ..facemodel import BUILTIN_NAME, POSE_SIZE, FaceModel
 from ..fileio import atomic_write_text
+from .demographics import Demographics
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ FLAME_2020, FLAME_2023 = "FLAME 2020", "FLAME 2023"
 EMOCA_MODEL_VERSION = FLAME_2020  # EMOCA is trained on FLAME 2020's generic_model.pkl (SPEC §5)
 
 _REQUIRED_FIELDS = ("id", "source", "emotion", "beta", "psi", "theta", "seed")
-_OPTIONAL_FIELDS = ("image", "identity", "model", "camera", "landmark_error_px")
+_OPTIONAL_FIELDS = ("image", "identity", "model", "camera", "landmark_error_px", "demographics")
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,10 @@ class ParamRecord:
     ``model`` names the face model whose coefficients β, ψ are (see
     :func:`face_model_version`; None: unknown). Fitted records also carry
     the fitted ``camera`` (a JSON object) and the final mean landmark
-    reprojection error in pixels. Construction validates every field and
-    raises :class:`ParamsError`.
+    reprojection error in pixels. Prior records carry the person's
+    :class:`.demographics.Demographics` (None for EMOCA and fitted records:
+    their identity is in β). Construction validates every field and raises
+    :class:`ParamsError`.
     """
 
     id: str
@@ -63,6 +66,7 @@ class ParamRecord:
     model: str | None = None
     camera: dict[str, Any] | None = None
     landmark_error_px: float | None = None
+    demographics: Demographics | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
@@ -96,6 +100,11 @@ class ParamRecord:
             if error < 0:
                 raise ParamsError(f"{where}: landmark_error_px must be non-negative, got {error}")
             object.__setattr__(self, "landmark_error_px", error)
+        if self.demographics is not None:
+            try:
+                object.__setattr__(self, "demographics", Demographics.from_json(self.demographics))
+            except ParamsError as exc:
+                raise ParamsError(f"{where}: {exc}") from None
 
     @property
     def coefficient_model(self) -> str | None:
@@ -121,6 +130,8 @@ class ParamRecord:
             data["camera"] = self.camera
         if self.landmark_error_px is not None:
             data["landmark_error_px"] = self.landmark_error_px
+        if self.demographics is not None:
+            data["demographics"] = self.demographics.to_json()
         return data
 
     @classmethod
