@@ -23,13 +23,13 @@ from ..errors import AppearanceError
 from ..facemodel import FaceModel
 from .anatomy import EYEBALL_REGIONS, HeadAnatomy, head_anatomy
 from .canvas import SurfaceCanvas
-from .colour import linear_to_srgb, srgb_to_linear, to_uint8
+from .colour import REC709_LUMINANCE, linear_to_srgb, srgb_to_linear, to_uint8
 from .config import AppearanceConfig
 from .hair import paint_brows, paint_facial_hair, paint_lid_margins, paint_scalp_hair, smoothstep
 from .noise import fractal_noise_3d, value_noise_3d
 from .seeding import stream
-from .traits import IRIS_COLOURS, N_MONK_TONES, SkinTraits, hex_srgb, sample_traits
-from .uvmap import UVRaster, fill_uncovered, interpolate, rasterize_uv
+from .traits import EAR_COVERING_STYLES, IRIS_COLOURS, N_MONK_TONES, SkinTraits, hex_srgb, sample_traits
+from .uvmap import UVRaster, fill_uncovered, interpolate, rasterize_uv, sample_bilinear, uv_to_pixel
 
 __all__ = ["SkinTraits", "sample_traits", "procedural_albedo", "procedural_textures", "ProceduralTextures"]
 
@@ -99,6 +99,24 @@ def texel_size(model: FaceModel, size: int) -> float:
     area_uv = 0.5 * np.abs(np.cross(uv[:, 1] - uv[:, 0], uv[:, 2] - uv[:, 0]))
     valid = area_uv > 1e-9
     return float(np.median(np.sqrt(area_3d[valid] / area_uv[valid]))) if valid.any() else 1e-3
+
+
+def face_skin_luminance(albedo: np.ndarray, model: FaceModel) -> float:
+    """Median linear luminance of an sRGB uint8 albedo over the bare facial skin (face, not eyes, lips or brows' forehead).
+
+    Sampled at the UV centroid of every triangle of the ``face`` region outside the eye regions and lips:
+    the skin a photographer exposes for, whether the albedo was painted or read from a file.
+    """
+    inside = np.zeros(model.n_vertices, dtype=bool)
+    inside[model.regions.get("face", np.arange(model.n_vertices))] = True
+    for name in ("eye_region", "left_eyeball", "right_eyeball", "lips", "mouth_interior"):
+        inside[model.regions.get(name, np.zeros(0, np.int64))] = False
+    faces = np.flatnonzero(inside[np.asarray(model.faces)].all(axis=1))
+    if len(faces) == 0 or model.vt is None:
+        faces = np.arange(len(model.faces))
+    centroids = np.asarray(model.vt)[np.asarray(model.ft)[faces]].mean(axis=1)
+    texels = sample_bilinear(albedo, uv_to_pixel(centroids, albedo.shape[:2])) / 255.0
+    return float(np.median(srgb_to_linear(texels) @ REC709_LUMINANCE))
 
 
 def eyeball_faces(model: FaceModel) -> np.ndarray:
@@ -193,7 +211,7 @@ def _paint(
     paint_facial_hair(canvas, points, hairy_skin, anatomy, traits, stream(seed, "albedo.beard"), texel)
     if "scalp" in regions:  # where hair grows is the hairline's business; ears stay bare unless hair is long
         ears = np.maximum(regions.get("left_ear", zero), regions.get("right_ear", zero))
-        under_hair = hairy_skin if traits.hair_style == "long" else hairy_skin * (1 - ears)
+        under_hair = hairy_skin if traits.hair_style in EAR_COVERING_STYLES else hairy_skin * (1 - ears)
         paint_scalp_hair(canvas, points, under_hair, anatomy, traits, stream(seed, "albedo.scalp"))
     for eye, side in enumerate(EYEBALL_REGIONS):
         if side in regions:

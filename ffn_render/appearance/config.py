@@ -56,6 +56,11 @@ class AppearanceConfig:
     key_temperature_k: Range = (3200.0, 6500.0)
     fill_temperature_k: Range = (4000.0, 9000.0)
     rim_temperature_k: Range = (3000.0, 10000.0)
+    # Exposure for the skin (lighting.skin_exposure): all subject lights × (reference / skin albedo luminance)
+    # ** compensation, within the range; compensation 0 turns it off.
+    skin_exposure_reference: float = 0.4  # linear albedo luminance lit as drawn (about Monk 4)
+    skin_exposure_compensation: float = 0.5
+    skin_exposure_range: Range = (0.7, 4.0)
 
     # Environment (world) light: a uniform coloured ambient term.
     environment: bool = True
@@ -91,6 +96,11 @@ class AppearanceConfig:
             raise AppearanceError(f"appearance config: 'skin_tone' must lie within [0, 9], got {list(self.skin_tone)}")
         if not 0.0 <= self.age_years[0] <= self.age_years[1] <= 120.0:
             raise AppearanceError(f"appearance config: 'age_years' must lie within [0, 120], got {list(self.age_years)}")
+        if self.skin_exposure_reference <= 0 or not 0.0 <= self.skin_exposure_compensation <= 1.0 or self.skin_exposure_range[0] <= 0:
+            raise AppearanceError(
+                "appearance config: skin_exposure_reference and skin_exposure_range must be positive, "
+                "skin_exposure_compensation in [0, 1]"
+            )
         if self.head_fraction[0] <= 0 or self.lens_mm[0] <= 0 or self.sensor_width_mm <= 0:
             raise AppearanceError("appearance config: head_fraction, lens_mm and sensor_width_mm must be positive")
 

@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree
 
 from .anatomy import HeadAnatomy
 from .canvas import SurfaceCanvas
-from .colour import srgb_to_linear
+from .colour import REC709_LUMINANCE, srgb_to_linear
 from .noise import value_noise_3d
 from .traits import HAIR_COLOURS, SkinTraits, hex_srgb
 from .uvmap import sample_bilinear
@@ -132,9 +132,17 @@ def hairline_height(traits: SkinTraits, azimuth: np.ndarray, crown: float) -> np
         -0.075,  # nape
     ])
     heights[:3] = np.minimum(heights[:3], 0.85 * crown)  # a receding hairline still leaves the crown covered
-    if traits.hair_style == "long":
-        heights[[3, 4, 5, 6]] = (-0.03, -0.06, -0.10, -0.13)  # over the ears, down the sides and back of the neck
+    if traits.hair_style in _HANGING_HAIR:
+        heights[[3, 4, 5, 6]] = _HANGING_HAIR[traits.hair_style]
+    elif traits.hair_style == "afro":  # a low, rounded hairline without temple corners, thick over the ears
+        heights[:3] = (front - 0.05 * crown, front - 0.05 * crown, crown * 0.33)
+        heights[[3, 4, 5]] = (-0.01, -0.01, -0.03)
     return np.interp(np.abs(azimuth), _AZIMUTH_KNOTS, heights)
+
+
+# Lower edge (m above the eyes) at the sideburn, above and behind the ear and at the nape of hair that hangs:
+# long hair over the ears and down the neck, a bob ending at the jaw.
+_HANGING_HAIR = {"long": (-0.03, -0.06, -0.10, -0.13), "bob": (-0.03, -0.065, -0.075, -0.08)}
 
 
 def _crown_angle(points: np.ndarray, anatomy: HeadAnatomy) -> np.ndarray:
@@ -169,9 +177,16 @@ def paint_scalp_hair(
     azimuth = np.arctan2(rel[:, 0], rel[:, 2])
     crown = _crown_angle(p, anatomy)
     ring = np.column_stack([np.cos(azimuth), np.sin(azimuth)]) * np.sin(crown)[:, None] * 0.1
-    strand_coords = np.column_stack([ring, 0.1 * crown * 0.06])
-    strands = value_noise_3d(strand_coords, 2600 / s, rng) + 0.5 * value_noise_3d(strand_coords, 900 / s, rng)
-    clumps = value_noise_3d(np.column_stack([ring, 0.1 * crown * 0.2]), 300 / s, rng)
+    if traits.hair_texture == "coiled":  # tight coils: no strand direction, a fine pebbly surface in small clumps
+        strand_coords = p
+        strands = value_noise_3d(p, 1600 / s, rng) + 0.5 * value_noise_3d(p, 600 / s, rng)
+        clumps = value_noise_3d(p, 250 / s, rng)
+    else:
+        strand_coords = np.column_stack([ring, 0.1 * crown * 0.06])
+        if traits.hair_texture == "wavy":  # strands bend back and forth away from the crown
+            strand_coords[:, :2] += 0.004 * np.sin(crown * 40.0)[:, None] * ring[:, ::-1]
+        strands = value_noise_3d(strand_coords, 2600 / s, rng) + 0.5 * value_noise_3d(strand_coords, 900 / s, rng)
+        clumps = value_noise_3d(np.column_stack([ring, 0.1 * crown * 0.2]), 300 / s, rng)
     base = hair_shade(traits)
     grey = srgb_to_linear(hex_srgb(GREY_HAIR_SRGB))
     grey_share = np.clip(traits.grey + 0.35 * value_noise_3d(strand_coords, 1800 / s, rng), 0.0, 1.0)
@@ -226,7 +241,11 @@ def paint_brows(
         if len(index) == 0:
             continue
         cover, lightness, grey = stroke_layer(local[index], strokes, lo, hi, texel / s)
-        colour = stroke_colours(traits, 0.8 * lightness, 0.3 * grey)  # darker than the scalp, and greying later
+        # Brows are darker than the scalp hair and greying later; fair brows on tanned or dark skin still read
+        # darker than the skin beneath them (at most half its luminance), as brows do.
+        skin_luminance = float(np.median(canvas.colour[index] @ REC709_LUMINANCE))
+        shade = min(0.8, 0.5 * skin_luminance / max(float(hair_shade(traits) @ REC709_LUMINANCE), 1e-6))
+        colour = stroke_colours(traits, shade * lightness, 0.3 * grey)
         canvas.paint(index, cover * skin[index], colour, roughness=HAIR_ROUGHNESS, specular=HAIR_SPECULAR, height=0.5)
 
 
