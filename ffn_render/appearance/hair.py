@@ -213,13 +213,15 @@ def _brow_frame(points: np.ndarray, eye: np.ndarray, s: float) -> np.ndarray:
 
 def brow_strokes(traits: SkinTraits, rng: np.random.Generator) -> Strokes:
     """Hairs of one brow in its frame (outward, up; metres at FLAME scale from the eye centre)."""
-    start = -0.5 * traits.brow_length + 0.004  # the head of the brow sits a little inside the eye's inner corner
+    # The head of the brow sits a little inside the eye's inner corner, nearer the nose for some people.
+    start = -0.5 * traits.brow_length + 0.004 - traits.brow_gap
     area = traits.brow_length * traits.brow_thickness * 0.6
     count = int(traits.brow_density * area * 8e6)  # up to 8 hairs per mm²: brows read as a solid shape from afar
     t = rng.random(count) ** 0.85  # a little denser towards the head of the brow
     thickness = traits.brow_thickness * (1.0 - 0.7 * t)
     rise = np.sin(np.pi * np.clip(t / (2 * traits.brow_peak), 0.0, 1.0))
-    arch = traits.brow_arch * rise - 0.004 * np.clip(t - traits.brow_peak, 0.0, 1.0)
+    # The arch, the fall of the tail after the peak, and the slant of the whole brow (tail up or down).
+    arch = traits.brow_arch * rise - 0.004 * np.clip(t - traits.brow_peak, 0.0, 1.0) + traits.brow_tilt * t
     roots = np.column_stack([start + traits.brow_length * t, traits.brow_height + arch + thickness * rng.random(count) ** 1.3])
     # Hairs stand up at the head of the brow, lie outward along its body and point down at the tail.
     angles = np.interp(t, [0.0, 0.15, 0.5, 1.0], np.radians([80.0, 40.0, 12.0, -15.0])) + rng.normal(0, np.radians(10), count)
@@ -233,7 +235,7 @@ def paint_brows(
 ) -> None:
     s = anatomy.scale
     strokes = brow_strokes(traits, rng)
-    lo, hi = np.array([-0.04, 0.0]), np.array([0.045, 0.04])
+    lo, hi = np.array([-0.04, 0.0]), np.array([0.045, 0.05])  # room for a high, arched, slanting brow
     for eye in anatomy.eyes:
         local = _brow_frame(points, eye, s)
         near = (skin > 0.5) & np.all((local > lo) & (local < hi), axis=1) & (points[:, 2] > eye[2] - 0.01 * s)

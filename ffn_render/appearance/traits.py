@@ -158,6 +158,8 @@ class SkinTraits:
     brow_peak: float  # where along the brow the arch peaks, 0 (inner) .. 1 (tail)
     brow_thickness: float  # at the inner end (m)
     brow_length: float  # (m)
+    brow_tilt: float  # rise of the tail end over the head of the brow (m; negative: a drooping brow)
+    brow_gap: float  # how much nearer the nose the brow starts than usual (m; negative: farther)
     brow_density: float  # 0..1
     lash_strength: float  # darkening of the lid margins, 0..1
     iris: str  # colour name (IRIS_COLOURS)
@@ -241,8 +243,8 @@ def sample_traits(seed: int, config: AppearanceConfig | None = None, demographic
         facial = _choose(rng, FACIAL_HAIR_STYLES)
     grey = float(np.clip((age - 38.0) / 40.0 + rng.normal(0.0, 0.08), 0.0, 1.0))
     iris = _choose(rng, looks.iris)
-    arch = (0.001, 0.005) if male else (0.003, 0.008)
-    thickness = (0.006, 0.011) if male else (0.0035, 0.008)
+    arch = (0.0, 0.006) if male else (0.002, 0.010)
+    thickness = (0.005, 0.013) if male else (0.003, 0.009)
     return SkinTraits(
         male=male,
         age=age,
@@ -259,12 +261,14 @@ def sample_traits(seed: int, config: AppearanceConfig | None = None, demographic
         sideburn=float(rng.uniform(0.0, 0.03) if male else rng.uniform(-0.01, 0.01)),
         facial_hair=facial,
         beard_density=float(rng.uniform(*looks.beard_density)),
-        brow_height=float(rng.uniform(0.009, 0.014)),
+        brow_height=float(rng.uniform(0.008, 0.016)),
         brow_arch=float(rng.uniform(*arch) * looks.brow_arch),
-        brow_peak=float(rng.uniform(0.5, 0.75)),
+        brow_peak=float(rng.uniform(0.45, 0.8)),
         brow_thickness=float(rng.uniform(*thickness) * looks.brow_thickness),
-        brow_length=float(rng.uniform(0.042, 0.055)),
+        brow_length=float(rng.uniform(0.038, 0.058)),
         brow_density=float(rng.uniform(*looks.brow_density)),
+        brow_tilt=float(rng.normal(0.0, 0.002)),
+        brow_gap=float(rng.uniform(-0.003, 0.004)),
         lash_strength=float(rng.uniform(0.5, 0.9) if male else rng.uniform(0.7, 1.0)),
         iris=iris,
         iris_inner=iris if rng.random() < 0.6 else _choose(rng, looks.iris),
