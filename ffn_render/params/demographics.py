@@ -63,10 +63,10 @@ ANCESTRIES: dict[str, tuple[float, tuple[float, float], dict[str, float]]] = {
         "nose_width": 0.3, "nose_bridge": -0.2, "face_width": 0.3, "cheekbones": 0.4, "lip_thickness": 0.2,
     }),
 }
-# Hairstyles (shared vocabulary with the painted traits). The volume styles lift the scalp's
-# geometry (hair_volume/hair_bun shape components) where a face model has them; the others are painted.
+# Hairstyles (shared vocabulary with the painted traits). Where a face model has the hair shape
+# components (the built-in head from v5), the style sets them: the hair's volume is head geometry.
 HAIR_STYLES = ("bald", "shaved", "receding", "short", "long", "bob", "afro", "bun")
-VOLUME_STYLES = ("bob", "afro", "bun")
+HAIR_COMPONENTS = ("hair_volume", "hair_bun")
 # Probability of each hairstyle by sex (female, male) before age and ancestry adjust it.
 _STYLE_WEIGHTS = {
     "bald": (0.01, 0.12),
@@ -187,7 +187,6 @@ def shape_conditioning(demographics: Demographics, shape_names: Sequence[str]) -
 def hair_volume(style: str) -> dict[str, float]:
     """Coefficients of the hair geometry components for a hairstyle (σ units; 0 = the bare scalp)."""
     return {
-        "hair_volume": {"afro": 2.5, "bob": 1.0, "long": 0.6, "bun": 0.4, "short": 0.3}.get(style, 0.0),
-        "hair_bun": 2.0 if style == "bun" else 0.0,
-        "hair_sides": {"bob": 2.0, "long": 1.2, "afro": 1.5}.get(style, 0.0),
+        "hair_volume": {"afro": 2.5, "bob": 1.0, "long": 0.7, "bun": 0.3, "short": 0.4}.get(style, 0.0),
+        "hair_bun": 2.5 if style == "bun" else 0.0,
     }

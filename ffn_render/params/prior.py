@@ -21,7 +21,7 @@ Distributions (all truncated normals unless stated; angles in degrees):
   proportions) to their group's mean, drawn around it at 0.8 σ and bounded
   at ``conditioned_bound_sigmas``; hair volume components (when the model
   has them) are set by the hairstyle, not drawn. ``demographics=False``
-  draws every component independently, as before.
+  draws every component independently, as before, with no hair volume.
 - head pose (global rotation, intrinsic yaw-pitch-roll about the model's y,
   x, z axes): yaw σ 17 bounded ±35, pitch σ 9 bounded ±20, roll σ 6 bounded
   ±12. In-the-wild face collections are mostly near-frontal: AFLW2000-3D
@@ -61,7 +61,7 @@ from tqdm import tqdm
 
 from ..errors import ParamsError
 from ..facemodel import POSE_SIZE, FaceModel
-from .demographics import Demographics, sample_demographics, shape_conditioning
+from .demographics import HAIR_COMPONENTS, Demographics, sample_demographics, shape_conditioning
 from .records import EMOTIONS, ParamRecord, derive_seed
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,10 @@ def shape_sigmas(model: FaceModel, config: PriorConfig) -> np.ndarray:
 
 def _sample_shape(rng: np.random.Generator, model: FaceModel, config: PriorConfig) -> np.ndarray:
     sigmas = shape_sigmas(model, config)
-    return truncated_normal(rng, sigmas, config.shape_bound_sigmas * sigmas)
+    beta = truncated_normal(rng, sigmas, config.shape_bound_sigmas * sigmas)
+    hair = [k for k, name in enumerate(model.shape_names[: len(beta)]) if name in HAIR_COMPONENTS]
+    beta[hair] = 0.0  # hair volume is not a trait of the skull: only a hairstyle sets it
+    return beta
 
 
 def _condition_shape(beta: np.ndarray, person: Demographics, model: FaceModel, config: PriorConfig) -> np.ndarray:

@@ -12,7 +12,7 @@ import pytest
 
 from ffn_render.errors import ParamsError
 from ffn_render.facemodel.builtin_blendshapes import SHAPE_NAMES
-from ffn_render.params.demographics import ANCESTRIES, HAIR_STYLES, Demographics, hair_volume, sample_demographics
+from ffn_render.params.demographics import ANCESTRIES, HAIR_COMPONENTS, HAIR_STYLES, Demographics, hair_volume, sample_demographics
 from ffn_render.params.prior import PriorConfig, sample_prior
 from ffn_render.params.records import ParamRecord, read_param_table, write_param_table
 from ffn_render.sequence import SequenceOptions, build_sequence_specs
@@ -93,9 +93,13 @@ def test_demographics_change_no_pose_or_expression_draw(named_model):
     assert [r.beta[tail] for r in independent] == [r.beta[tail] for r in coupled]
 
 
-def test_hairstyles_set_hair_volume_not_draw_it():
+def test_hairstyles_set_hair_volume_not_draw_it(records, named_model):
     assert hair_volume("afro")["hair_volume"] > hair_volume("bob")["hair_volume"] > hair_volume("bald")["hair_volume"] == 0
     assert hair_volume("bun")["hair_bun"] > 0 and hair_volume("short")["hair_bun"] == 0
+    for name in HAIR_COMPONENTS:
+        np.testing.assert_array_equal(component(records, name), [hair_volume(r.demographics.hair_style)[name] for r in records])
+        independent = sample_prior(50, seed=3, model=named_model, config=PriorConfig(demographics=False))
+        assert not component(independent, name).any()  # without a person, no hair volume
 
 
 def test_demographics_round_trip_through_the_table_and_reach_the_spec(tmp_path, records):
