@@ -170,6 +170,7 @@ class SkinTraits:
     lip_redness: float  # 0..1
     freckles: float  # density, 0 = none
     moles: int
+    age_spots: int  # flat light-brown spots (solar lentigines), from about 40, fewer on darker skin
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -278,6 +279,7 @@ def sample_traits(seed: int, config: AppearanceConfig | None = None, demographic
         lip_redness=float(rng.uniform(0.0, 1.0)),
         freckles=float(rng.uniform(0.3, 1.0)) if rng.random() < config.freckles_probability * looks.freckles else 0.0,
         moles=int(rng.poisson(2.0 + age / 25.0)),
+        age_spots=int(rng.poisson(10.0 * np.clip((age - 40.0) / 35.0, 0.0, 1.0) * (1.0 - tone / 12.0))),
     )
 
 
