@@ -69,7 +69,8 @@ class AppearanceConfig:
     world_saturation: Range = (0.0, 0.4)  # 0 = neutral grey, 1 = the full black-body colour
 
     # Procedural albedo: who is painted. Skin tone on the Monk scale (0 lightest .. 9 darkest), sex, age,
-    # and feature probabilities (facial hair: men only; bald: men, a tenth as often for women).
+    # and feature probabilities (facial hair: men only; bald: men, a tenth as often for women). Prior identities
+    # carry demographics that decide sex, age, tone and hairstyle; skin_tone and age_years still bound them.
     skin_tone: Range = (0.0, 9.0)
     male_probability: float = 0.5
     age_years: Range = (18.0, 80.0)
