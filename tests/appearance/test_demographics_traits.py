@@ -77,3 +77,26 @@ def test_demographics_reach_the_painted_albedo_and_the_exposure():
 def test_every_ancestry_has_looks(ancestry):
     traits = people(ancestry, True, 5)
     assert all(t.ancestry == ancestry for t in traits)
+
+
+def test_the_renderer_paints_the_person_the_prior_drew(tmp_path):
+    """Prior records → sequence specs → DatasetRenderer.prepare (no Blender): the painted person is the spec's."""
+    import dataclasses
+
+    from ffn_render.facemodel import load_face_model
+    from ffn_render.params.prior import sample_prior
+    from ffn_render.render import parse_config
+    from ffn_render.render.pipeline import DatasetRenderer
+    from ffn_render.sequence import SequenceOptions, build_sequence_specs
+
+    model = load_face_model("ffn-head")
+    specs = build_sequence_specs(sample_prior(3, 0, model), SequenceOptions(n=2, seed=0, face_model="ffn-head"))
+    config = parse_config({"appearance": {"texture_size": 64, "background_size": 16}}, source="test")
+    renderer = DatasetRenderer(config, tmp_path, worker=None)
+    for spec in specs:
+        person = Demographics.from_json(spec.demographics)
+        traits = renderer.prepare(spec).appearance.traits
+        assert (traits.male, traits.age, traits.tone, traits.ancestry, traits.hair_style) == (
+            person.male, person.age, person.tone, person.ancestry, person.hair_style)
+    without = renderer.prepare(dataclasses.replace(specs[0], demographics=None)).appearance.traits
+    assert without == sample_traits(specs[0].seed, config.appearance)  # no demographics: the seed's person
