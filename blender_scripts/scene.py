@@ -68,7 +68,7 @@ class HeadScene:
 
     ``settings`` (plain dict, see ``ffn_render.render.config``): width,
     height, samples, adaptive_sampling, noise_threshold, min_samples,
-    filter_width_px, denoiser, denoiser_passes, denoiser_prefilter, light_tree,
+    filter_width_px, denoiser, denoiser_passes, denoiser_prefilter, denoiser_quality, light_tree,
     clamp_direct, clamp_indirect, max_bounces, diffuse_bounces,
     glossy_bounces, transmission_bounces, image_format, jpeg_quality,
     view_transform, device, threads, persistent_data, skin, eye.
@@ -400,6 +400,7 @@ class HeadScene:
             cycles.denoising_use_gpu = self.device.is_gpu
             cycles.denoising_input_passes = DENOISER_INPUT_PASSES[s["denoiser_passes"]]
             cycles.denoising_prefilter = s["denoiser_prefilter"].upper()
+            cycles.denoising_quality = s.get("denoiser_quality", "high").upper()
 
     def _render_to(self, path: Path) -> float:
         self.scene.render.filepath = str(path)

@@ -26,6 +26,7 @@ DEVICES = ("auto", "cpu", "cuda", "optix", "hip", "metal", "oneapi")
 DENOISERS = ("auto", "oidn", "optix", "none")
 DENOISER_PASSES = ("rgb", "albedo", "albedo_normal")  # guide passes the denoiser sees besides the noisy image
 DENOISER_PREFILTERS = ("none", "fast", "accurate")  # how the guide passes are denoised first
+DENOISER_QUALITIES = ("high", "balanced", "fast")  # OpenImageDenoise's filter quality (Cycles' denoising_quality)
 # Beauty sampling by a quality target, chosen with benchmarks/bench_quality.py (docs/render.md,
 # "Beauty quality per cost"). A level sets these keys; any of them given explicitly wins.
 # adaptive_sampling: Cycles stops sampling a pixel once its noise estimate is below
@@ -33,18 +34,23 @@ DENOISER_PREFILTERS = ("none", "fast", "accurate")  # how the guide passes are d
 # standard: the cheapest measured setting whose delivered head-region PSNR stays within 0.3 dB of
 # legacy's (0.80x its cost); draft: 0.37x the cost, 1.35 dB lower (measured on the built-in head).
 QUALITY_LEVELS: dict[str, dict[str, Any]] = {
-    "standard": {"samples": 48, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0},
-    "draft": {"samples": 16, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0},
-    "reference": {"samples": 1024, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0},
-    "legacy": {"samples": 64, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0},  # before issue 13
+    name: {"samples": samples, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0,
+           "denoiser_prefilter": prefilter, "denoiser_quality": "high"}
+    for name, samples, prefilter in (
+        ("standard", 48, "accurate"),
+        ("draft", 16, "accurate"),
+        ("reference", 1024, "accurate"),
+        ("legacy", 64, "accurate"),  # before issue 13
+    )
 }
 IMAGE_FORMATS = ("jpeg", "png")
 MAX_RESOLUTION = 16384  # px per side; beyond it Cycles fails only when it allocates the render buffers
 # bump_distance (m): relief of the skin material map's height channel (pores, wrinkles, hair); 0 = no bump.
-# Skin scatters light under the surface (random walk, radius 1 : 0.2 : 0.1 × scale for red : green : blue); with a
-# weight of 1 it costs ~20 % more CPU per beauty render than 0.1 did (benchmarks/bench_identity.py --baseline).
+# Skin scatters light under the surface (radius 1 : 0.2 : 0.1 × scale for red : green : blue) by Burley's diffusion
+# profile: about half the CPU per sample of random walk and far less noise (docs/render.md, "Beauty quality per
+# cost"); subsurface_method: random_walk is the skin before issue 13.
 SKIN_DEFAULTS = {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 1.0, "subsurface_scale": 0.003,
-                 "bump_distance": 0.0004, "subsurface_method": "random_walk"}
+                 "bump_distance": 0.0004, "subsurface_method": "burley"}
 EYE_DEFAULTS = {"roughness": 0.05, "specular_ior_level": 0.5, "coat_weight": 0.5}
 MATERIAL_KEYS = ("roughness", "specular_ior_level", "subsurface_weight", "subsurface_scale", "coat_weight", "bump_distance")
 # Cycles' subsurface scattering methods (Principled BSDF): burley (a diffusion profile, the least noise per
@@ -65,7 +71,8 @@ class RenderConfig:
     min_samples: int | None = None  # adaptive sampling: samples before the first noise check (0 = automatic)
     denoiser: str = "auto"  # auto: OptiX on an OptiX device, OpenImageDenoise otherwise
     denoiser_passes: str = "albedo_normal"  # guide passes the denoiser uses (DENOISER_PASSES)
-    denoiser_prefilter: str = "accurate"  # DENOISER_PREFILTERS; accurate removes the guides' own noise
+    denoiser_prefilter: str | None = None  # DENOISER_PREFILTERS; accurate removes the guides' own noise
+    denoiser_quality: str | None = None  # DENOISER_QUALITIES
     light_tree: bool = True  # Cycles' light tree (many-light sampling)
     clamp_direct: float = 0.0  # largest direct-light sample value, 0 = no clamp (Cycles' default)
     clamp_indirect: float = 10.0  # largest indirect-light sample value (Cycles' default)
@@ -101,7 +108,6 @@ class RenderConfig:
             _check_int(self, name, 0)
         _check_choice(self, "denoiser", DENOISERS)
         _check_choice(self, "denoiser_passes", DENOISER_PASSES)
-        _check_choice(self, "denoiser_prefilter", DENOISER_PREFILTERS)
         _check_bool(self, "light_tree")
         for name in ("clamp_direct", "clamp_indirect"):
             _check_number(self, name, lambda v: v >= 0, ">= 0 (0 = no clamp)")
@@ -124,6 +130,8 @@ class RenderConfig:
         _check_bool(self, "adaptive_sampling")
         _check_number(self, "noise_threshold", lambda v: v > 0, "> 0 (turn adaptive sampling off with adaptive_sampling: false)")
         _check_int(self, "min_samples", 0)
+        _check_choice(self, "denoiser_prefilter", DENOISER_PREFILTERS)
+        _check_choice(self, "denoiser_quality", DENOISER_QUALITIES)
         if self.min_samples > self.samples:
             raise RenderError(f"render config: 'min_samples' ({self.min_samples}) must not exceed 'samples' ({self.samples})")
 
@@ -151,6 +159,7 @@ class RenderConfig:
             "denoiser": self.denoiser,
             "denoiser_passes": self.denoiser_passes,
             "denoiser_prefilter": self.denoiser_prefilter,
+            "denoiser_quality": self.denoiser_quality,
             "light_tree": self.light_tree,
             "clamp_direct": float(self.clamp_direct),
             "clamp_indirect": float(self.clamp_indirect),
