@@ -91,3 +91,10 @@ def read_known(out: Path, seq_ids: list[str], emotion: str = "neutral") -> list[
             frames.append(KnownFrame(image, np.asarray(meta["spec"]["beta"]), np.asarray(frame["theta"]),
                                      np.asarray(frame["psi"]), camera))
     return frames
+
+
+def euler_errors_deg(frame: KnownFrame, fit) -> np.ndarray:
+    """|yaw|, |pitch|, |roll| differences of the head's rotation in the camera frame (a fit's camera: identity)."""
+    truth = Rotation.from_matrix(frame.camera.rotation) * Rotation.from_rotvec(frame.theta[0:3]) * Rotation.from_rotvec(frame.theta[3:6])
+    got = Rotation.from_rotvec(fit.theta[0:3]) * Rotation.from_rotvec(fit.theta[3:6])
+    return np.abs(truth.as_euler("YXZ", degrees=True) - got.as_euler("YXZ", degrees=True))
