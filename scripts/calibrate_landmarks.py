@@ -21,7 +21,7 @@ those of the tests), dlib is run on them, and
 
 Three steps, the first slow (renders, kept in ``--work``; a re-run renders only what is missing):
 
-    python scripts/calibrate_landmarks.py render --work out/landmark_calibration --sequences 24
+    python scripts/calibrate_landmarks.py render --work out/landmark_calibration --sequences 10   # the committed file: 50 frames
     python scripts/calibrate_landmarks.py detect --work out/landmark_calibration
     python scripts/calibrate_landmarks.py solve --work out/landmark_calibration
 """
@@ -64,7 +64,7 @@ def main() -> None:
 
 @main.command("render")
 @click.option("--work", type=click.Path(file_okay=False), required=True, help="Folder for the renders (resumable).")
-@click.option("--sequences", type=click.IntRange(min=1), default=24, show_default=True, help="Sequences of 5 frames.")
+@click.option("--sequences", type=click.IntRange(min=1), default=10, show_default=True, help="Sequences of 5 frames.")
 @click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True, help="Cycles samples per pixel.")
 def render_command(work: str, sequences: int, samples: int) -> None:
     """Render calibration frames with known parameters (sequences already complete in --work are kept)."""
@@ -225,7 +225,7 @@ def solve_command(work: str, out: str | None) -> None:
     from ffn_render.facemodel import load_face_model
     from ffn_render.facemodel.landmarks import (
         CALIBRATED_EMBEDDING, N_CONTOUR, N_STATIC, LandmarkEmbedding, builtin_landmark_embedding, faces_fingerprint,
-        yaw_bin, yaw_bin_angles,
+        yaw_bin_angles,
     )
 
     model = load_face_model("ffn-head")
@@ -246,12 +246,11 @@ def solve_command(work: str, out: str | None) -> None:
     embedding = LandmarkEmbedding(static_faces[0], static_bary[0], contour_faces, contour_bary, source="calibrated",
                                   yaw_static_faces=static_faces[1:], yaw_static_bary=static_bary[1:]).check(len(model.faces))
 
-    bins = yaw_bin(frames.yaw_deg)
     errors = {}
     for name, emb in (("geometric", builtin_landmark_embedding(model)), ("calibrated", embedding)):
         faces, bary = emb.faces_and_bary(frames.yaw_deg)
         errors[name] = error = _mean_error(model, frames, faces, bary)
-        click.echo(f"{name:>10} embedding, true parameters: mean error jaw line {error[:, :N_CONTOUR].mean():.2f} px, "
+        click.echo(f"{name:>10} embedding at the frames' true parameters (in-sample): mean error jaw line {error[:, :N_CONTOUR].mean():.2f} px, "
                    f"inner {error[:, N_CONTOUR:].mean():.2f} px, all {error.mean():.2f} px")
     # dlib's scatter about each calibrated point (median distance): the fit weights landmarks by its inverse square.
     noise_px = np.median(errors["calibrated"], axis=0)
@@ -260,10 +259,9 @@ def solve_command(work: str, out: str | None) -> None:
     np.savez_compressed(
         target, static_faces=static_faces[0], static_bary=static_bary[0], yaw_static_faces=static_faces[1:],
         yaw_static_bary=static_bary[1:], contour_faces=contour_faces, contour_bary=contour_bary,
-        noise_px=noise_px, faces_sha1=faces_fingerprint(model.faces), frames=len(bins),
-        seeds=np.array([FIRST_SEED, FIRST_SEED + 999]),
+        noise_px=noise_px, faces_sha1=faces_fingerprint(model.faces), frames=len(frames.yaw_deg), first_seed=FIRST_SEED,
     )
-    click.echo(f"wrote {target} from {len(bins)} frames (yaw {frames.yaw_deg.min():.0f}..{frames.yaw_deg.max():.0f} deg)")
+    click.echo(f"wrote {target} from {len(frames.yaw_deg)} frames (yaw {frames.yaw_deg.min():.0f}..{frames.yaw_deg.max():.0f} deg)")
 
 
 if __name__ == "__main__":
