@@ -31,8 +31,8 @@ DENOISER_QUALITIES = ("high", "balanced", "fast")  # OpenImageDenoise's filter q
 # "Beauty quality per cost"). A level sets these keys; any of them given explicitly wins.
 # adaptive_sampling: Cycles stops sampling a pixel once its noise estimate is below
 # noise_threshold, after at least min_samples (0: Cycles' automatic minimum); samples is the cap.
-# standard: the cheapest measured setting whose delivered head-region PSNR stays within 0.3 dB of
-# legacy's (0.80x its cost); draft: 0.37x the cost, 1.35 dB lower (measured on the built-in head).
+# standard: 48 samples, delivered head-region PSNR 0.32 dB below legacy's at 0.5-0.75x its CPU (the
+# subsurface skin's noise keeps fewer samples from the 0.3 dB bound); draft: 0.24-0.34x the cost, 1.7 dB lower.
 QUALITY_LEVELS: dict[str, dict[str, Any]] = {
     name: {"samples": samples, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0,
            "denoiser_prefilter": prefilter, "denoiser_quality": "high"}
@@ -47,8 +47,8 @@ IMAGE_FORMATS = ("jpeg", "png")
 MAX_RESOLUTION = 16384  # px per side; beyond it Cycles fails only when it allocates the render buffers
 # bump_distance (m): relief of the skin material map's height channel (pores, wrinkles, hair); 0 = no bump.
 # Skin scatters light under the surface (radius 1 : 0.2 : 0.1 × scale for red : green : blue) by Burley's diffusion
-# profile: about half the CPU per sample of random walk and far less noise (docs/render.md, "Beauty quality per
-# cost"); subsurface_method: random_walk is the skin before issue 13.
+# profile: 10 % less noise per sample than random walk and mostly less CPU, nearly the same look (docs/render.md,
+# "Beauty quality per cost"); subsurface_method: random_walk is the skin before issue 13's second pass.
 SKIN_DEFAULTS = {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 1.0, "subsurface_scale": 0.003,
                  "bump_distance": 0.0004, "subsurface_method": "burley"}
 EYE_DEFAULTS = {"roughness": 0.05, "specular_ior_level": 0.5, "coat_weight": 0.5}
