@@ -3,7 +3,8 @@
 Renders one 512² frame of the built-in head through the project's renderer, then measures, in CPU seconds of
 this process (the machine is shared; wall time depends on the neighbours), the one-time set-up (face model,
 landmark embedding, dlib models) and per image: dlib detection with landmarks, and the fit alone; a batch of
-8 copies shows what batching buys. Prints each and its ratio to the 5 s budget.
+8 copies shows what batching buys. Prints each and its ratio to the 5 s budget, and side by side the geometric
+and the dlib-calibrated landmark embedding: landmark error and the rotation / jaw errors against the frame's truth.
 
     python benchmarks/bench_fit.py
 """
@@ -21,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the render helpe
 
 from ffn_render.facemodel import load_face_model
 from ffn_render.facemodel.fit import detect_landmarks, fit_landmarks
-from ffn_render.facemodel.landmarks import builtin_landmark_embedding
+from ffn_render.facemodel.landmarks import builtin_landmark_embedding, landmark_embedding_for
 from ffn_render.faces import read_rgb
-from tests.params.known_renders import pose_theta, render_known, spec
+from tests.params.known_renders import euler_errors_deg, pose_theta, render_known, spec
 
 BUDGET_S = 5.0
 
@@ -37,9 +38,10 @@ def cpu(fn):
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         frames = render_known(Path(tmp), [spec("bench", pose_theta(10, -5, 2, 0.2), np.zeros(5), np.zeros(5), 2, 4)], samples=4)
-        image = read_rgb(frames[-1].image)
+        frame = frames[-1]
+        image = read_rgb(frame.image)
     model, load_s = cpu(lambda: load_face_model("ffn-head"))
-    embedding, embed_s = cpu(lambda: builtin_landmark_embedding(model))
+    embedding, embed_s = cpu(lambda: landmark_embedding_for(model))
     _, dlib_s = cpu(lambda: detect_landmarks(image, "warm-up"))  # loads dlib's models
     face, detect_s = cpu(lambda: detect_landmarks(image, "frame"))
     size = np.array([[image.shape[1], image.shape[0]]])
@@ -51,6 +53,11 @@ def main() -> None:
     print(f"1 image: {per_image:.2f} s CPU = {per_image / BUDGET_S:.2f} x the {BUDGET_S:.0f} s budget "
           f"({(per_image + load_s + embed_s + dlib_s) / BUDGET_S:.2f} x with the set-up)")
     print(f"batch of 8: fit {batch_s / 8:.2f} s per image = {batch_s / 8 / fit_s:.2f} x one fitted alone")
+    for name, emb in (("geometric", builtin_landmark_embedding(model)), ("calibrated", embedding)):
+        fit = fit_landmarks(model, emb, face.landmarks[None], size)[0]
+        yaw, pitch, roll = euler_errors_deg(frame, fit)
+        print(f"{name:>10} embedding: landmark error {fit.error_px:.2f} px, |error| yaw {yaw:.1f} deg, pitch {pitch:.1f}, "
+              f"roll {roll:.1f}, jaw {abs(fit.theta[6] - frame.theta[6]):.3f} rad (true jaw {frame.theta[6]:.2f})")
 
 
 if __name__ == "__main__":

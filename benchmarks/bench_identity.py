@@ -6,6 +6,7 @@
     python benchmarks/bench_identity.py --keep out/identity      # keep the rendered ROOT (e.g. for texture-report)
     python benchmarks/bench_identity.py --isolate geometry       # same appearance, neutral pose: what shape alone gives
     python benchmarks/bench_identity.py --count 18 --size 512 --sheet docs/identity_sheet.png   # the docs' contact sheet
+    python benchmarks/bench_identity.py --sensitivity --count 2 --size 160 --samples 8   # what the recognizer responds to
 
 Renders one frame per identity through the real pipeline (prior sampler →
 sequence spec → procedural appearance → Blender Cycles with the default
@@ -18,6 +19,13 @@ With ``--baseline COMMIT`` the same specs are rendered again by the tree of
 that commit (``git archive`` into a temporary folder, run in a subprocess; repeatable),
 and the beauty render cost per frame of the trees is printed side by side
 (process CPU seconds of the render loop, and Blender's wall time per render).
+
+With ``--sensitivity`` each of ``--count`` identities is rendered neutral and
+frontal with its own appearance, then once per named shape component set to
++k σ and −k σ (``--sensitivity-sigma``, 2) with everything else kept, plus
+the first unnamed tail component as a control; the table lists the
+descriptor distance from the identity's own render per component (mean of
+both signs and of the identities), largest first.
 """
 
 from __future__ import annotations
@@ -36,6 +44,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def neutral_frontal(spec, n: int):
+    """``spec`` with the rest pose and no expression (the identity's shape and appearance kept)."""
+    from ffn_render.sequence import frame_parameters
+
+    rest = [0.0] * len(spec.theta), [0.0] * len(spec.psi)
+    frames_f, frames_h = frame_parameters(*rest, n)
+    return dataclasses.replace(spec, theta=rest[0], psi=rest[1], frames_f=frames_f, frames_h=frames_h)
+
+
+def first_two_frames(spec):
+    """The spec cut to its first two facial frames (the renderer needs n >= 2)."""
+    return dataclasses.replace(spec, n=2, frames_f=spec.frames_f[:2], frames_h=spec.frames_h[:1])
+
+
 def make_specs(count: int, seed: int, n: int, isolate: str | None = None):
     """One spec per identity, cut to its first two facial frames (the renderer needs n >= 2).
 
@@ -45,21 +67,19 @@ def make_specs(count: int, seed: int, n: int, isolate: str | None = None):
     """
     from ffn_render.facemodel import FaceModelRef
     from ffn_render.params.prior import sample_prior
-    from ffn_render.sequence import SequenceOptions, build_sequence_specs, frame_parameters
+    from ffn_render.sequence import SequenceOptions, build_sequence_specs
 
     options = SequenceOptions(n=n, seed=seed, split_ratios=(1.0, 0.0, 0.0), face=FaceModelRef())
     model = options.face.load()
     specs = build_sequence_specs(sample_prior(count, seed, model), options)
     if isolate is not None:
-        rest = [0.0] * len(specs[0].theta), [0.0] * len(specs[0].psi)
-        frames_f, frames_h = frame_parameters(*rest, n)
         same = {"seed": specs[0].seed} if isolate == "geometry" else {"beta": specs[0].beta}
-        specs = [dataclasses.replace(s, theta=rest[0], psi=rest[1], frames_f=frames_f, frames_h=frames_h, **same) for s in specs]
-    return [dataclasses.replace(s, n=2, frames_f=s.frames_f[:2], frames_h=s.frames_h[:1]) for s in specs]
+        specs = [dataclasses.replace(neutral_frontal(s, n), **same) for s in specs]
+    return [first_two_frames(s) for s in specs]
 
 
-def render_root(root: Path, count: int, seed: int, n: int, size: int, samples: int | None, isolate: str | None = None) -> dict:
-    """Render the identities into ``root``; returns cost figures (run by whichever tree is on sys.path)."""
+def make_renderer(root: Path, size: int, samples: int | None):
+    """(renderer, worker) rendering into ``root`` with the default settings except size and samples."""
     from ffn_render.render import parse_config
     from ffn_render.render.pipeline import DatasetRenderer
     from ffn_render.render.worker import InProcessWorker
@@ -69,7 +89,12 @@ def render_root(root: Path, count: int, seed: int, n: int, size: int, samples: i
         settings["samples"] = samples
     config = parse_config({"render": settings}, source="bench-identity")
     worker = InProcessWorker(config.render.blender_settings())
-    renderer = DatasetRenderer(config, root, worker)
+    return DatasetRenderer(config, root, worker), worker
+
+
+def render_root(root: Path, count: int, seed: int, n: int, size: int, samples: int | None, isolate: str | None = None) -> dict:
+    """Render the identities into ``root``; returns cost figures (run by whichever tree is on sys.path)."""
+    renderer, worker = make_renderer(root, size, samples)
     specs = make_specs(count, seed, n, isolate)
     beauty_s, prepare_s, cpu_s = [], [], 0.0
     for index, spec in enumerate(specs):
@@ -87,6 +112,53 @@ def render_root(root: Path, count: int, seed: int, n: int, size: int, samples: i
         "cpu_s_per_identity": cpu_s / frames,
         "identities_timed": frames,
     }
+
+
+def sensitivity(root: Path, args) -> list[tuple[str, float, float]]:
+    """(factor, mean distance, largest distance) per shape component at ±k σ, largest mean first (module docstring)."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from ffn_render.appearance.identity import measure_files
+    from ffn_render.render.job import build_job
+
+    renderer, worker = make_renderer(root, args.size, args.samples)
+    bases = [first_two_frames(neutral_frontal(s, args.n)) for s in make_specs(args.count, args.seed, args.n)]
+    model = renderer._model(bases[0])[0]
+    factors = [(name, k) for k, name in enumerate(model.shape_names)] + [("control: first tail component", len(model.shape_names))]
+    renders: dict[tuple[str, str], list[Path]] = {}  # (base, factor) -> frame paths of +k σ and −k σ
+    base_frames: dict[str, Path] = {}
+
+    def frame(spec) -> Path:
+        return next((root / "image" / "facial" / spec.split / spec.emotion / spec.seq_id).glob("0001.*"))
+
+    with tqdm(total=len(bases) * (1 + 2 * len(factors)), desc="sensitivity", unit="render") as bar:
+        for base in bases:
+            prepared = renderer.prepare(base)
+            model, topology = renderer._model(base)
+            renderer.render(base, prepared)
+            base_frames[base.seq_id] = frame(base)
+            bar.update()
+            for name, k in factors:
+                for sign, tag in ((1, "plus"), (-1, "minus")):
+                    beta = list(base.beta)
+                    beta[k] = sign * args.sensitivity_sigma
+                    moved = dataclasses.replace(base, seq_id=f"{base.seq_id}-{k:03d}-{tag}", beta=tuple(beta))
+                    # the same appearance (painted once): only the shape differs from the base render
+                    renderer.render(moved, build_job(moved, model, topology, prepared.appearance, args.size, args.size))
+                    renders.setdefault((base.seq_id, name), []).append(frame(moved))
+                    bar.update()
+    worker.close()
+    own = {m.name: m.descriptor for m in measure_files(list(base_frames.values()))}
+    rows = []
+    for name, _ in factors:
+        distances = []
+        for seq_id, path in base_frames.items():
+            for moved in measure_files(renders[(seq_id, name)]):
+                if own[str(path)] is not None and moved.descriptor is not None:
+                    distances.append(float(np.linalg.norm(moved.descriptor - own[str(path)])))
+        rows.append((name, float(np.mean(distances)) if distances else float("nan"), max(distances, default=float("nan"))))
+    return sorted(rows, key=lambda row: -row[1] if row[1] == row[1] else 0.0)
 
 
 def baseline_tree(commit: str, into: Path) -> Path:
@@ -146,8 +218,24 @@ def main() -> None:
     parser.add_argument("--sheet", type=Path, default=None, help="also write a contact sheet PNG of the frames")
     parser.add_argument("--sheet-thumb", type=int, default=256, help="contact-sheet thumbnail side")
     parser.add_argument("--sheet-columns", type=int, default=6)
+    parser.add_argument("--sensitivity", action="store_true",
+                        help="descriptor distance per shape component at ±k σ on --count identities (see above)")
+    parser.add_argument("--sensitivity-sigma", type=float, default=2.0, help="k of --sensitivity")
     parser.add_argument("--render-only", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+
+    if args.sensitivity:
+        root = args.keep or Path(tempfile.mkdtemp(prefix="bench-sensitivity-"))
+        try:
+            rows = sensitivity(root, args)
+        finally:
+            if args.keep is None:
+                shutil.rmtree(root, ignore_errors=True)
+        print(f"descriptor distance from the identity's own render, component at ±{args.sensitivity_sigma:g} σ, "
+              f"{args.count} identities, {args.size}², {args.samples or 'default'} samples (mean of both signs; largest)")
+        for name, mean, largest in rows:
+            print(f"  {name:32s} {mean:.3f}  {largest:.3f}")
+        return
 
     if args.render_only is not None:
         print(json.dumps(render_root(args.render_only, args.count, args.seed, args.n, args.size, args.samples, args.isolate)))

@@ -71,6 +71,14 @@ CANDIDATES: dict[str, dict] = {
     "s32": {"quality": "legacy", "samples": 32},
     "s24": {"quality": "legacy", "samples": 24},
     "s12": {"quality": "legacy", "samples": 12},
+    "s8": {"quality": "legacy", "samples": 8},
+    "s16-fast-prefilter": {"quality": "legacy", "samples": 16, "denoiser_prefilter": "fast"},
+    "s16-no-prefilter": {"quality": "legacy", "samples": 16, "denoiser_prefilter": "none"},
+    "s16-balanced": {"quality": "legacy", "samples": 16, "denoiser_quality": "balanced"},
+    "s24-fast-prefilter": {"quality": "legacy", "samples": 24, "denoiser_prefilter": "fast"},
+    "s40": {"quality": "legacy", "samples": 40},
+    "s48-fast-prefilter": {"quality": "legacy", "samples": 48, "denoiser_prefilter": "fast"},
+    "random-walk-skin": {"quality": "legacy", "skin": {"subsurface_method": "random_walk"}},  # the skin before issue 13
     "a16-t0.05": {"samples": 16, "adaptive_sampling": True, "noise_threshold": 0.05, "min_samples": 0},
     "a48-t0.1-m24": {"samples": 48, "adaptive_sampling": True, "noise_threshold": 0.1, "min_samples": 24},
     "a64-t0.05-m16": {"samples": 64, "adaptive_sampling": True, "noise_threshold": 0.05, "min_samples": 16},
@@ -375,6 +383,8 @@ def main() -> None:
     parser.add_argument("--candidates", default=",".join(CANDIDATES),
                         help=f"comma-separated names from: {', '.join(CANDIDATES)} (the baseline '{BASELINE}' is always run)")
     parser.add_argument("--reference-samples", type=int, default=1024)
+    parser.add_argument("--threads", type=int, default=None, help="CPU render threads of the candidates (default: the "
+                        "config's; 1 gives CPU times that other processes on a shared machine do not inflate)")
     parser.add_argument("--cache", default=None, help="keep the reference renders here between runs")
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     parser.add_argument("--cost-only", action="store_true", help="no reference and no quality: time per frame only "
@@ -382,14 +392,15 @@ def main() -> None:
     args = parser.parse_args()
 
     from ffn_render.render import load_config
+    from ffn_render.render.config import QUALITY_LEVELS
 
     names = [BASELINE] + [n for n in args.candidates.split(",") if n and n != BASELINE]
     unknown = [n for n in names if n not in CANDIDATES]
     if unknown:
         parser.error(f"unknown candidate(s) {', '.join(unknown)}")
     shipped = load_config(args.config).render.to_dict()
-    # Sampling keys come from the shipped quality level unless a candidate names its own level.
-    sampling = ("samples", "adaptive_sampling", "noise_threshold", "min_samples")
+    # Sampling and denoiser keys come from the shipped quality level unless a candidate names its own level.
+    sampling = tuple(QUALITY_LEVELS[BASELINE])
     base = {**{k: v for k, v in shipped.items() if k not in sampling}, "width": args.size, "height": args.size,
             "device": args.device, "head_images": False, "flow_vis": False, "occlusion": False, "segmentation": False}
     specs = tuple(make_specs(args.model, args.sequences, args.n, seed=args.seed))
@@ -398,7 +409,8 @@ def main() -> None:
         settings = {}
         for name in names:
             render = {**base, **{k: shipped[k] for k in sampling}} if not CANDIDATES[name].get("quality") else dict(base)
-            settings[name] = {**render, **CANDIDATES[name]}
+            settings[name] = {**render, **CANDIDATES[name], **({} if args.threads is None else {"threads": args.threads})}
+            settings[name]["skin"] = {**base["skin"], **CANDIDATES[name].get("skin", {})}  # a candidate's skin over the config's
         tasks = [Task(name, settings[name], specs, str(workdir / name)) for name in names]
         if args.cost_only:
             report_costs(args, names, settings, dict(zip(names, run_tasks(tasks))))
@@ -418,7 +430,7 @@ def describe(render: dict) -> str:
 
     r = parse_config({"render": render}, source="bench").render
     sampling = f"{r.samples} spp" + (f", adaptive {r.noise_threshold:g}/min {r.min_samples}" if r.adaptive_sampling else "")
-    extras = [f"{r.denoiser}:{r.denoiser_passes}/{r.denoiser_prefilter}", f"bounces {r.max_bounces}/{r.diffuse_bounces}/"
+    extras = [f"{r.denoiser}:{r.denoiser_passes}/{r.denoiser_prefilter}/{r.denoiser_quality}", f"bounces {r.max_bounces}/{r.diffuse_bounces}/"
               f"{r.glossy_bounces}/{r.transmission_bounces}"]
     if not r.light_tree:
         extras.append("no light tree")

@@ -43,6 +43,7 @@ class Material:
     subsurface_scale: float | None = None
     coat_weight: float | None = None
     bump_distance: float = 0.0
+    subsurface_method: str | None = None  # the skin's scattering method (render config SUBSURFACE_METHODS)
 
     def sockets(self) -> dict[str, float]:
         """Principled BSDF input name → value, for the parameters that are set."""
@@ -63,6 +64,7 @@ class RenderSettings:
     denoiser: str
     denoiser_passes: str
     denoiser_prefilter: str
+    denoiser_quality: str
     light_tree: bool
     clamp_direct: float
     clamp_indirect: float

@@ -157,6 +157,8 @@ class HeadScene:
             texture = self._image_node(tree, image)
             tree.links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
             params: Material = getattr(self.settings, name)
+            if params.subsurface_method is not None:
+                bsdf.subsurface_method = params.subsurface_method.upper()
             for socket, value in params.sockets().items():
                 bsdf.inputs[socket].default_value = value
             if name == "skin":
@@ -399,6 +401,7 @@ class HeadScene:
             cycles.denoising_use_gpu = self.device.is_gpu
             cycles.denoising_input_passes = DENOISER_INPUT_PASSES[s.denoiser_passes]
             cycles.denoising_prefilter = s.denoiser_prefilter.upper()
+            cycles.denoising_quality = s.denoiser_quality.upper()
 
     def _render_to(self, path: Path) -> float:
         self.scene.render.filepath = str(path)

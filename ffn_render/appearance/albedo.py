@@ -23,13 +23,13 @@ from ..errors import AppearanceError
 from ..facemodel import FaceModel
 from .anatomy import EYEBALL_REGIONS, HeadAnatomy, head_anatomy
 from .canvas import SurfaceCanvas
-from .colour import linear_to_srgb, srgb_to_linear, to_uint8
+from .colour import REC709_LUMINANCE, linear_to_srgb, srgb_to_linear, to_uint8
 from .config import AppearanceConfig
 from .hair import paint_brows, paint_facial_hair, paint_lid_margins, paint_scalp_hair, smoothstep
 from .noise import fractal_noise_3d, value_noise_3d
 from .seeding import stream
-from .traits import IRIS_COLOURS, N_MONK_TONES, SkinTraits, hex_srgb, sample_traits
-from .uvmap import UVRaster, fill_uncovered, interpolate, rasterize_uv
+from .traits import EAR_COVERING_STYLES, IRIS_COLOURS, N_MONK_TONES, SkinTraits, hex_srgb, sample_traits
+from .uvmap import UVRaster, fill_uncovered, interpolate, rasterize_uv, sample_bilinear, uv_to_pixel
 
 __all__ = ["SkinTraits", "sample_traits", "procedural_albedo", "procedural_textures", "ProceduralTextures"]
 
@@ -101,6 +101,24 @@ def texel_size(model: FaceModel, size: int) -> float:
     return float(np.median(np.sqrt(area_3d[valid] / area_uv[valid]))) if valid.any() else 1e-3
 
 
+def face_skin_luminance(albedo: np.ndarray, model: FaceModel) -> float:
+    """Median linear luminance of an sRGB uint8 albedo over the bare facial skin (face, not eyes, lips or brows' forehead).
+
+    Sampled at the UV centroid of every triangle of the ``face`` region outside the eye regions and lips:
+    the skin a photographer exposes for, whether the albedo was painted or read from a file.
+    """
+    inside = np.zeros(model.n_vertices, dtype=bool)
+    inside[model.regions.get("face", np.arange(model.n_vertices))] = True
+    for name in ("eye_region", "left_eyeball", "right_eyeball", "lips", "mouth_interior"):
+        inside[model.regions.get(name, np.zeros(0, np.int64))] = False
+    faces = np.flatnonzero(inside[np.asarray(model.faces)].all(axis=1))
+    if len(faces) == 0 or model.vt is None:
+        faces = np.arange(len(model.faces))
+    centroids = np.asarray(model.vt)[np.asarray(model.ft)[faces]].mean(axis=1)
+    texels = sample_bilinear(albedo, uv_to_pixel(centroids, albedo.shape[:2])) / 255.0
+    return float(np.median(srgb_to_linear(texels) @ REC709_LUMINANCE))
+
+
 def eyeball_faces(model: FaceModel) -> np.ndarray:
     """Indices of faces whose three vertices all lie on an eyeball."""
     on_eye = np.zeros(model.n_vertices, dtype=bool)
@@ -144,7 +162,7 @@ def procedural_textures(
     points = interpolate(raster, model.faces, model.v_template)
     anatomy = head_anatomy(model)
     canvas = _paint(points, _region_weights(model, raster), anatomy, traits, seed, texel_size(model, size))
-    _paint_moles(canvas, points, _mole_sites(model, traits, seed), seed, anatomy.scale)
+    _paint_moles_and_age_spots(canvas, points, model, traits, seed, anatomy.scale)
     albedo = np.zeros((size, size, 3))
     albedo[raster.covered] = canvas.colour
     material = np.zeros((size, size, 3))
@@ -193,7 +211,7 @@ def _paint(
     paint_facial_hair(canvas, points, hairy_skin, anatomy, traits, stream(seed, "albedo.beard"), texel)
     if "scalp" in regions:  # where hair grows is the hairline's business; ears stay bare unless hair is long
         ears = np.maximum(regions.get("left_ear", zero), regions.get("right_ear", zero))
-        under_hair = hairy_skin if traits.hair_style == "long" else hairy_skin * (1 - ears)
+        under_hair = hairy_skin if traits.hair_style in EAR_COVERING_STYLES else hairy_skin * (1 - ears)
         paint_scalp_hair(canvas, points, under_hair, anatomy, traits, stream(seed, "albedo.scalp"))
     for eye, side in enumerate(EYEBALL_REGIONS):
         if side in regions:
@@ -251,22 +269,30 @@ def _paint_pores(canvas, points, traits: SkinTraits, seed: int, s: float, skin) 
     canvas.roughness -= 0.08 * skin * np.clip(1.0 - np.abs(points[:, 0]) / (0.03 * s), 0.0, 1.0)
 
 
-def _mole_sites(model: FaceModel, traits: SkinTraits, seed: int) -> np.ndarray:
-    """Centres (K, 3) of the person's moles, on the face and neck of the rest head (from vertices, not texels)."""
-    rng = stream(seed, "albedo.moles")
-    candidates = np.concatenate([model.regions.get(name, np.zeros(0, np.int64)) for name in ("face", "neck")])
-    if len(candidates) == 0 or traits.moles == 0:
+def _spot_sites(model: FaceModel, count: int, rng: np.random.Generator, regions: tuple[str, ...]) -> np.ndarray:
+    """Centres (K, 3) of ``count`` spots on the named regions of the rest head (from vertices, not texels)."""
+    candidates = np.concatenate([model.regions.get(name, np.zeros(0, np.int64)) for name in regions])
+    if len(candidates) == 0 or count == 0:
         return np.zeros((0, 3))
-    return model.v_template[rng.choice(candidates, size=traits.moles)]
+    return model.v_template[rng.choice(candidates, size=count)]
 
 
-def _paint_moles(canvas, points, sites: np.ndarray, seed: int, s: float) -> None:
-    rng = stream(seed, "albedo.mole_sizes")
-    for site, radius in zip(sites, rng.uniform(0.0008, 0.0022, len(sites)) * s):
+def _paint_spots(canvas, points, sites: np.ndarray, radii: np.ndarray, alpha: float, tint: np.ndarray, height: float) -> None:
+    """Round spots of the skin's colour × ``tint`` with a soft rim (moles, age spots)."""
+    for site, radius in zip(sites, radii):
         distance = np.linalg.norm(points - site, axis=1)
         near = distance < 2 * radius
-        alpha = 0.85 * smoothstep(radius, 0.6 * radius, distance[near])
-        canvas.paint(near, alpha, canvas.colour[near] * np.array([0.42, 0.3, 0.25]), height=0.5)
+        canvas.paint(near, alpha * smoothstep(radius, 0.6 * radius, distance[near]), canvas.colour[near] * tint, height=height)
+
+
+def _paint_moles_and_age_spots(canvas, points, model: FaceModel, traits: SkinTraits, seed: int, s: float) -> None:
+    """Moles (dark, raised, 1.6-4.4 mm) on the face and neck; flat light-brown age spots (3-8 mm) on the face."""
+    moles = _spot_sites(model, traits.moles, stream(seed, "albedo.moles"), ("face", "neck"))
+    radii = stream(seed, "albedo.mole_sizes").uniform(0.0008, 0.0022, len(moles)) * s
+    _paint_spots(canvas, points, moles, radii, 0.85, np.array([0.42, 0.3, 0.25]), 0.5)
+    rng = stream(seed, "albedo.age_spots")
+    spots = _spot_sites(model, traits.age_spots, rng, ("face",))
+    _paint_spots(canvas, points, spots, rng.uniform(0.0015, 0.004, len(spots)) * s, 0.3, np.array([0.82, 0.68, 0.56]), 0.0)
 
 
 def _paint_freckles(canvas, points, face, anatomy: HeadAnatomy, traits: SkinTraits, seed: int) -> None:
@@ -307,9 +333,19 @@ def _paint_age_lines(canvas, points, face, anatomy: HeadAnatomy, traits: SkinTra
         start = np.array([side * 0.02 * s, anatomy.nose_bottom_y + 0.004 * s])
         end = np.array([side * (anatomy.mouth_half_width + 0.008 * s), anatomy.mouth[1] - 0.012 * s])
         folds = np.maximum(folds, np.exp(-0.5 * (_segment_distance(points[:, :2], start, end) / (0.0018 * s)) ** 2))
+    for side in (-1.0, 1.0):  # marionette lines: from the mouth corners down towards the jaw
+        start = np.array([side * (anatomy.mouth_half_width + 0.002 * s), anatomy.mouth[1] - 0.002 * s])
+        end = np.array([side * (anatomy.mouth_half_width + 0.006 * s), anatomy.mouth[1] - 0.024 * s])
+        folds = np.maximum(folds, age * np.exp(-0.5 * (_segment_distance(points[:, :2], start, end) / (0.0022 * s)) ** 2))
     folds *= points[:, 2] > anatomy.mouth[2] - 0.04 * s
     groove = face * np.clip(lines * age + feet * age + folds * (0.3 + 0.7 * age), 0.0, 1.0)
     canvas.paint(slice(None), 0.35 * groove, canvas.colour * 0.7, height=-1.0)
+    # Hollows under the eyes (tear troughs) shade in with age.
+    hollows = np.zeros(len(points))
+    for eye in anatomy.eyes:
+        centre = eye + s * np.array([-0.002 * np.sign(eye[0]), -0.017, 0.009])
+        hollows = np.maximum(hollows, _gaussian(points, centre, s * np.array([0.011, 0.0035, 0.02])))
+    canvas.paint(slice(None), 0.35 * age * face * hollows, canvas.colour * np.array([0.7, 0.64, 0.68]), height=-0.3)
 
 
 def _segment_distance(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:

@@ -84,7 +84,8 @@ def ffhq_uv_command(in_dir, out_dir, hifi_obj, face_model: FaceModelRef, size: i
               help="With --fit and a FLAME model: its landmark embedding (see `params fit --help`).")
 @click.option("--size", type=click.IntRange(16, 8192), default=1024, show_default=True, help="Output texture side.")
 @click.option("--mean-texture", type=click.Path(dir_okay=False, exists=True),
-              help="Base texture (model layout) for texels seen neither directly nor mirrored; default: mean seen colour.")
+              help="Base texture (model layout) for texels seen neither directly nor mirrored; default: the procedural "
+                   "albedo of seed 0, its colour scaled to the photo's seen skin.")
 @click.option("--no-symmetry", is_flag=True, help="Do not fill hidden texels from their left-right mirror.")
 @click.option("--weights-out", type=click.Path(dir_okay=False), help="Also write the visibility weight map (grey PNG; one photo).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False),

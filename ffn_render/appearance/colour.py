@@ -8,6 +8,7 @@ import numpy as np
 _XYZ_TO_SRGB = np.array(
     [[3.2406, -1.5372, -0.4986], [-0.9689, 1.8758, 0.0415], [0.0557, -0.2040, 1.0570]]
 )
+REC709_LUMINANCE = np.array([0.2126, 0.7152, 0.0722])  # linear RGB → relative luminance (ITU-R BT.709)
 KELVIN_RANGE = (1667.0, 25000.0)  # validity of the Planckian-locus approximation below
 
 

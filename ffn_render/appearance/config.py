@@ -56,6 +56,11 @@ class AppearanceConfig:
     key_temperature_k: Range = (3200.0, 6500.0)
     fill_temperature_k: Range = (4000.0, 9000.0)
     rim_temperature_k: Range = (3000.0, 10000.0)
+    # Exposure for the skin (lighting.skin_exposure): all subject lights × (reference / skin albedo luminance)
+    # ** compensation, within the range; compensation 0 turns it off.
+    skin_exposure_reference: float = 0.4  # linear albedo luminance lit as drawn (about Monk 4)
+    skin_exposure_compensation: float = 0.5
+    skin_exposure_range: Range = (0.7, 4.0)
 
     # Environment (world) light: a uniform coloured ambient term.
     environment: bool = True
@@ -64,7 +69,8 @@ class AppearanceConfig:
     world_saturation: Range = (0.0, 0.4)  # 0 = neutral grey, 1 = the full black-body colour
 
     # Procedural albedo: who is painted. Skin tone on the Monk scale (0 lightest .. 9 darkest), sex, age,
-    # and feature probabilities (facial hair: men only; bald: men, a tenth as often for women).
+    # and feature probabilities (facial hair: men only; bald: men, a tenth as often for women). Prior identities
+    # carry demographics that decide sex, age, tone and hairstyle; skin_tone and age_years still bound them.
     skin_tone: Range = (0.0, 9.0)
     male_probability: float = 0.5
     age_years: Range = (18.0, 80.0)
@@ -91,6 +97,11 @@ class AppearanceConfig:
             raise AppearanceError(f"appearance config: 'skin_tone' must lie within [0, 9], got {list(self.skin_tone)}")
         if not 0.0 <= self.age_years[0] <= self.age_years[1] <= 120.0:
             raise AppearanceError(f"appearance config: 'age_years' must lie within [0, 120], got {list(self.age_years)}")
+        if self.skin_exposure_reference <= 0 or not 0.0 <= self.skin_exposure_compensation <= 1.0 or self.skin_exposure_range[0] <= 0:
+            raise AppearanceError(
+                "appearance config: skin_exposure_reference and skin_exposure_range must be positive, "
+                "skin_exposure_compensation in [0, 1]"
+            )
         if self.head_fraction[0] <= 0 or self.lens_mm[0] <= 0 or self.sensor_width_mm <= 0:
             raise AppearanceError("appearance config: head_fraction, lens_mm and sensor_width_mm must be positive")
 

@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree
 
 from .anatomy import HeadAnatomy
 from .canvas import SurfaceCanvas
-from .colour import srgb_to_linear
+from .colour import REC709_LUMINANCE, srgb_to_linear
 from .noise import value_noise_3d
 from .traits import HAIR_COLOURS, SkinTraits, hex_srgb
 from .uvmap import sample_bilinear
@@ -132,9 +132,17 @@ def hairline_height(traits: SkinTraits, azimuth: np.ndarray, crown: float) -> np
         -0.075,  # nape
     ])
     heights[:3] = np.minimum(heights[:3], 0.85 * crown)  # a receding hairline still leaves the crown covered
-    if traits.hair_style == "long":
-        heights[[3, 4, 5, 6]] = (-0.03, -0.06, -0.10, -0.13)  # over the ears, down the sides and back of the neck
+    if traits.hair_style in _HANGING_HAIR:
+        heights[[3, 4, 5, 6]] = _HANGING_HAIR[traits.hair_style]
+    elif traits.hair_style == "afro":  # a low, rounded hairline without temple corners, thick over the ears
+        heights[:3] = (front - 0.05 * crown, front - 0.05 * crown, crown * 0.33)
+        heights[[3, 4, 5]] = (-0.01, -0.01, -0.03)
     return np.interp(np.abs(azimuth), _AZIMUTH_KNOTS, heights)
+
+
+# Lower edge (m above the eyes) at the sideburn, above and behind the ear and at the nape of hair that hangs:
+# long hair over the ears and down the neck, a bob ending at the jaw.
+_HANGING_HAIR = {"long": (-0.03, -0.06, -0.10, -0.13), "bob": (-0.03, -0.065, -0.075, -0.08)}
 
 
 def _crown_angle(points: np.ndarray, anatomy: HeadAnatomy) -> np.ndarray:
@@ -169,9 +177,16 @@ def paint_scalp_hair(
     azimuth = np.arctan2(rel[:, 0], rel[:, 2])
     crown = _crown_angle(p, anatomy)
     ring = np.column_stack([np.cos(azimuth), np.sin(azimuth)]) * np.sin(crown)[:, None] * 0.1
-    strand_coords = np.column_stack([ring, 0.1 * crown * 0.06])
-    strands = value_noise_3d(strand_coords, 2600 / s, rng) + 0.5 * value_noise_3d(strand_coords, 900 / s, rng)
-    clumps = value_noise_3d(np.column_stack([ring, 0.1 * crown * 0.2]), 300 / s, rng)
+    if traits.hair_texture == "coiled":  # tight coils: no strand direction, a fine pebbly surface in small clumps
+        strand_coords = p
+        strands = value_noise_3d(p, 1600 / s, rng) + 0.5 * value_noise_3d(p, 600 / s, rng)
+        clumps = value_noise_3d(p, 250 / s, rng)
+    else:
+        strand_coords = np.column_stack([ring, 0.1 * crown * 0.06])
+        if traits.hair_texture == "wavy":  # strands bend back and forth away from the crown
+            strand_coords[:, :2] += 0.004 * np.sin(crown * 40.0)[:, None] * ring[:, ::-1]
+        strands = value_noise_3d(strand_coords, 2600 / s, rng) + 0.5 * value_noise_3d(strand_coords, 900 / s, rng)
+        clumps = value_noise_3d(np.column_stack([ring, 0.1 * crown * 0.2]), 300 / s, rng)
     base = hair_shade(traits)
     grey = srgb_to_linear(hex_srgb(GREY_HAIR_SRGB))
     grey_share = np.clip(traits.grey + 0.35 * value_noise_3d(strand_coords, 1800 / s, rng), 0.0, 1.0)
@@ -198,13 +213,15 @@ def _brow_frame(points: np.ndarray, eye: np.ndarray, s: float) -> np.ndarray:
 
 def brow_strokes(traits: SkinTraits, rng: np.random.Generator) -> Strokes:
     """Hairs of one brow in its frame (outward, up; metres at FLAME scale from the eye centre)."""
-    start = -0.5 * traits.brow_length + 0.004  # the head of the brow sits a little inside the eye's inner corner
+    # The head of the brow sits a little inside the eye's inner corner, nearer the nose for some people.
+    start = -0.5 * traits.brow_length + 0.004 - traits.brow_gap
     area = traits.brow_length * traits.brow_thickness * 0.6
     count = int(traits.brow_density * area * 8e6)  # up to 8 hairs per mm²: brows read as a solid shape from afar
     t = rng.random(count) ** 0.85  # a little denser towards the head of the brow
     thickness = traits.brow_thickness * (1.0 - 0.7 * t)
     rise = np.sin(np.pi * np.clip(t / (2 * traits.brow_peak), 0.0, 1.0))
-    arch = traits.brow_arch * rise - 0.004 * np.clip(t - traits.brow_peak, 0.0, 1.0)
+    # The arch, the fall of the tail after the peak, and the slant of the whole brow (tail up or down).
+    arch = traits.brow_arch * rise - 0.004 * np.clip(t - traits.brow_peak, 0.0, 1.0) + traits.brow_tilt * t
     roots = np.column_stack([start + traits.brow_length * t, traits.brow_height + arch + thickness * rng.random(count) ** 1.3])
     # Hairs stand up at the head of the brow, lie outward along its body and point down at the tail.
     angles = np.interp(t, [0.0, 0.15, 0.5, 1.0], np.radians([80.0, 40.0, 12.0, -15.0])) + rng.normal(0, np.radians(10), count)
@@ -218,7 +235,7 @@ def paint_brows(
 ) -> None:
     s = anatomy.scale
     strokes = brow_strokes(traits, rng)
-    lo, hi = np.array([-0.04, 0.0]), np.array([0.045, 0.04])
+    lo, hi = np.array([-0.04, 0.0]), np.array([0.045, 0.05])  # room for a high, arched, slanting brow
     for eye in anatomy.eyes:
         local = _brow_frame(points, eye, s)
         near = (skin > 0.5) & np.all((local > lo) & (local < hi), axis=1) & (points[:, 2] > eye[2] - 0.01 * s)
@@ -226,7 +243,11 @@ def paint_brows(
         if len(index) == 0:
             continue
         cover, lightness, grey = stroke_layer(local[index], strokes, lo, hi, texel / s)
-        colour = stroke_colours(traits, 0.8 * lightness, 0.3 * grey)  # darker than the scalp, and greying later
+        # Brows are darker than the scalp hair and greying later; fair brows on tanned or dark skin still read
+        # darker than the skin beneath them (at most half its luminance), as brows do.
+        skin_luminance = float(np.median(canvas.colour[index] @ REC709_LUMINANCE))
+        shade = min(0.8, 0.5 * skin_luminance / max(float(hair_shade(traits) @ REC709_LUMINANCE), 1e-6))
+        colour = stroke_colours(traits, shade * lightness, 0.3 * grey)
         canvas.paint(index, cover * skin[index], colour, roughness=HAIR_ROUGHNESS, specular=HAIR_SPECULAR, height=0.5)
 
 

@@ -5,6 +5,12 @@ measured with Cycles (bpy 5.0.1): on the axis of an AREA light of power P
 (W) at distance d the irradiance is P / (π d²), and a white diffuse surface
 renders as E / π under the Standard view transform; a POINT light gives
 P / (4π d²). Exposure therefore does not depend on the drawn distance.
+
+Like a portrait photographer, the lighting is exposed for the skin: every
+light on the subject (key, fill, rim, ambient) is scaled by one factor that
+grows as the skin's albedo falls (:func:`skin_exposure`), so a face of any
+Monk tone renders with usable levels while the lighting ratios — the look —
+stay as drawn. The backdrop is emissive and does not follow.
 """
 
 from __future__ import annotations
@@ -43,6 +49,18 @@ def area_power_for_irradiance(irradiance: float, distance: float) -> float:
     return float(irradiance * np.pi * distance**2)
 
 
+def skin_exposure(skin_luminance: float, config: AppearanceConfig) -> float:
+    """Factor on all subject lights for a skin of linear albedo luminance ``skin_luminance``.
+
+    ``(reference / luminance) ** compensation``, clipped to ``config.skin_exposure_range``: with the default
+    compensation 0.5 a skin 4× darker than the reference gets one stop more light, not two, so dark skin
+    still renders darker than light skin, as in a well-exposed photograph.
+    """
+    luminance = max(float(skin_luminance), 1e-4)
+    factor = (config.skin_exposure_reference / luminance) ** config.skin_exposure_compensation
+    return float(np.clip(factor, *config.skin_exposure_range))
+
+
 def _direction(azimuth: float, elevation: float, camera_yaw: float) -> np.ndarray:
     """Unit vector from the head towards a light, azimuth measured from the camera's side of the head."""
     a = camera_yaw + azimuth
@@ -50,13 +68,13 @@ def _direction(azimuth: float, elevation: float, camera_yaw: float) -> np.ndarra
 
 
 def sample_lights(
-    rng: np.random.Generator, camera: CameraSpec, target: np.ndarray, config: AppearanceConfig
+    rng: np.random.Generator, camera: CameraSpec, target: np.ndarray, config: AppearanceConfig, exposure: float = 1.0
 ) -> list[LightSpec]:
-    """Key light on a random side of the camera, fill on the other, rim behind the head."""
+    """Key light on a random side of the camera, fill on the other, rim behind the head; powers × ``exposure``."""
     to_camera = np.asarray(camera.location) - target
     camera_yaw = float(np.arctan2(to_camera[0], to_camera[2]))
     key_side = 1.0 if rng.random() < 0.5 else -1.0
-    key_irradiance = rng.uniform(*config.key_irradiance)
+    key_irradiance = rng.uniform(*config.key_irradiance) * exposure
     plan = (
         ("key", key_side, config.key_azimuth_deg, config.key_elevation_deg, 1.0, config.key_temperature_k),
         ("fill", -key_side, config.fill_azimuth_deg, config.fill_elevation_deg,
@@ -86,11 +104,13 @@ def sample_lights(
     return lights
 
 
-def sample_world(rng: np.random.Generator, config: AppearanceConfig) -> tuple[tuple[float, float, float], float]:
-    """Ambient world colour (linear RGB) and strength; strength 0 when the environment is off."""
+def sample_world(
+    rng: np.random.Generator, config: AppearanceConfig, exposure: float = 1.0
+) -> tuple[tuple[float, float, float], float]:
+    """Ambient world colour (linear RGB) and strength (× ``exposure``); strength 0 when the environment is off."""
     temperature = rng.uniform(*config.world_temperature_k)
     saturation = rng.uniform(*config.world_saturation)
-    strength = rng.uniform(*config.world_strength)
+    strength = rng.uniform(*config.world_strength) * exposure
     colour = (1 - saturation) + saturation * kelvin_to_linear_rgb(temperature)
     if not config.environment:
         strength = 0.0

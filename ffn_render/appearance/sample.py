@@ -8,14 +8,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..facemodel import FaceModel
-from .albedo import SkinTraits, eye_layout_overlaps, eyeball_faces, procedural_eye_texture, procedural_textures
+from .albedo import (
+    SkinTraits, eye_layout_overlaps, eyeball_faces, face_skin_luminance, procedural_eye_texture, procedural_textures,
+)
 from .background import list_images, load_background, procedural_background
 from ..camera import CameraSpec
 from .camera import head_frame, sample_camera
 from .config import AppearanceConfig
-from .lighting import LightSpec, sample_lights, sample_world
+from .lighting import LightSpec, sample_lights, sample_world, skin_exposure
 from .seeding import stream
 from .textures import read_texture
+from .traits import Demographics, sample_traits
 
 NEUTRAL_MATERIAL = 128  # a material map value meaning 1× the material's roughness and specular, no bump
 
@@ -28,6 +31,7 @@ class Appearance:
     camera: CameraSpec
     target: tuple[float, float, float]  # the camera's aim point (world)
     lights: list[LightSpec]
+    exposure: float  # factor on every subject light, exposing for this skin (lighting.skin_exposure)
     world_color_rgb: tuple[float, float, float]
     world_strength: float
     albedo: np.ndarray  # uint8 (S, S, 3), sRGB, in the model's UV layout
@@ -46,6 +50,7 @@ class Appearance:
             "camera": self.camera.to_json(),
             "target": list(self.target),
             "lights": [light.to_json() for light in self.lights],
+            "exposure": self.exposure,
             "world_color_rgb": list(self.world_color_rgb),
             "world_strength": self.world_strength,
             "texture": self.texture_source,
@@ -64,18 +69,19 @@ def sample_appearance(
     config: AppearanceConfig | None = None,
     texture: str | os.PathLike | None = None,
     background: str | os.PathLike | None = None,
+    demographics: Demographics | None = None,
 ) -> Appearance:
     """Draw a sequence's appearance; the same seed, model and config always give the same result.
 
     ``texture`` / ``background`` name files to use instead of drawing: a
     texture file beats ``config.textures_dir``, which beats the procedural
     albedo; likewise for backgrounds and ``config.backgrounds_dir``.
+    ``demographics`` (the identity's sex, age, ancestry and tone from the
+    prior) makes the painted person agree with the shape; without it the
+    seed draws them.
     """
     config = config or AppearanceConfig()
     camera, aim = sample_camera(stream(seed, "camera"), head_frame(model), config)
-    light_rng = stream(seed, "lights")
-    lights = sample_lights(light_rng, camera, aim, config)
-    world_colour, world_strength = sample_world(light_rng, config)
     background_distance = float(stream(seed, "background.distance").uniform(*config.background_distance_m))
 
     traits = None
@@ -94,9 +100,15 @@ def sample_appearance(
         material = np.full_like(albedo, NEUTRAL_MATERIAL)  # the material's own settings, no bump
         texture_source = str(texture)
     else:
-        painted = procedural_textures(model, seed, config.texture_size, config, faces=skin_faces)
-        albedo, material, traits = painted.albedo, painted.material, painted.traits
+        traits = sample_traits(seed, config, demographics)
+        painted = procedural_textures(model, seed, config.texture_size, config, faces=skin_faces, traits=traits)
+        albedo, material = painted.albedo, painted.material
         texture_source = "procedural"
+
+    exposure = skin_exposure(face_skin_luminance(albedo, model), config)
+    light_rng = stream(seed, "lights")
+    lights = sample_lights(light_rng, camera, aim, config, exposure)
+    world_colour, world_strength = sample_world(light_rng, config, exposure)
 
     if background is None and config.backgrounds_dir:
         candidates = list_images(config.backgrounds_dir, only_images=True)
@@ -113,6 +125,7 @@ def sample_appearance(
         camera=camera,
         target=tuple(float(v) for v in aim),  # type: ignore[arg-type]
         lights=lights,
+        exposure=exposure,
         world_color_rgb=world_colour,
         world_strength=world_strength,
         albedo=albedo,

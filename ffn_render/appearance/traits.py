@@ -2,12 +2,18 @@
 
 Drawn from the sequence seed with probabilities that keep combinations
 plausible: facial hair mostly on men, greying and age lines with age,
-darker hair and eyes more often on darker skin, hairstyles by sex.
+darker hair and eyes more often on darker skin, hairstyles by sex. When the
+identity's demographics are known (sex, age, ancestry, Monk tone and
+hairstyle drawn by the shape prior), the painted person takes them as they
+are and draws the rest from the ancestry's own tables (hair colour and
+texture, eye colour, undertone, brows, beard growth, freckles), so the
+painted face and the shaped face are the same person.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -37,16 +43,95 @@ IRIS_COLOURS = {  # sRGB, weight on light skin, weight on dark skin
     "blue": ("#4670a0", 0.16, 0.0),
     "light_blue": ("#7b9cc2", 0.06, 0.0),
 }
-# Probability of each hairstyle by sex (female, male); "long" covers the ears and the sides of the neck.
+# Probability of each hairstyle by sex (female, male) when no demographics name one; "long" covers the ears and
+# the sides of the neck, "bob" ends at the jaw, "afro" is a full rounded volume, "bun" is pulled back tight.
 HAIR_STYLES = {
     "bald": (0.01, 0.14),
     "shaved": (0.03, 0.12),
     "receding": (0.03, 0.20),
-    "short": (0.23, 0.46),
-    "long": (0.70, 0.08),
+    "short": (0.20, 0.44),
+    "long": (0.40, 0.06),
+    "bob": (0.18, 0.01),
+    "afro": (0.05, 0.02),
+    "bun": (0.10, 0.01),
+}
+# Hairstyles whose hair covers the ears.
+EAR_COVERING_STYLES = ("long", "bob", "afro")
+HAIR_TEXTURES = ("straight", "wavy", "coiled")
+
+
+@dataclass(frozen=True)
+class AncestryLooks:
+    """What an ancestry group changes in the painted person (broad population tendencies, never rules)."""
+
+    hair: dict[str, float]  # hair colour weights (HAIR_COLOURS names)
+    iris: dict[str, float]  # eye colour weights (IRIS_COLOURS names)
+    texture: dict[str, float]  # hair texture weights (HAIR_TEXTURES)
+    undertone: tuple[float, float]  # range on the olive (−1) .. pink (+1) axis
+    brow_density: tuple[float, float]
+    brow_thickness: float  # factor on the sex's brow thickness range
+    brow_arch: float  # factor on the sex's arch range (East Asian brows are straighter)
+    beard_probability: float  # factor on facial_hair_probability
+    beard_density: tuple[float, float]
+    freckles: float  # factor on freckles_probability
+
+
+_DARK_HAIR = {"black": 0.7, "dark_brown": 0.28, "brown": 0.02}
+_DARK_EYES = {"dark_brown": 0.8, "brown": 0.2}
+ANCESTRY_LOOKS = {
+    "european": AncestryLooks(
+        hair={"black": 0.05, "dark_brown": 0.25, "brown": 0.24, "light_brown": 0.13, "auburn": 0.06, "red": 0.04,
+              "dark_blonde": 0.12, "blonde": 0.08, "platinum": 0.03},
+        iris={"dark_brown": 0.08, "brown": 0.2, "hazel": 0.14, "amber": 0.03, "green": 0.13, "grey": 0.1, "blue": 0.24,
+              "light_blue": 0.08},
+        texture={"straight": 0.55, "wavy": 0.4, "coiled": 0.05}, undertone=(-0.4, 1.0), brow_density=(0.4, 1.0),
+        brow_thickness=1.0, brow_arch=1.0, beard_probability=1.0, beard_density=(0.5, 1.0), freckles=1.6,
+    ),
+    "african": AncestryLooks(
+        hair={"black": 0.85, "dark_brown": 0.15}, iris={"dark_brown": 0.9, "brown": 0.1},
+        texture={"coiled": 0.9, "wavy": 0.1}, undertone=(-0.6, 0.5), brow_density=(0.5, 1.0),
+        brow_thickness=1.0, brow_arch=1.1, beard_probability=1.0, beard_density=(0.4, 0.9), freckles=0.1,
+    ),
+    "east_asian": AncestryLooks(
+        hair={"black": 0.75, "dark_brown": 0.25}, iris=_DARK_EYES, texture={"straight": 0.9, "wavy": 0.1},
+        undertone=(-1.0, 0.3), brow_density=(0.3, 0.8), brow_thickness=0.85, brow_arch=0.5,
+        beard_probability=0.5, beard_density=(0.25, 0.6), freckles=0.5,
+    ),
+    "southeast_asian": AncestryLooks(
+        hair=_DARK_HAIR, iris=_DARK_EYES, texture={"straight": 0.75, "wavy": 0.25}, undertone=(-1.0, 0.2),
+        brow_density=(0.35, 0.85), brow_thickness=0.9, brow_arch=0.7, beard_probability=0.55,
+        beard_density=(0.25, 0.65), freckles=0.3,
+    ),
+    "south_asian": AncestryLooks(
+        hair=_DARK_HAIR, iris={"dark_brown": 0.7, "brown": 0.24, "hazel": 0.05, "green": 0.01},
+        texture={"straight": 0.5, "wavy": 0.45, "coiled": 0.05}, undertone=(-0.9, 0.4), brow_density=(0.6, 1.0),
+        brow_thickness=1.2, brow_arch=1.0, beard_probability=1.2, beard_density=(0.6, 1.0), freckles=0.2,
+    ),
+    "middle_eastern": AncestryLooks(
+        hair={"black": 0.45, "dark_brown": 0.38, "brown": 0.13, "light_brown": 0.04},
+        iris={"dark_brown": 0.5, "brown": 0.28, "hazel": 0.12, "green": 0.06, "grey": 0.02, "blue": 0.02},
+        texture={"straight": 0.35, "wavy": 0.55, "coiled": 0.1}, undertone=(-0.9, 0.5), brow_density=(0.6, 1.0),
+        brow_thickness=1.25, brow_arch=1.0, beard_probability=1.3, beard_density=(0.65, 1.0), freckles=0.4,
+    ),
+    "latin_american": AncestryLooks(
+        hair={"black": 0.4, "dark_brown": 0.35, "brown": 0.15, "light_brown": 0.05, "dark_blonde": 0.05},
+        iris={"dark_brown": 0.55, "brown": 0.27, "hazel": 0.1, "green": 0.04, "blue": 0.04},
+        texture={"straight": 0.45, "wavy": 0.45, "coiled": 0.1}, undertone=(-0.8, 0.7), brow_density=(0.45, 1.0),
+        brow_thickness=1.05, brow_arch=1.0, beard_probability=1.0, beard_density=(0.45, 1.0), freckles=0.6,
+    ),
 }
 # Facial hair styles for men who have any (women have none).
 FACIAL_HAIR_STYLES = {"stubble": 0.35, "moustache": 0.1, "goatee": 0.15, "beard": 0.4}
+
+
+class Demographics(Protocol):
+    """Who the prior drew (``ffn_render.params.demographics.Demographics``; read by attribute, so no import)."""
+
+    male: bool
+    age: float
+    ancestry: str
+    tone: float
+    hair_style: str
 
 
 @dataclass(frozen=True)
@@ -61,6 +146,8 @@ class SkinTraits:
     hair: str  # colour name (HAIR_COLOURS)
     grey: float  # share of grey hairs, 0..1
     hair_style: str  # HAIR_STYLES
+    hair_texture: str  # HAIR_TEXTURES
+    ancestry: str | None  # a key of ANCESTRY_LOOKS when the demographics named one
     hairline: float  # front hairline height above the eyes, as a share of the eye-to-crown height
     recession: float  # extra temple recession (share of the eye-to-crown height): an M-shaped hairline
     sideburn: float  # how far the sideburns reach below eye level (m)
@@ -71,6 +158,8 @@ class SkinTraits:
     brow_peak: float  # where along the brow the arch peaks, 0 (inner) .. 1 (tail)
     brow_thickness: float  # at the inner end (m)
     brow_length: float  # (m)
+    brow_tilt: float  # rise of the tail end over the head of the brow (m; negative: a drooping brow)
+    brow_gap: float  # how much nearer the nose the brow starts than usual (m; negative: farther)
     brow_density: float  # 0..1
     lash_strength: float  # darkening of the lid margins, 0..1
     iris: str  # colour name (IRIS_COLOURS)
@@ -81,6 +170,7 @@ class SkinTraits:
     lip_redness: float  # 0..1
     freckles: float  # density, 0 = none
     moles: int
+    age_spots: int  # flat light-brown spots (solar lentigines), from about 40, fewer on darker skin
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -102,52 +192,94 @@ def _by_tone(table: dict[str, tuple[str, float, float]], tone: float) -> dict[st
     return {name: (1 - dark) * light_w + dark * dark_w for name, (_, light_w, dark_w) in table.items()}
 
 
-def sample_traits(seed: int, config: AppearanceConfig | None = None) -> SkinTraits:
-    """Draw one painted person for ``seed``."""
+def _seed_looks(tone: float) -> AncestryLooks:
+    """Looks without an ancestry: hair and eye colour from the skin tone, everything else as wide as people are."""
+    return AncestryLooks(
+        hair=_by_tone(HAIR_COLOURS, tone), iris=_by_tone(IRIS_COLOURS, tone),
+        texture={"straight": 0.5, "wavy": 0.35, "coiled": 0.15 + 0.6 * float(np.clip((tone - 5.0) / 3.0, 0.0, 1.0))},
+        undertone=(-1.0, 1.0), brow_density=(0.45, 1.0), brow_thickness=1.0, brow_arch=1.0, beard_probability=1.0,
+        beard_density=(0.45, 1.0), freckles=1.2 - tone / 9,
+    )
+
+
+def _tone_plausibility(table: dict[str, tuple[str, float, float]], tone: float) -> dict[str, float]:
+    """Per colour, how much more (or less) often it goes with this skin tone than with light skin (1 up to Monk 3)."""
+    by_tone = _by_tone(table, tone)
+    return {name: by_tone[name] / light_w for name, (_, light_w, _) in table.items()}
+
+
+def _ancestry_looks(ancestry: str, tone: float) -> AncestryLooks:
+    """The ancestry's looks, hair and eye colours also kept plausible for the skin tone (a config may narrow it)."""
+    looks = ANCESTRY_LOOKS[ancestry]
+    hair, iris = _tone_plausibility(HAIR_COLOURS, tone), _tone_plausibility(IRIS_COLOURS, tone)
+    return replace(
+        looks,
+        hair={name: w * hair[name] for name, w in looks.hair.items()},
+        iris={name: w * iris[name] for name, w in looks.iris.items()},
+    )
+
+
+def sample_traits(seed: int, config: AppearanceConfig | None = None, demographics: Demographics | None = None) -> SkinTraits:
+    """Draw one painted person for ``seed``; sex, age, tone, ancestry and hairstyle from ``demographics`` when given."""
     config = config or AppearanceConfig()
     rng = stream(seed, "albedo.traits")
     male = bool(rng.random() < config.male_probability)
     age = float(rng.uniform(*config.age_years))
     tone = float(rng.uniform(*config.skin_tone))
+    if demographics is not None:  # the config's ranges still bound the person (e.g. a dataset of one skin tone)
+        male = bool(demographics.male)
+        age = float(np.clip(demographics.age, *config.age_years))
+        tone = float(np.clip(demographics.tone, *config.skin_tone))
+    ancestry = demographics.ancestry if demographics is not None and demographics.ancestry in ANCESTRY_LOOKS else None
+    looks = _ancestry_looks(ancestry, tone) if ancestry else _seed_looks(tone)
     sex = int(male)
     styles = {name: p[sex] for name, p in HAIR_STYLES.items()}
     styles["bald"] *= config.bald_probability / 0.1 * min(1.0, 0.3 + age / 60.0)  # balding rises with age
     styles["receding"] *= min(1.0, 0.3 + age / 50.0)
     style = _choose(rng, styles)
+    if demographics is not None and demographics.hair_style in HAIR_STYLES:
+        style = demographics.hair_style
     facial = "none"
-    if male and rng.random() < config.facial_hair_probability:
+    if male and rng.random() < config.facial_hair_probability * looks.beard_probability:
         facial = _choose(rng, FACIAL_HAIR_STYLES)
     grey = float(np.clip((age - 38.0) / 40.0 + rng.normal(0.0, 0.08), 0.0, 1.0))
-    iris = _choose(rng, _by_tone(IRIS_COLOURS, tone))
+    iris = _choose(rng, looks.iris)
+    arch = (0.0, 0.006) if male else (0.002, 0.010)
+    thickness = (0.005, 0.013) if male else (0.003, 0.009)
     return SkinTraits(
         male=male,
         age=age,
         tone=tone,
-        undertone=float(rng.uniform(-1.0, 1.0)),
+        undertone=float(rng.uniform(*looks.undertone)),
         blush=float(rng.uniform(0.0, 1.0)),
-        hair=_choose(rng, _by_tone(HAIR_COLOURS, tone)),
+        hair=_choose(rng, looks.hair),
         grey=grey,
         hair_style=style,
+        hair_texture="coiled" if style == "afro" else _choose(rng, looks.texture),
+        ancestry=ancestry,
         hairline=float(rng.uniform(0.5, 0.64)),
         recession=float(rng.uniform(0.0, 0.1) + (rng.uniform(0.08, 0.25) if style == "receding" else 0.0)),
         sideburn=float(rng.uniform(0.0, 0.03) if male else rng.uniform(-0.01, 0.01)),
         facial_hair=facial,
-        beard_density=float(rng.uniform(0.45, 1.0)),
-        brow_height=float(rng.uniform(0.009, 0.014)),
-        brow_arch=float(rng.uniform(0.001, 0.005) if male else rng.uniform(0.003, 0.008)),
-        brow_peak=float(rng.uniform(0.5, 0.75)),
-        brow_thickness=float(rng.uniform(0.006, 0.011) if male else rng.uniform(0.0035, 0.008)),
-        brow_length=float(rng.uniform(0.042, 0.055)),
-        brow_density=float(rng.uniform(0.45, 1.0)),
+        beard_density=float(rng.uniform(*looks.beard_density)),
+        brow_height=float(rng.uniform(0.008, 0.016)),
+        brow_arch=float(rng.uniform(*arch) * looks.brow_arch),
+        brow_peak=float(rng.uniform(0.45, 0.8)),
+        brow_thickness=float(rng.uniform(*thickness) * looks.brow_thickness),
+        brow_length=float(rng.uniform(0.038, 0.058)),
+        brow_density=float(rng.uniform(*looks.brow_density)),
+        brow_tilt=float(rng.normal(0.0, 0.002)),
+        brow_gap=float(rng.uniform(-0.003, 0.004)),
         lash_strength=float(rng.uniform(0.5, 0.9) if male else rng.uniform(0.7, 1.0)),
         iris=iris,
-        iris_inner=iris if rng.random() < 0.6 else _choose(rng, _by_tone(IRIS_COLOURS, tone)),
+        iris_inner=iris if rng.random() < 0.6 else _choose(rng, looks.iris),
         limbal_ring=float(rng.uniform(0.2, 0.9) * (1.2 - age / 100.0)),
         pupil_fraction=float(rng.uniform(0.28, 0.42)),
         lip_darkness=float(rng.uniform(0.0, 1.0)),
         lip_redness=float(rng.uniform(0.0, 1.0)),
-        freckles=float(rng.uniform(0.3, 1.0)) if rng.random() < config.freckles_probability * (1.2 - tone / 9) else 0.0,
+        freckles=float(rng.uniform(0.3, 1.0)) if rng.random() < config.freckles_probability * looks.freckles else 0.0,
         moles=int(rng.poisson(2.0 + age / 25.0)),
+        age_spots=int(rng.poisson(10.0 * np.clip((age - 40.0) / 35.0, 0.0, 1.0) * (1.0 - tone / 12.0))),
     )
 
 

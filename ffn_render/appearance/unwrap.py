@@ -8,8 +8,14 @@ it is *seen* when nothing nearer lies along the ray through its projection
 the camera; the colour is sampled bilinearly and weighted by how squarely
 the surface faces the camera. Texels seen badly or not at all are filled
 from their left–right mirror texel (x → −x on the unposed identity mesh)
-when that one was seen, and finally from a mean texture (a given map, or
-the mean colour of the seen skin).
+when that one was seen, and finally from a base albedo: a given map, or
+the appearance stage's procedural albedo, its colour scaled per channel to
+the photo's seen facial skin (the photo's light and white balance are baked
+into what was seen, so an unscaled base would show as a patch). Seams
+between the three are blended: each weight map is feathered in texture
+space (it only ever falls off towards its edge, over about ``FEATHER`` of
+the texture side), so an occlusion edge — the far cheek behind the nose — fades
+instead of cutting.
 """
 
 from __future__ import annotations
@@ -37,14 +43,19 @@ FACING_RAMP = 0.35
 # Relative depth slack of the visibility test (the texel and the first hit are the same point up to rounding).
 DEPTH_TOLERANCE = 1e-6
 
+# Width (Gaussian σ, as a fraction of the texture side) over which seen and mirrored colour fade into what is below.
+FEATHER = 1.0 / 128
+# Seen facial texels at least this well seen set the base albedo's colour scale.
+TONE_WEIGHT = 0.5
+
 SEEN, MIRRORED, MEAN = 1, 2, 3  # codes of UnwrapResult.source
 
 
 @dataclass(frozen=True)
 class UnwrapResult:
     texture: np.ndarray  # uint8 (S, S, 3)
-    weight: np.ndarray  # float (S, S): confidence of the directly seen colour, 0..1
-    mirror_weight: np.ndarray  # float (S, S): confidence of the mirror texel's seen colour, 0..1
+    weight: np.ndarray  # float (S, S): blend weight of the directly seen colour (facing, feathered), 0..1
+    mirror_weight: np.ndarray  # float (S, S): blend weight of the mirror texel's seen colour (feathered), 0..1
     source: np.ndarray  # uint8 (S, S): 0 uncovered, SEEN, MIRRORED or MEAN (where the colour mostly came from)
 
     def fraction(self, code: int) -> float:
@@ -211,6 +222,36 @@ def _mirror_uv(model: FaceModel, rest: np.ndarray, raster: UVRaster) -> tuple[np
     return uv, distance <= limit
 
 
+def _feather(weight: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """Per covered texel, min(weight, 2·blur − 1) with blur the weight's Gaussian blur over the covered texels:
+    a step from 1 to 0 becomes a ramp that reaches 0 at the step (blur = ½ there); insides keep their weight."""
+    from scipy import ndimage
+
+    sigma = FEATHER * covered.shape[0]
+    image = np.zeros(covered.shape)
+    image[covered] = weight
+    # Normalised by the blurred coverage, so an island's outline (next to uncovered texels) is no edge.
+    blurred = ndimage.gaussian_filter(image, sigma) / np.maximum(ndimage.gaussian_filter(covered.astype(float), sigma), 1e-6)
+    return np.minimum(weight, np.clip(2.0 * blurred[covered] - 1.0, 0.0, 1.0))
+
+
+def _toned_base(model: FaceModel, raster: UVRaster, colour: np.ndarray, weight: np.ndarray, seed: int, size: int) -> np.ndarray:
+    """The procedural albedo of ``seed`` per covered texel, scaled per channel so that its mean over the
+    well-seen facial skin is the photo's there (over every seen texel when no facial one was seen well)."""
+    from .albedo import procedural_albedo
+
+    base = procedural_albedo(model, seed, size).astype(np.float64)[raster.covered]
+    skin = np.zeros(model.n_vertices)
+    skin[model.regions.get("face", np.arange(model.n_vertices))] = 1.0
+    for name in ("lips", "left_eyeball", "right_eyeball", "mouth_interior"):
+        skin[model.regions.get(name, np.zeros(0, np.int64))] = 0.0
+    tone = (interpolate(raster, model.faces, skin) > 0.99) & (weight >= TONE_WEIGHT)
+    if not tone.any():
+        tone = weight > 0
+    gain = colour[tone].mean(axis=0) / np.maximum(base[tone].mean(axis=0), 1.0)
+    return base * gain
+
+
 def unwrap_photo(
     photo: np.ndarray,
     model: FaceModel,
@@ -221,8 +262,10 @@ def unwrap_photo(
     size: int = 1024,
     mean_texture: np.ndarray | None = None,
     symmetry: bool = True,
+    base_seed: int = 0,
 ) -> UnwrapResult:
-    """Unwrap ``photo`` (uint8 (H, W, 3), matching ``camera``'s size) into the model's UV layout."""
+    """Unwrap ``photo`` (uint8 (H, W, 3), matching ``camera``'s size) into the model's UV layout; the base
+    under unseen texels is ``mean_texture``, else the procedural albedo of ``base_seed`` toned to the photo."""
     if model.vt is None or model.ft is None:
         raise AppearanceError(f"{model.name}: face model has no UV layout (vt/ft) to unwrap into")
     photo = np.asarray(photo)
@@ -246,15 +289,19 @@ def unwrap_photo(
         seen_image = fill_uncovered(seen_image, covered)
         looked_up = sample_bilinear(seen_image, uv_to_pixel(mirror_uv, size))
         fill, fill_weight = looked_up[:, :3], np.where(found, looked_up[:, 3], 0.0)
+    # Where each texel's colour comes from is decided on the raw weights (seen is seen); colours blend on the feathered.
+    poorly_seen = weight < 0.5
+    source[poorly_seen] = np.where(fill_weight[poorly_seen] >= 0.5, MIRRORED, MEAN)
+    weight = _feather(weight, covered)
+    fill_weight = _feather(fill_weight, covered)
     if mean_texture is not None:
         texel_uv = interpolate(raster, model.ft, model.vt)
         mean = sample_bilinear(mean_texture, uv_to_pixel(texel_uv, mean_texture.shape[:2]))
     else:
-        mean = np.broadcast_to(np.average(colour, axis=0, weights=weight), colour.shape)
-    # Mirror colour where the mirror texel was seen, the mean beyond; then the seen colour on top.
+        mean = _toned_base(model, raster, colour, weight, base_seed, size)
+    # Mirror colour where the mirror texel was seen, the base beyond; then the seen colour on top.
     fill = fill_weight[:, None] * fill + (1 - fill_weight[:, None]) * mean
     result = weight[:, None] * colour + (1 - weight[:, None]) * fill
-    source[weight < 0.5] = np.where(fill_weight[weight < 0.5] >= 0.5, MIRRORED, MEAN)
 
     size2 = (size, size)
     texture = np.zeros(size2 + (3,))
@@ -313,10 +360,12 @@ def identity_similarity(photo: np.ndarray, render: np.ndarray, source: str) -> t
 
 
 def photo_texture(photo: np.ndarray, model: FaceModel, beta, theta, psi, camera: PinholeCamera, size: int,
-                  source: str, mean_texture: np.ndarray | None = None, symmetry: bool = True) -> PhotoTexture:
+                  source: str, mean_texture: np.ndarray | None = None, symmetry: bool = True,
+                  base_seed: int = 0) -> PhotoTexture:
     """Unwrap ``photo`` and measure how well the textured head, rendered with the same parameters and camera,
     keeps the person: ID Sim photo↔render."""
-    result = unwrap_photo(photo, model, beta, theta, psi, camera, size, mean_texture=mean_texture, symmetry=symmetry)
+    result = unwrap_photo(photo, model, beta, theta, psi, camera, size, mean_texture=mean_texture, symmetry=symmetry,
+                          base_seed=base_seed)
     render = render_textured(model, model.forward(beta, theta, psi)[0], result.texture, camera, photo)
     cosine, distance = identity_similarity(photo, render, source)
     return PhotoTexture(result, render, cosine, distance)

@@ -83,6 +83,9 @@ SHAPE_NAMES = (
     "eye_depth",
     "nose_tip_width",
     "mouth_protrusion",
+    # Added in version 5: hair volume as head geometry (set from the hairstyle, not drawn; see params.demographics).
+    "hair_volume",
+    "hair_bun",
     "eye_opening",
     "eye_roundness",
 )
@@ -261,6 +264,7 @@ def _designed_identity(head: NeutralHead) -> dict[str, np.ndarray]:
         "cheek_fullness": head.normals * (0.0025 * cheeks)[:, None],
     }
     fields.update(_feature_fields(head, fields, lips, lower_face, front))
+    fields.update(_hair_fields(head))
     move = _movable(head)[:, None]
     return {name: fields[name] * move for name in SHAPE_NAMES if name not in OPENING_SHAPES}
 
@@ -318,6 +322,37 @@ def _feature_fields(
         + 0.4 * base["forehead_slope"],
     }
     return fields
+
+
+# Where scalp hair lifts the surface: the lower edge of the lifted cap (m above the eyes) by azimuth
+# from the face's midline (radians): high over the forehead, above the ears' tops at the sides (the
+# ears stay out of the hair), down to the nape behind them.
+HAIR_EDGE_AZIMUTH = (0.0, 0.7, 1.2, 1.9, 2.3, np.pi)
+HAIR_EDGE_HEIGHT = (0.067, 0.058, 0.030, 0.030, -0.020, -0.045)
+HAIR_EDGE_RAMP = 0.02  # the lift grows from nothing to full over this height above the edge (m)
+SKULL_CENTRE = (0.0, 0.03, -0.01)
+
+
+def _hair_fields(head: NeutralHead) -> dict[str, np.ndarray]:
+    """Hair volume as a lift of the scalp along its normal (8 mm per unit), and a bun at the back of the crown
+    (10 mm per unit at its centre): the hair is part of the head's surface, so it moves rigidly with it."""
+    v = head.verts
+    rel = v - np.array(SKULL_CENTRE)
+    azimuth = np.abs(np.arctan2(rel[:, 0], rel[:, 2]))
+    height = v[:, 1] - head.marks.eye[0][1]
+    edge = np.interp(azimuth, HAIR_EDGE_AZIMUTH, HAIR_EDGE_HEIGHT)
+    on_ear = np.isfinite(head.labels.ear_u)
+    ear_roots = [np.array([s * 0.072, head.shape.ear_center_y, -0.015]) for s in (1, -1)]
+    off_ears = np.prod([smoothstep((np.linalg.norm(v - root, axis=1) - 0.035) / 0.015) for root in ear_roots], axis=0)
+    cap = smoothstep((height - edge) / HAIR_EDGE_RAMP) * off_ears * ~on_ear
+    direction = np.array([0.0, np.sin(np.radians(40.0)), -np.cos(np.radians(40.0))])  # up and back from the skull centre
+    along = rel @ direction
+    bun_centre = v[np.argmax(along - 0.5 * np.linalg.norm(rel - along[:, None] * direction, axis=1))]
+    bun = np.exp(-0.5 * (np.linalg.norm(v - bun_centre, axis=1) / 0.018) ** 2) * ~on_ear
+    return {
+        "hair_volume": head.normals * (0.008 * cap)[:, None],
+        "hair_bun": head.normals * (0.010 * bun)[:, None],
+    }
 
 
 def _spread_centres(points: np.ndarray, count: int) -> np.ndarray:

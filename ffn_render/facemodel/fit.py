@@ -12,11 +12,18 @@ jaw that only opens (θ_jaw,x ≥ 0, as FLAME's jaw), and log focal length
 towards a 35 mm-equivalent lens of ``focal_prior_mm``. Mouth opening goes
 through the jaw joint, as in FLAME fitting. Eye rotations are not fitted.
 
+Landmarks are weighted by the inverse square of the detector's measured
+scatter about each embedded point when the embedding carries it (the
+built-in head's calibrated one does: the jaw line weighs about a third of
+an eye corner), else the jaw line by ``contour_weight``.
+
 Optimisation is batched over images (every image is independent, so one
 L-BFGS run on the summed loss fits them all): a rigid stage (rotation,
-translation) with β = ψ = 0, then everything, in rounds between which the
-jaw-line contour is re-chosen for the current yaw (the choice is not
-differentiable). Only the vertices the landmarks and the joint regressor
+translation) with β = ψ = 0, started from a frontal and two turned heads,
+each image keeping its best start; then everything, in rounds between which
+the yaw-dependent points (jaw-line contour, and the inner points where the
+embedding has them per yaw) are re-chosen for the current yaw (the choice
+is not differentiable). Only the vertices the landmarks and the joint regressor
 use are skinned, so one step costs a fraction of a full forward pass.
 """
 
@@ -55,8 +62,11 @@ class FitOptions:
     jaw_close_weight: float = 1.0e6  # per rad² of jaw rotation past closed
     focal_prior_mm: float = 60.0
     focal_weight: float = 200.0  # per (log focal)²
-    contour_weight: float = 0.1  # jaw-line points count this much of the inner points (a detector places them loosely)
+    # Without a measured scatter per landmark (embedding.noise_px), jaw-line points count this much of the inner
+    # points (a detector places them loosely).
+    contour_weight: float = 0.1
     robust_px: float = 4.0  # pseudo-Huber scale: quadratic below, linear above
+    start_yaws_deg: tuple[float, ...] = (0.0, -25.0, 25.0)  # head turns the rigid stage starts from
     rigid_iterations: int = 40
     rounds: int = 3
     iterations: int = 50
@@ -99,6 +109,8 @@ class _SkinnedSubset:
         corners = [model.faces[embedding.static_faces]]
         if embedding.has_contour:
             corners.append(model.faces[embedding.contour_faces.reshape(-1)])
+        if embedding.yaw_static_faces is not None:
+            corners.append(model.faces[embedding.yaw_static_faces.reshape(-1)])
         joint_support = np.flatnonzero(np.abs(model.j_regressor).sum(axis=0) > 0)
         keep = np.union1d(np.unique(np.concatenate([c.reshape(-1) for c in corners])), joint_support)
         self.remap = np.full(model.n_vertices, -1, dtype=np.int64)
@@ -129,6 +141,16 @@ def head_yaw_deg(theta: np.ndarray) -> np.ndarray:
     theta = np.atleast_2d(theta)
     rot = (Rotation.from_rotvec(theta[:, 0:3]) * Rotation.from_rotvec(theta[:, 3:6])).as_matrix()
     return np.degrees(np.arctan2(-rot[:, 2, 0], np.hypot(rot[:, 0, 0], rot[:, 1, 0])))
+
+
+def landmark_weights(embedding: LandmarkEmbedding, contour_weight: float) -> np.ndarray:
+    """Weight of each landmark the embedding gives: inverse variance of the detector's scatter about the
+    embedded point where it was measured (relative to the typical inner point), else 1 and ``contour_weight``."""
+    ids = embedding.landmark_ids()
+    if embedding.noise_px is not None:
+        noise = embedding.noise_px[ids]
+        return (np.median(embedding.noise_px[N_CONTOUR:]) / noise) ** 2
+    return np.where(ids < N_CONTOUR, contour_weight, 1.0)
 
 
 def _project(points: torch.Tensor, translation: torch.Tensor, focal: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
@@ -176,8 +198,7 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
     ids = embedding.landmark_ids()
     batch = len(targets)
     target = torch.as_tensor(targets[:, ids])
-    weight = torch.ones(len(ids), dtype=torch.float64)
-    weight[ids < N_CONTOUR] = options.contour_weight
+    weight = torch.as_tensor(landmark_weights(embedding, options.contour_weight))
     centre = torch.as_tensor(sizes / 2.0)
     focal_prior = torch.as_tensor(np.log(options.focal_prior_mm / SENSOR_WIDTH_MM * sizes.max(axis=1)))
 
@@ -213,19 +234,23 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
 
     yaw = np.zeros(batch)
 
-    def loss(rigid: bool) -> torch.Tensor:
+    def image_losses(rigid: bool) -> torch.Tensor:
+        """(B,) loss of each image: robust reprojection error plus priors."""
         _, neck, jaw, translation, log_focal = unknowns()
         points = subset.landmarks(coeffs * (0.0 if rigid else 1.0), theta(), yaw)
         projected = _project(points, translation, torch.exp(log_focal), centre)
         sq = ((projected - target) ** 2).sum(dim=-1)
-        total = (weight * _pseudo_huber(sq, options.robust_px)).sum()
-        total = total + options.focal_weight * ((log_focal - focal_prior) ** 2).sum()
+        total = (weight * _pseudo_huber(sq, options.robust_px)).sum(dim=1)
+        total = total + options.focal_weight * (log_focal - focal_prior) ** 2
         if rigid:
             return total
-        total = total + options.shape_weight * (coeffs[:, :n_shape] ** 2).sum()
-        total = total + options.expr_weight * (coeffs[:, n_shape:] ** 2).sum()
-        total = total + options.neck_weight * (neck**2).sum() + options.jaw_side_weight * (jaw[:, 1:] ** 2).sum()
-        return total + options.jaw_close_weight * (torch.relu(-jaw[:, 0]) ** 2).sum()
+        total = total + options.shape_weight * (coeffs[:, :n_shape] ** 2).sum(dim=1)
+        total = total + options.expr_weight * (coeffs[:, n_shape:] ** 2).sum(dim=1)
+        total = total + options.neck_weight * (neck**2).sum(dim=1) + options.jaw_side_weight * (jaw[:, 1:] ** 2).sum(dim=1)
+        return total + options.jaw_close_weight * torch.relu(-jaw[:, 0]) ** 2
+
+    def loss(rigid: bool) -> torch.Tensor:
+        return image_losses(rigid).sum()
 
     def run(parameters: list[torch.Tensor], rigid: bool, iterations: int) -> None:
         optimizer = torch.optim.LBFGS(parameters, lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe",
@@ -239,7 +264,25 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
 
         optimizer.step(closure)
 
-    run([rotation_u, translation_u], rigid=True, iterations=options.rigid_iterations)
+    # Rigid stage from several head turns, each image keeping its best: a turned head started frontal can
+    # settle on the mirror-image turn (the contour points pull either way).
+    best_loss = torch.full((batch,), np.inf, dtype=torch.float64)
+    best_rotation, best_translation = rotation_u.detach().clone(), translation_u.detach().clone()
+    for start_yaw in options.start_yaws_deg:
+        with torch.no_grad():
+            rotation_u.copy_(torch.tensor([0.0, np.radians(start_yaw) / ROTATION_UNIT, 0.0]).expand(batch, 3))
+            translation_u.zero_()
+        yaw = np.full(batch, float(start_yaw))
+        run([rotation_u, translation_u], rigid=True, iterations=options.rigid_iterations)
+        with torch.no_grad():
+            yaw = head_yaw_deg(theta().numpy())
+            final = image_losses(rigid=True)
+            better = final < best_loss
+            best_loss = torch.where(better, final, best_loss)
+            best_rotation[better], best_translation[better] = rotation_u[better], translation_u[better]
+    with torch.no_grad():
+        rotation_u.copy_(best_rotation)
+        translation_u.copy_(best_translation)
     for _ in range(options.rounds):
         yaw = head_yaw_deg(theta().detach().numpy())
         run([coeffs, rotation_u, neck_u, jaw_u, translation_u, focal_u], rigid=False, iterations=options.iterations)

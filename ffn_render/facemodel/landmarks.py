@@ -17,9 +17,11 @@ Sources:
 - TF_FLAME / RingNet's ``flame_static_embedding.pkl`` (``lmk_face_idx``
   (51), ``lmk_b_coords`` (51, 3)) and ``flame_dynamic_embedding.npy`` (the
   same keys, 79 × 17 entries);
-- for the built-in head, :func:`builtin_landmark_embedding` defines the
-  points from the mesh itself (anatomical positions found from its regions
-  and silhouettes), so it follows any change of the head's shape.
+- for the built-in head, :func:`calibrated_landmark_embedding` reads the
+  points measured against dlib by ``scripts/calibrate_landmarks.py`` (see
+  there why), and :func:`builtin_landmark_embedding` defines them from the
+  mesh itself (anatomical positions found from its regions and silhouettes):
+  the calibration's starting point and the fallback for a changed mesh.
 
 Files are read with a restricted unpickler (numpy arrays and torch tensors
 only, as :mod:`.flame_io` does for FLAME).
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import io
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +41,8 @@ import numpy as np
 from ..errors import FaceModelError
 from .flame_io import RestrictedUnpickler
 from .model import FaceModel
+
+log = logging.getLogger(__name__)
 
 N_STATIC, N_CONTOUR = 51, 17
 YAW_LIMIT_DEG = 39
@@ -65,6 +70,11 @@ class LandmarkEmbedding:
     contour_faces: np.ndarray | None  # (79, 17) int64
     contour_bary: np.ndarray | None  # (79, 17, 3)
     source: str
+    noise_px: np.ndarray | None = None  # (68,) the detector's typical distance from each point, where measured
+    # Where measured: the 51 inner points per yaw bin too (a detector pulls them towards a frontal face as the
+    # head turns); None: ``static_*`` at every yaw, as FLAME's.
+    yaw_static_faces: np.ndarray | None = None  # (79, 51)
+    yaw_static_bary: np.ndarray | None = None  # (79, 51, 3)
 
     @property
     def has_contour(self) -> bool:
@@ -77,11 +87,14 @@ class LandmarkEmbedding:
     def faces_and_bary(self, yaw_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, L) faces and (B, L, 3) barycentrics for heads at ``yaw_deg`` (B,), in iBUG order."""
         yaw_deg = np.atleast_1d(yaw_deg)
-        faces = np.broadcast_to(self.static_faces, (len(yaw_deg), N_STATIC))
-        bary = np.broadcast_to(self.static_bary, (len(yaw_deg), N_STATIC, 3))
+        bins = yaw_bin(yaw_deg)
+        if self.yaw_static_faces is not None:
+            faces, bary = self.yaw_static_faces[bins], self.yaw_static_bary[bins]
+        else:
+            faces = np.broadcast_to(self.static_faces, (len(yaw_deg), N_STATIC))
+            bary = np.broadcast_to(self.static_bary, (len(yaw_deg), N_STATIC, 3))
         if not self.has_contour:
             return faces, bary
-        bins = yaw_bin(yaw_deg)
         return (np.concatenate([self.contour_faces[bins], faces], axis=1),
                 np.concatenate([self.contour_bary[bins], bary], axis=1))
 
@@ -90,6 +103,10 @@ class LandmarkEmbedding:
         _check_part(self.static_faces, self.static_bary, (N_STATIC,), n_faces, self.source, "static")
         if self.has_contour:
             _check_part(self.contour_faces, self.contour_bary, (N_YAW_BINS, N_CONTOUR), n_faces, self.source, "dynamic")
+        if self.yaw_static_faces is not None:
+            _check_part(self.yaw_static_faces, self.yaw_static_bary, (N_YAW_BINS, N_STATIC), n_faces, self.source, "static per yaw")
+        if self.noise_px is not None and (self.noise_px.shape != (68,) or not np.all(self.noise_px > 0)):
+            raise FaceModelError(f"{self.source}: landmark noise must be 68 positive distances, got {self.noise_px.shape}")
         return self
 
 
@@ -212,20 +229,55 @@ def read_landmark_embedding(paths: str | os.PathLike | list, n_faces: int) -> La
 
 
 def landmark_embedding_for(model: FaceModel, paths: str | os.PathLike | list | None = None) -> LandmarkEmbedding:
-    """The embedding to fit ``model`` with: the given file(s), else the built-in head's own; else an error."""
+    """The embedding to fit ``model`` with: the given file(s), else the built-in head's calibrated one; else an error."""
     from .loader import BUILTIN_NAME
 
     if paths:
         return read_landmark_embedding(paths, len(model.faces))
     if model.name == BUILTIN_NAME:
-        return builtin_landmark_embedding(model)
+        return calibrated_landmark_embedding(model)
     raise FaceModelError(
         f"{model.name}: face model has no landmark embedding; pass --landmarks with DECA's landmark_embedding.npy "
         "or TF_FLAME's flame_static_embedding.pkl (+ flame_dynamic_embedding.npy)"
     )
 
 
-# --- the built-in head's embedding, defined from its mesh -------------------------------------------------------
+# --- the built-in head's embedding, calibrated against dlib ----------------------------------------------------
+#
+# dlib, the detector every fit runs against, does not put its points where the 300-W annotation guide would on
+# this head (its jaw line lies 10–30 px inside the silhouette, brows and nose a few pixels off), and each such
+# offset became a pose error of the fit. So the embedding used is measured: scripts/calibrate_landmarks.py renders
+# the head with known parameters and camera, runs dlib, and keeps per landmark (and per yaw bin for the jaw line)
+# the surface point whose projections lie nearest dlib's detections. The file is tied to the head's triangles; a
+# head with other triangles falls back to the geometric embedding below (and says so).
+
+CALIBRATED_EMBEDDING = Path(__file__).with_name("data") / "ffn_head_landmarks.npz"
+
+
+def faces_fingerprint(faces: np.ndarray) -> str:
+    """SHA-1 of a triangle list: the calibrated embedding is valid for exactly these triangles."""
+    import hashlib
+
+    return hashlib.sha1(np.ascontiguousarray(faces, dtype=np.int64).tobytes()).hexdigest()
+
+
+def calibrated_landmark_embedding(model: FaceModel, path: Path = CALIBRATED_EMBEDDING) -> LandmarkEmbedding:
+    """The built-in head's dlib-calibrated embedding; the geometric one when the file does not fit this mesh."""
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["faces_sha1"]) == faces_fingerprint(model.faces):
+                return LandmarkEmbedding(data["static_faces"], data["static_bary"], data["contour_faces"], data["contour_bary"],
+                                         source=f"{model.name} (calibrated against dlib)",
+                                         noise_px=data["noise_px"], yaw_static_faces=data["yaw_static_faces"],
+                                         yaw_static_bary=data["yaw_static_bary"]).check(len(model.faces))
+        log.warning("%s: calibrated for other triangles than %s's; using the geometric embedding "
+                    "(re-run scripts/calibrate_landmarks.py)", path, model.name)
+    else:
+        log.warning("%s missing; using the geometric landmark embedding of %s", path, model.name)
+    return builtin_landmark_embedding(model)
+
+
+# --- the built-in head's geometric embedding, defined from its mesh --------------------------------------------
 #
 # Every point is found on the neutral template from the model's regions (eyeballs, lips, mouth interior, nose,
 # face) and its geometry, not from fixed vertex numbers: eye corners and lids from the outline of the eyeball seen

@@ -14,6 +14,14 @@ Distributions (all truncated normals unless stated; angles in degrees):
   face proportions, nose, eyes, brows, lips, jaw, age, sex-typical shape,
   each sized as one population standard deviation) all get σ = 1
   (``designed_shape_sigma``); the taper applies to the unnamed tail.
+- the person (:mod:`.demographics`): sex, age, ancestry, Monk tone and
+  hairstyle, drawn from the record seed's own stream and recorded in the
+  record. They shift the named components they concern (sex-typical shape,
+  age sagging and folds, ancestry-typical nose, lips, midface, eyes, face
+  proportions) to their group's mean, drawn around it at 0.8 σ and bounded
+  at ``conditioned_bound_sigmas``; hair volume components (when the model
+  has them) are set by the hairstyle, not drawn. ``demographics=False``
+  draws every component independently, as before, with no hair volume.
 - head pose (global rotation, intrinsic yaw-pitch-roll about the model's y,
   x, z axes): yaw σ 17 bounded ±35, pitch σ 9 bounded ±20, roll σ 6 bounded
   ±12. In-the-wild face collections are mostly near-frontal: AFLW2000-3D
@@ -54,6 +62,7 @@ from tqdm import tqdm
 from ..errors import ParamsError
 from ..facemodel import POSE_SIZE, FaceModel
 from ..vocabulary import EMOTIONS
+from .demographics import HAIR_COMPONENTS, Demographics, sample_demographics, shape_conditioning
 from .records import ParamRecord, derive_seed
 
 log = logging.getLogger(__name__)
@@ -93,6 +102,8 @@ class PriorConfig:
     shape_taper: float = 25.0
     shape_bound_sigmas: float = 2.5
     designed_shape_sigma: float = 1.0
+    demographics: bool = True
+    conditioned_bound_sigmas: float = 3.0
     yaw_deg: tuple[float, float] = (17.0, 35.0)  # (σ, bound)
     pitch_deg: tuple[float, float] = (9.0, 20.0)
     roll_deg: tuple[float, float] = (6.0, 12.0)
@@ -155,6 +166,9 @@ def sample_prior_record(
     """One record drawn from ``record_seed`` alone."""
     rng = np.random.default_rng(record_seed)
     beta = _sample_shape(rng, model, config)
+    person = sample_demographics(record_seed) if config.demographics else None
+    if person is not None:
+        beta = _condition_shape(beta, person, model, config)
     theta = _sample_pose(rng, emotion, config)
     psi = _sample_expression(rng, emotion, model, presets, config)
     return ParamRecord(
@@ -165,6 +179,7 @@ def sample_prior_record(
         psi=tuple(psi.tolist()),
         theta=tuple(theta.tolist()),
         seed=record_seed,
+        demographics=person,
     )
 
 
@@ -181,7 +196,26 @@ def shape_sigmas(model: FaceModel, config: PriorConfig) -> np.ndarray:
 
 def _sample_shape(rng: np.random.Generator, model: FaceModel, config: PriorConfig) -> np.ndarray:
     sigmas = shape_sigmas(model, config)
-    return truncated_normal(rng, sigmas, config.shape_bound_sigmas * sigmas)
+    beta = truncated_normal(rng, sigmas, config.shape_bound_sigmas * sigmas)
+    hair = [k for k, name in enumerate(model.shape_names[: len(beta)]) if name in HAIR_COMPONENTS]
+    beta[hair] = 0.0  # hair volume is not a trait of the skull: only a hairstyle sets it
+    return beta
+
+
+def _condition_shape(beta: np.ndarray, person: Demographics, model: FaceModel, config: PriorConfig) -> np.ndarray:
+    """Shift the named components ``person`` concerns to their mean and narrow their spread around it.
+
+    ``beta`` holds the unconditioned draws (σ = 1 on named components), so the draw itself is reused:
+    a conditioned coefficient is mean + scale · draw.
+    """
+    names = model.shape_names[: len(beta)]
+    mean, scale = shape_conditioning(person, names)
+    named = slice(0, len(names))
+    touched = (mean != 0.0) | (scale != 1.0)
+    bound = config.conditioned_bound_sigmas
+    beta = beta.copy()
+    beta[named] = np.where(touched, np.clip(mean + scale * beta[named], -bound, bound), beta[named])
+    return beta
 
 
 def _sample_pose(rng: np.random.Generator, emotion: str, config: PriorConfig) -> np.ndarray:

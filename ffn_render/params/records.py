@@ -25,6 +25,7 @@ from ..errors import ParamsError
 from ..facemodel import BUILTIN_NAME, POSE_SIZE, FaceModel
 from ..fileio import atomic_write_text
 from ..vocabulary import EMOTIONS
+from .demographics import Demographics
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ FLAME_2020, FLAME_2023 = "FLAME 2020", "FLAME 2023"
 EMOCA_MODEL_VERSION = FLAME_2020  # EMOCA is trained on FLAME 2020's generic_model.pkl (SPEC §5)
 
 _REQUIRED_FIELDS = ("id", "source", "emotion", "beta", "psi", "theta", "seed")
-_OPTIONAL_FIELDS = ("image", "identity", "model", "camera", "landmark_error_px", "texture", "background")
+_OPTIONAL_FIELDS = ("image", "identity", "model", "camera", "landmark_error_px", "texture", "background", "demographics")
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,10 @@ class ParamRecord:
     reprojection error in pixels. ``texture`` and ``background`` (image
     paths) make this record's sequence render with that albedo map (e.g.
     unwrapped from the record's own photo) or background instead of drawing
-    one. Construction validates every field and raises :class:`ParamsError`.
+    one. Prior records carry the person's
+    :class:`.demographics.Demographics` (None for EMOCA and fitted records:
+    their identity is in β). Construction validates every field and raises
+    :class:`ParamsError`.
     """
 
     id: str
@@ -66,6 +70,7 @@ class ParamRecord:
     landmark_error_px: float | None = None
     texture: str | None = None
     background: str | None = None
+    demographics: Demographics | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
@@ -100,6 +105,11 @@ class ParamRecord:
             if error < 0:
                 raise ParamsError(f"{where}: landmark_error_px must be non-negative, got {error}")
             object.__setattr__(self, "landmark_error_px", error)
+        if self.demographics is not None:
+            try:
+                object.__setattr__(self, "demographics", Demographics.from_json(self.demographics))
+            except ParamsError as exc:
+                raise ParamsError(f"{where}: {exc}") from None
 
     @property
     def coefficient_model(self) -> str | None:
@@ -124,6 +134,8 @@ class ParamRecord:
         for name in ("camera", "landmark_error_px", "texture", "background"):
             if getattr(self, name) is not None:
                 data[name] = getattr(self, name)
+        if self.demographics is not None:
+            data["demographics"] = self.demographics.to_json()
         return data
 
     @classmethod

@@ -30,25 +30,35 @@ DEVICES = ("auto", "cpu", "cuda", "optix", "hip", "metal", "oneapi")
 DENOISERS = ("auto", "oidn", "optix", "none")
 DENOISER_PASSES = ("rgb", "albedo", "albedo_normal")  # guide passes the denoiser sees besides the noisy image
 DENOISER_PREFILTERS = ("none", "fast", "accurate")  # how the guide passes are denoised first
+DENOISER_QUALITIES = ("high", "balanced", "fast")  # OpenImageDenoise's filter quality (Cycles' denoising_quality)
 # Beauty sampling by a quality target, chosen with benchmarks/bench_quality.py (docs/render.md,
 # "Beauty quality per cost"). A level sets these keys; any of them given explicitly wins.
 # adaptive_sampling: Cycles stops sampling a pixel once its noise estimate is below
 # noise_threshold, after at least min_samples (0: Cycles' automatic minimum); samples is the cap.
-# standard: the cheapest measured setting whose delivered head-region PSNR stays within 0.3 dB of
-# legacy's (0.80x its cost); draft: 0.37x the cost, 1.35 dB lower (measured on the built-in head).
+# standard: 48 samples, delivered head-region PSNR 0.32 dB below legacy's at 0.5-0.75x its CPU (the
+# subsurface skin's noise keeps fewer samples from the 0.3 dB bound); draft: 0.24-0.34x the cost, 1.7 dB lower.
 QUALITY_LEVELS: dict[str, dict[str, Any]] = {
-    "standard": {"samples": 48, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0},
-    "draft": {"samples": 16, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0},
-    "reference": {"samples": 1024, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0},
-    "legacy": {"samples": 64, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0},  # before issue 13
+    name: {"samples": samples, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0,
+           "denoiser_prefilter": prefilter, "denoiser_quality": "high"}
+    for name, samples, prefilter in (
+        ("standard", 48, "accurate"),
+        ("draft", 16, "accurate"),
+        ("reference", 1024, "accurate"),
+        ("legacy", 64, "accurate"),  # before issue 13
+    )
 }
 IMAGE_FORMATS = ("jpeg", "png")
 MAX_RESOLUTION = 16384  # px per side; beyond it Cycles fails only when it allocates the render buffers
 # bump_distance (m): relief of the skin material map's height channel (pores, wrinkles, hair); 0 = no bump.
-# Skin scatters light under the surface (random walk, radius 1 : 0.2 : 0.1 × scale for red : green : blue); with a
-# weight of 1 it costs ~20 % more CPU per beauty render than 0.1 did (benchmarks/bench_identity.py --baseline).
-SKIN_DEFAULTS = {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 1.0, "subsurface_scale": 0.003, "bump_distance": 0.0004}
+# Skin scatters light under the surface (radius 1 : 0.2 : 0.1 × scale for red : green : blue) by Burley's diffusion
+# profile: 10 % less noise per sample than random walk and mostly less CPU, nearly the same look (docs/render.md,
+# "Beauty quality per cost"); subsurface_method: random_walk is the skin before issue 13's second pass.
+SKIN_DEFAULTS = {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 1.0, "subsurface_scale": 0.003,
+                 "bump_distance": 0.0004, "subsurface_method": "burley"}
 EYE_DEFAULTS = {"roughness": 0.05, "specular_ior_level": 0.5, "coat_weight": 0.5}
+# Cycles' subsurface scattering methods (Principled BSDF): burley (a diffusion profile, the least noise per
+# sample), random_walk (traced inside the mesh), random_walk_skin (the same with a skin-like entry).
+SUBSURFACE_METHODS = ("burley", "random_walk", "random_walk_skin")
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,8 @@ class RenderConfig:
     min_samples: int | None = None  # adaptive sampling: samples before the first noise check (0 = automatic)
     denoiser: str = "auto"  # auto: OptiX on an OptiX device, OpenImageDenoise otherwise
     denoiser_passes: str = "albedo_normal"  # guide passes the denoiser uses (DENOISER_PASSES)
-    denoiser_prefilter: str = "accurate"  # DENOISER_PREFILTERS; accurate removes the guides' own noise
+    denoiser_prefilter: str | None = None  # DENOISER_PREFILTERS; accurate removes the guides' own noise
+    denoiser_quality: str | None = None  # DENOISER_QUALITIES
     light_tree: bool = True  # Cycles' light tree (many-light sampling)
     clamp_direct: float = 0.0  # largest direct-light sample value, 0 = no clamp (Cycles' default)
     clamp_indirect: float = 10.0  # largest indirect-light sample value (Cycles' default)
@@ -86,7 +97,7 @@ class RenderConfig:
     normals: bool = False  # camera-space surface normals of every frame (ROOT/normals, float16 .npy)
     kernel_cache_dir: str | None = None  # CUDA/OptiX kernel caches; None = <cache>/kernels
     kernel_cache_max_bytes: int = 4 << 30
-    skin: Mapping[str, float] = field(default_factory=lambda: dict(SKIN_DEFAULTS))
+    skin: Mapping[str, float | str] = field(default_factory=lambda: dict(SKIN_DEFAULTS))
     eye: Mapping[str, float] = field(default_factory=lambda: dict(EYE_DEFAULTS))
 
     def __post_init__(self) -> None:
@@ -101,7 +112,6 @@ class RenderConfig:
             _check_int(self, name, 0)
         _check_choice(self, "denoiser", DENOISERS)
         _check_choice(self, "denoiser_passes", DENOISER_PASSES)
-        _check_choice(self, "denoiser_prefilter", DENOISER_PREFILTERS)
         _check_bool(self, "light_tree")
         for name in ("clamp_direct", "clamp_indirect"):
             _check_number(self, name, lambda v: v >= 0, ">= 0 (0 = no clamp)")
@@ -112,11 +122,7 @@ class RenderConfig:
         if not 0.01 <= float(self.filter_width_px) <= 10.0:
             raise RenderError(f"render config: 'filter_width_px' must be in 0.01..10, got {self.filter_width_px!r}")
         for name, defaults in (("skin", SKIN_DEFAULTS), ("eye", EYE_DEFAULTS)):
-            params = dict(getattr(self, name) or {})
-            unknown = sorted(set(params) - set(MATERIAL_KEYS))
-            if unknown:
-                raise RenderError(f"render config: unknown {name} material parameter(s) {', '.join(unknown)}")
-            object.__setattr__(self, name, {**defaults, **{k: float(v) for k, v in params.items()}})
+            object.__setattr__(self, name, _material(name, getattr(self, name), defaults))
 
     def _resolve_quality(self) -> None:
         """Fill the sampling keys left unset from the quality level, then check them."""
@@ -128,6 +134,8 @@ class RenderConfig:
         _check_bool(self, "adaptive_sampling")
         _check_number(self, "noise_threshold", lambda v: v > 0, "> 0 (turn adaptive sampling off with adaptive_sampling: false)")
         _check_int(self, "min_samples", 0)
+        _check_choice(self, "denoiser_prefilter", DENOISER_PREFILTERS)
+        _check_choice(self, "denoiser_quality", DENOISER_QUALITIES)
         if self.min_samples > self.samples:
             raise RenderError(f"render config: 'min_samples' ({self.min_samples}) must not exceed 'samples' ({self.samples})")
 
@@ -156,6 +164,7 @@ class RenderConfig:
             denoiser=self.denoiser,
             denoiser_passes=self.denoiser_passes,
             denoiser_prefilter=self.denoiser_prefilter,
+            denoiser_quality=self.denoiser_quality,
             light_tree=self.light_tree,
             clamp_direct=float(self.clamp_direct),
             clamp_indirect=float(self.clamp_indirect),
@@ -173,6 +182,23 @@ class RenderConfig:
             eye=Material(**self.eye),
             label_passes=tuple(p.label_pass for p in products_switched_on(self) if p.label_pass),
         )
+
+
+def _material(name: str, given: Mapping[str, Any] | None, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """A material's parameters over its defaults: numbers, and the skin's subsurface method by name."""
+    params = dict(given or {})
+    allowed = set(MATERIAL_KEYS) | ({"subsurface_method"} if "subsurface_method" in defaults else set())
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise RenderError(f"render config: unknown {name} material parameter(s) {', '.join(unknown)}")
+    method = params.pop("subsurface_method", defaults.get("subsurface_method"))
+    if "subsurface_method" in defaults and method not in SUBSURFACE_METHODS:
+        raise RenderError(f"render config: '{name}.subsurface_method' must be one of {', '.join(SUBSURFACE_METHODS)}, got {method!r}")
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RenderError(f"render config: '{name}.{key}' must be a number, got {value!r}")
+    numbers = {**defaults, **{k: float(v) for k, v in params.items()}}
+    return {**numbers, "subsurface_method": method} if "subsurface_method" in defaults else numbers
 
 
 def _check_int(config: RenderConfig, name: str, minimum: int) -> None:

@@ -32,6 +32,7 @@ from ..dataset.lock import exclusive_section, lock_root, lock_shard
 from ..errors import RenderError, SequenceError
 from ..facemodel import FaceModel, FaceModelRef
 from ..fileio import atomic_write_json, kill_point, remove_dead_temporaries
+from ..params.demographics import Demographics
 from ..params.records import face_model_version
 from ..sequence import (SPECS_INDEX, SequenceOptions, SequenceSpec, build_sequence_specs, load_sequence_specs,
                         spec_path, write_sequence_specs)
@@ -133,7 +134,9 @@ class DatasetRenderer:
     def prepare(self, spec: SequenceSpec) -> SequenceJob:
         """Everything of a sequence that needs no Blender: meshes, appearance, camera (errors surface early)."""
         model, topology = self._model(spec)
-        appearance = sample_appearance(spec.seed, model, self.config.appearance, texture=spec.texture, background=spec.background)
+        demographics = Demographics.from_json(spec.demographics) if spec.demographics else None
+        appearance = sample_appearance(spec.seed, model, self.config.appearance, texture=spec.texture,
+                                       background=spec.background, demographics=demographics)
         return build_job(spec, model, topology, appearance, self.config.render.width, self.config.render.height)
 
     def render(self, spec: SequenceSpec, job: SequenceJob | None = None) -> dict | None:

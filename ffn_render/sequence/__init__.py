@@ -67,6 +67,7 @@ class SequenceSpec:
     frames_f: tuple[FrameParams, ...] = field(default=())
     frames_h: tuple[FrameParams, ...] = field(default=())
     params_model: str | None = None  # the face model version β, ψ were made for (the record's `model`)
+    demographics: dict | None = None  # the prior's person (params.demographics.Demographics.to_json()); None: from images
 
     def to_json(self) -> dict:
         """The spec file's object: the fields in order, the face model as its three flat keys."""
@@ -283,6 +284,7 @@ def build_sequence_specs(records: Iterable, options: SequenceOptions) -> list[Se
                 frames_f=frames_f,
                 frames_h=frames_h,
                 params_model=getattr(record, "coefficient_model", None),
+                demographics=record.demographics.to_json() if getattr(record, "demographics", None) else None,
             )
         )
     return specs

@@ -56,12 +56,15 @@ def places(builtin):
         "chin": (np.abs(x) < 0.012) & front & (y < mouth_bottom - 0.012) & (y > mouth_bottom - 0.03),
         "ears": region("left_ear") | region("right_ear"),
         "lips": region("lips"),
+        "under_eye": near_eye & front & (y > eye[1] - 0.021) & (y < eye[1] - 0.014),
+        # The back of the neck 9.5-12 cm below the eyes: below a bob's edge, above long hair's.
+        "low_nape": (np.abs(x) < 0.03) & (z < v[:, 2].min() + 0.06) & (z > -8.0) & (y < eye[1] - 0.095) & (y > eye[1] - 0.12),
     }
 
 
 def paint(model, seed, **changes):
     """A young, not greying version of the seed's person with the given changes."""
-    traits = dataclasses.replace(sample_traits(seed), grey=0.0, age=30.0, **changes)
+    traits = dataclasses.replace(sample_traits(seed), **{"grey": 0.0, "age": 30.0, **changes})
     return procedural_textures(model, seed, SIZE, traits=traits)
 
 
@@ -84,7 +87,8 @@ def test_traits_are_deterministic_and_follow_sex_and_config():
     bearded = np.mean([p.facial_hair != "none" for p in men])
     assert 0.5 < bearded < 0.7  # facial_hair_probability 0.6
     assert {p.facial_hair for p in men} == {"none", *FACIAL_HAIR_STYLES} and {p.hair_style for p in people} == set(HAIR_STYLES)
-    assert np.mean([p.hair_style == "long" for p in women]) > 0.5 > np.mean([p.hair_style == "long" for p in men])
+    hanging = ("long", "bob", "bun")  # hair grown past the ears
+    assert np.mean([p.hair_style in hanging for p in women]) > 0.5 > np.mean([p.hair_style in hanging for p in men])
     # Light eyes only come with lighter skin; dark skin mostly has dark brown eyes.
     assert all(p.iris in ("dark_brown", "brown", "hazel") for p in people if p.tone >= 6)
     assert np.mean([p.iris in ("blue", "light_blue", "green", "grey") for p in people if p.tone <= 3]) > 0.2
@@ -121,6 +125,32 @@ def test_hairline_follows_the_style(builtin, places):
         assert colour_difference(bald, crown, cheek) < 4  # ...not on a bald one
         assert colour_difference(long, ears, cheek) > 10 > 4 > colour_difference(short, ears, cheek)  # long hair covers the ears
         np.testing.assert_array_equal(short[places["forehead"]], bald[places["forehead"]])  # the forehead stays bare
+
+
+def test_a_bob_covers_the_ears_and_ends_above_the_nape_that_long_hair_covers(builtin, places):
+    assert places["low_nape"].sum() > 50
+    for seed in (0, 1):
+        bob = paint(builtin, seed, hair_style="bob", facial_hair="none").albedo
+        long = paint(builtin, seed, hair_style="long", facial_hair="none").albedo
+        short = paint(builtin, seed, hair_style="short", facial_hair="none").albedo
+        ears, cheek, nape = places["ears"], places["cheek"], places["low_nape"]
+        assert colour_difference(bob, ears, cheek) > 10
+        assert colour_difference(long, nape, cheek) > 10 > 4 > colour_difference(bob, nape, cheek)
+        assert colour_difference(short, nape, cheek) < 4
+
+
+def test_age_shades_the_hollows_under_the_eyes_and_brings_age_spots(builtin, places):
+    for seed in SEEDS:
+        old = paint(builtin, seed, age=75.0, age_spots=0, facial_hair="none").albedo
+        young = paint(builtin, seed, age=30.0, age_spots=0, facial_hair="none").albedo
+        assert luminance(old, places["under_eye"]) < 0.93 * luminance(young, places["under_eye"]), seed
+    old = paint(builtin, SEEDS[0], age=75.0, age_spots=0, facial_hair="none").albedo  # light skin
+    spotted = paint(builtin, SEEDS[0], age=75.0, age_spots=25, facial_hair="none").albedo
+    darker = (old.astype(int) - spotted).max(axis=2)
+    assert (darker > 6).sum() > 25 and (darker < -1).sum() == 0  # spots only darken
+    aged = [sample_traits(seed, AppearanceConfig(age_years=(70.0, 80.0), skin_tone=(0.0, 2.0))) for seed in range(40)]
+    young = [sample_traits(seed, AppearanceConfig(age_years=(18.0, 38.0))) for seed in range(40)]
+    assert np.mean([t.age_spots for t in aged]) > 5 and all(t.age_spots == 0 for t in young)
 
 
 def test_beard_darkens_the_chin_and_only_men_get_one(builtin, places):

@@ -8,6 +8,7 @@ from scipy import ndimage
 
 from ffn_render.appearance import AppearanceConfig, procedural_albedo, sample_appearance
 from ffn_render.appearance.unwrap import MEAN, MIRRORED, SEEN, read_camera, read_params, unwrap_photo, weak_perspective_camera
+from ffn_render.appearance.uvmap import interpolate, rasterize_uv
 from ffn_render.errors import AppearanceError
 
 from .render_util import render_texture
@@ -119,3 +120,35 @@ def test_photo_of_the_wrong_size_or_nothing_visible(head, frontal_camera):
     away = frontal_camera.__class__(**{**frontal_camera.__dict__, "translation": frontal_camera.translation + [5, 0, 0]})
     with pytest.raises(AppearanceError, match="visible"):
         unwrap_photo(np.zeros((IMAGE, IMAGE, 3), np.uint8), head, ZERO_BETA, ZERO_THETA, ZERO_PSI, away, 32)
+
+
+def test_unseen_texels_get_the_procedural_albedo_toned_to_the_photo(head, frontal_camera):
+    # The photo shows the procedural albedo of seed 5 under a known colour cast (as a photo's light and white
+    # balance would tint it): the texels it never shows must come back as that albedo under the same cast.
+    cast = np.array([0.7, 0.85, 1.0])
+    albedo = procedural_albedo(head, 5, TEXTURE).astype(float)
+    photo, _ = render_texture(head, head.v_template, np.clip(np.rint(albedo * cast), 0, 255).astype(np.uint8), frontal_camera)
+    result = unwrap_photo(photo, head, ZERO_BETA, ZERO_THETA, ZERO_PSI, frontal_camera, TEXTURE, symmetry=False, base_seed=5)
+    unseen = (result.source == MEAN) & (result.weight == 0)
+    assert unseen.sum() > 5000
+    got = result.texture[unseen].astype(float)
+    # Measured: 1.0 level off the cast albedo (the cast is estimated from twice-resampled seen skin), 20 off the bare one.
+    assert np.abs(got - albedo[unseen] * cast).mean() < 3.0
+    assert np.abs(got - albedo[unseen]).mean() > 10.0
+
+
+def test_a_hard_visibility_edge_is_feathered_in_the_texture(head, frontal_camera):
+    # The photo's border cuts the face in two (principal point moved by half the width): texels on the far side
+    # are unseen, those on the near side seen squarely, a step on the surface that the unwrap must fade.
+    shifted = frontal_camera.__class__(**{**frontal_camera.__dict__, "cx": frontal_camera.cx - IMAGE / 2})
+    photo, _ = render_texture(head, head.v_template, low_passed_albedo(head, 3), shifted)
+    result = unwrap_photo(photo, head, ZERO_BETA, ZERO_THETA, ZERO_PSI, shifted, TEXTURE, symmetry=False)
+    raster = rasterize_uv(head.vt, head.ft, TEXTURE)
+    points = np.full((TEXTURE, TEXTURE, 3), np.nan)
+    points[raster.covered] = interpolate(raster, head.faces, head.v_template)
+    # Neighbouring texels that are also neighbours on the surface (not across a UV seam).
+    step = np.linalg.norm(points[:, 1:] - points[:, :-1], axis=2)
+    joined = step < 3 * np.nanmedian(step)
+    jumps = np.abs(result.weight[:, 1:] - result.weight[:, :-1])[joined]
+    assert (result.weight > 0.99).sum() > 1000 and ((result.weight == 0) & raster.covered).sum() > 2000
+    assert jumps.max() < 0.5  # measured 0.42 (σ = 2 texels); the raw visibility jumps by 1 at the border

@@ -9,6 +9,7 @@ from scipy.spatial.transform import Rotation
 
 from ffn_render.errors import FaceModelError
 from ffn_render.facemodel import JOINT_NAMES, load_face_model
+from ffn_render.params.demographics import HAIR_COMPONENTS, HAIR_STYLES, hair_volume
 from ffn_render.facemodel.builtin_head import (
     BUILTIN_HEAD_VERSION,
     EMOTION_PRESETS,
@@ -374,13 +375,16 @@ def test_components_are_standard_deviations_of_decaying_size(arrays):
 def _measure(model, verts: np.ndarray) -> dict[str, float]:
     r = model.regions
     scalp, nose = verts[r["scalp"]], verts[r["nose"]]
+    # the skull's width between its widest points at rest (eurion), below the hair's volume
+    sides = r["scalp"][model.v_template[r["scalp"], 1] < 0.045]
+    eurion = sides[[np.argmax(model.v_template[sides, 0]), np.argmin(model.v_template[sides, 0])]]
     eye_l, eye_r = verts[r["left_eyeball"]].mean(axis=0), verts[r["right_eyeball"]].mean(axis=0)
     lips = verts[r["lips"]]
     v0 = model.v_template
     chin = np.flatnonzero((np.abs(v0[:, 0]) < 0.004) & (v0[:, 1] < -0.07) & (v0[:, 1] > -0.09) & (v0[:, 2] > 0.05))
     jaw = np.flatnonzero((np.abs(v0[:, 1] + 0.065) < 0.006) & (v0[:, 2] > -0.02) & (v0[:, 2] < 0.02))
     return {
-        "head_width": scalp[:, 0].max() - scalp[:, 0].min(),
+        "head_width": verts[eurion[0], 0] - verts[eurion[1], 0],
         "nose_length": nose[:, 2].max(),
         "eye_spacing": eye_l[0] - eye_r[0],
         "mouth_width": lips[:, 0].max() - lips[:, 0].min(),
@@ -427,7 +431,18 @@ def _feature_measures(model, verts: np.ndarray) -> dict[str, float]:
     lower_lid = verts[fissure[v0[fissure, 1] < ey], 1].max()
     slit_y = v0[r["lips"], 1].mean()
     slit = lips[np.abs(v0[r["lips"], 1] - slit_y) < 0.001]  # the lips' contact line
+    # Hair: how far the top of the head stands from the skull's centre, and a bun's height above the
+    # surface around it (the scalp point up and back at 40 degrees, against a ring 4–5 cm from it).
+    centre = np.array([0.0, 0.03, -0.01])
+    top = np.flatnonzero(v0[:, 1] > 0.1)
+    up_back = np.array([0.0, np.sin(np.radians(40)), -np.cos(np.radians(40))])
+    crown_back = int(np.argmax((v0 - centre) @ up_back))
+    around = np.linalg.norm(v0 - v0[crown_back], axis=1)
+    ring = np.flatnonzero((around > 0.04) & (around < 0.05))
+    radius = np.linalg.norm(verts - centre, axis=1)
     return {
+        "hair_volume": radius[top].mean(),
+        "hair_bun": radius[crown_back] - radius[ring].mean(),
         "brow_height": verts[brow, 1].mean() - eye[1],
         "nose_bridge_width": np.ptp(verts[bridge, 0]),
         "nose_tip_rotation": verts[tip, 1] - verts[r["nose"], 1].min(),
@@ -450,20 +465,31 @@ def test_feature_components_change_what_they_name(model):
 
 def test_random_identities_stay_plausible(model):
     """Typical identities move the surface by millimetres; strong ones (2σ), with a typical
-    expression, do not fold it."""
+    expression, do not fold it, and neither does any hairstyle's volume on them."""
     rng = np.random.default_rng(0)
     rest = model.v_template
     faces = model.faces
+    hair = [model.shape_names.index(name) for name in HAIR_COMPONENTS]
 
     def normals(v):
         return np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
 
+    def folded(verts):
+        return (np.einsum("ij,ij->i", normals(verts), normals(rest)) < 0).mean()
+
     for scale in (1.0, 2.0, 2.0):
-        verts = posed(model, beta=rng.normal(size=300) * scale, psi=rng.normal(size=100))
+        # the prior's draws (bounded at 2.5σ) at up to twice their size; hairstyles set the hair (below)
+        beta, psi = np.clip(rng.normal(size=300), -2.5, 2.5) * scale, rng.normal(size=100)
+        beta[hair] = 0.0
+        verts = posed(model, beta=beta, psi=psi)
         shift = np.linalg.norm(verts - rest, axis=1)
         assert np.median(shift) < 0.006 * scale and shift.max() < 0.025 * scale
-        flipped = np.einsum("ij,ij->i", normals(verts), normals(rest)) < 0
-        assert flipped.mean() < 0.002
+        assert folded(verts) < 0.002
+    for style in HAIR_STYLES:
+        beta[hair] = [hair_volume(style)[name] for name in HAIR_COMPONENTS]
+        styled = posed(model, beta=beta, psi=psi)
+        assert folded(styled) < 0.002, style
+        assert np.linalg.norm(styled - verts, axis=1).max() < 0.03, style  # a few centimetres of hair at most
 
 
 # --- presets and preview ------------------------------------------------------------------------

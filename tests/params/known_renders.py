@@ -73,16 +73,29 @@ def render_known(out: Path, specs: list[SequenceSpec], samples: int = 8) -> list
             pass
     finally:
         worker.close()
+    return read_known(out, [s.seq_id for s in specs])
+
+
+def read_known(out: Path, seq_ids: list[str], emotion: str = "neutral") -> list[KnownFrame]:
+    """Every facial frame of the rendered sequences ``seq_ids`` under ``out``, with its truth from the metadata."""
     frames = []
-    for s in specs:
-        meta = json.loads((out / "root" / "meta" / "train" / s.emotion / f"{s.seq_id}.json").read_text())
+    for seq_id in seq_ids:
+        meta = json.loads((out / "root" / "meta" / "train" / emotion / f"{seq_id}.json").read_text())
         cam = meta["camera"]
         camera = PinholeCamera(
             fx=cam["fx"], fy=cam["fy"], cx=cam["cx"], cy=cam["cy"], width=cam["width"], height=cam["height"],
             rotation=np.asarray(cam["world_to_camera_blender"])[:3, :3],
             translation=np.asarray(cam["world_to_camera_blender"])[:3, 3],
         )
-        for frame in s.frames_f:
-            image = out / "root" / "image" / "facial" / "train" / s.emotion / s.seq_id / f"{frame.t:04d}.jpg"
-            frames.append(KnownFrame(image, np.asarray(s.beta), np.asarray(frame.theta), np.asarray(frame.psi), camera))
+        for frame in meta["spec"]["frames_f"]:
+            image = out / "root" / "image" / "facial" / "train" / emotion / seq_id / f"{frame['t']:04d}.jpg"
+            frames.append(KnownFrame(image, np.asarray(meta["spec"]["beta"]), np.asarray(frame["theta"]),
+                                     np.asarray(frame["psi"]), camera))
     return frames
+
+
+def euler_errors_deg(frame: KnownFrame, fit) -> np.ndarray:
+    """|yaw|, |pitch|, |roll| differences of the head's rotation in the camera frame (a fit's camera: identity)."""
+    truth = Rotation.from_matrix(frame.camera.rotation) * Rotation.from_rotvec(frame.theta[0:3]) * Rotation.from_rotvec(frame.theta[3:6])
+    got = Rotation.from_rotvec(fit.theta[0:3]) * Rotation.from_rotvec(fit.theta[3:6])
+    return np.abs(truth.as_euler("YXZ", degrees=True) - got.as_euler("YXZ", degrees=True))

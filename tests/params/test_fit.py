@@ -18,8 +18,10 @@ from ffn_render.errors import FaceModelError
 from ffn_render.facemodel import load_face_model
 from ffn_render.facemodel.fit import fit_landmarks, head_yaw_deg
 from ffn_render.facemodel.flame_io import write_npz
-from ffn_render.facemodel.landmarks import builtin_landmark_embedding, read_landmark_embedding, yaw_bin
 from ffn_render.camera import PinholeCamera
+from ffn_render.facemodel.landmarks import (
+    CALIBRATED_EMBEDDING, builtin_landmark_embedding, calibrated_landmark_embedding, read_landmark_embedding, yaw_bin,
+)
 from tests.facemodel.synthetic import synthetic_flame_arrays
 
 
@@ -28,9 +30,9 @@ def head():
     return load_face_model("ffn-head")
 
 
-@pytest.fixture(scope="module")
-def embedding(head):
-    return builtin_landmark_embedding(head)
+@pytest.fixture(scope="module", params=["geometric", "calibrated"])
+def embedding(head, request):
+    return builtin_landmark_embedding(head) if request.param == "geometric" else calibrated_landmark_embedding(head)
 
 
 def test_yaw_bins_follow_decas_order():
@@ -94,7 +96,7 @@ def test_wrong_shapes_and_foreign_files_are_refused(tmp_path):
         read_landmark_embedding(tmp_path / "plain.npy", 9976)
 
 
-def test_builtin_embedding_lies_on_the_face(head, embedding):
+def test_embedding_lies_on_the_face(head, embedding):
     points = np.einsum("lk,lkd->ld", embedding.static_bary, head.v_template[head.faces[embedding.static_faces]])
     eyes = [head.v_template[head.regions[name]].mean(axis=0) for name in ("right_eyeball", "left_eyeball")]
     # iBUG semantics: right-eye points (36..41) around the subject's right eye (−x), left ones around the left,
@@ -106,6 +108,17 @@ def test_builtin_embedding_lies_on_the_face(head, embedding):
     assert points[48 - 17:, 1].max() < points[33 - 17, 1] < points[30 - 17, 1] + 0.002
     order = points[[36 - 17, 39 - 17, 42 - 17, 45 - 17, 48 - 17, 54 - 17], 0]
     assert order[0] < order[1] < 0 < order[2] < order[3] and order[4] < 0 < order[5]
+
+
+def test_calibrated_embedding_is_the_heads_and_falls_back_for_other_triangles(head, tmp_path, caplog):
+    calibrated = calibrated_landmark_embedding(head)
+    assert "calibrated" in calibrated.source and calibrated.yaw_static_faces is not None
+    # dlib scatters most about the jaw line: it must weigh least in the fit.
+    assert np.median(calibrated.noise_px[:17]) > np.median(calibrated.noise_px[17:])
+    with np.load(CALIBRATED_EMBEDDING) as data:
+        np.savez(tmp_path / "other.npz", **{**data, "faces_sha1": "0" * 40})
+    fallback = calibrated_landmark_embedding(head, tmp_path / "other.npz")
+    assert "built-in" in fallback.source and "calibrated for other triangles" in caplog.text
 
 
 def test_known_parameters_are_recovered_from_projected_landmarks(head, embedding):

@@ -14,7 +14,8 @@ from ffn_render.facemodel import face_model_to_arrays
 from ffn_render.facemodel.flame_io import write_npz
 from ffn_render.params.cli import params_command
 from ffn_render.params.prior import PriorConfig, emotion_presets, sample_prior, sample_prior_record
-from ffn_render.params.records import EMOTIONS, read_param_table
+from ffn_render.params.records import read_param_table
+from ffn_render.vocabulary import EMOTIONS
 from tests.params.models import small_model
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from ffn_render.facemodel import builtin_head, load_face_model
 from ffn_render.params.prior import sample_prior
-from ffn_render.params.records import EMOTIONS
+from ffn_render.vocabulary import EMOTIONS
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,10 @@ def test_bad_resolution_is_refused(width):
         ({"samples": 8, "min_samples": 16}, "'min_samples' \\(16\\) must not exceed 'samples' \\(8\\)"),
         ({"denoiser_passes": "depth"}, "'denoiser_passes' must be one of"),
         ({"denoiser_prefilter": "slow"}, "'denoiser_prefilter' must be one of"),
+        ({"denoiser_quality": "best"}, "'denoiser_quality' must be one of high, balanced, fast, got 'best'"),
+        ({"skin": {"subsurface_method": "cubic"}}, "'skin.subsurface_method' must be one of burley, random_walk"),
+        ({"skin": {"roughness": "shiny"}}, "'skin.roughness' must be a number, got 'shiny'"),
+        ({"eye": {"subsurface_method": "burley"}}, "unknown eye material parameter"),
         ({"light_tree": 1}, "'light_tree' must be true or false"),
         ({"clamp_indirect": -1}, "'clamp_indirect' must be a number >= 0"),
     ],
@@ -86,10 +90,15 @@ def test_appearance_section_is_validated_too(tmp_path):
 
 
 def test_legacy_is_the_old_beauty_setting_one_key_away():
-    """`quality: legacy` alone restores the beauty settings before issue 13: 64 samples, adaptive sampling off."""
+    """`quality: legacy` alone restores the beauty settings before issue 13: 64 samples, adaptive sampling off,
+    the accurate prefilter and high-quality denoising; `skin: {subsurface_method: random_walk}` the skin before it."""
     legacy = parse_config({"render": {"quality": "legacy"}}).render
     assert (legacy.samples, legacy.adaptive_sampling) == (64, False)
     assert (legacy.denoiser, legacy.denoiser_passes, legacy.denoiser_prefilter) == ("auto", "albedo_normal", "accurate")
+    assert legacy.denoiser_quality == "high"
+    old_skin = parse_config({"render": {"skin": {"subsurface_method": "random_walk"}}}).render.skin
+    assert old_skin == {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 1.0, "subsurface_scale": 0.003,
+                        "bump_distance": 0.0004, "subsurface_method": "random_walk"}
 
 
 def test_keys_given_explicitly_win_over_the_quality_level():

@@ -11,6 +11,7 @@ import pytest
 from ffn_render.dataset import layout
 from ffn_render.dataset.layout import SequenceKey
 from ffn_render.render import load_config, parse_config
+from ffn_render.render.config import QUALITY_LEVELS
 from ffn_render.render.pipeline import DatasetRenderer
 from ffn_render.render.worker import InProcessWorker
 from tests.render.support import make_spec
@@ -18,14 +19,18 @@ from tests.render.support import make_spec
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = {"width": 64, "height": 48, "device": "cpu", "head_images": False}
 CYCLES_SETTINGS = ("samples", "use_adaptive_sampling", "adaptive_threshold", "adaptive_min_samples", "use_denoising",
-                   "denoiser", "denoising_input_passes", "denoising_prefilter", "use_light_tree",
+                   "denoiser", "denoising_input_passes", "denoising_prefilter", "denoising_quality", "use_light_tree",
                    "sample_clamp_direct", "sample_clamp_indirect")
 
 
 def tiny_from(path: Path, **render):
     """A shipped config at a tiny size (its quality settings untouched, unless ``render`` says otherwise)."""
     data = load_config(path).to_dict()
-    data["render"].update(TINY, **render)
+    if "quality" in render:  # the keys load_config filled in from the shipped level give way to the new level
+        for key in QUALITY_LEVELS[render["quality"]]:
+            data["render"].pop(key)
+    skin = {**data["render"]["skin"], **render.pop("skin", {})}
+    data["render"].update(TINY, skin=skin, **render)
     data["appearance"].update(texture_size=64, background_size=64)
     return parse_config(data, source=str(path))
 
@@ -38,7 +43,9 @@ def render_and_watch(config, root: Path, spec) -> dict[str, list[dict]]:
 
     def record(scene, *_):
         kind = "labels" if scene.view_layers[0].use_pass_vector else "beauty"
-        seen[kind].append({name: getattr(scene.cycles, name) for name in CYCLES_SETTINGS})
+        skin = bpy.data.materials["ffn_skin"].node_tree.nodes["Principled BSDF"]
+        seen[kind].append({**{name: getattr(scene.cycles, name) for name in CYCLES_SETTINGS},
+                           "subsurface_method": skin.subsurface_method})
 
     worker = InProcessWorker(config.render.blender_settings())
     bpy.app.handlers.render_pre.append(record)
@@ -49,36 +56,41 @@ def render_and_watch(config, root: Path, spec) -> dict[str, list[dict]]:
     return seen
 
 
-@pytest.mark.parametrize("change", [{}, {"quality": "legacy"}, {"adaptive_sampling": True, "noise_threshold": 0.1,
-                                                                 "min_samples": 4, "denoiser_prefilter": "fast"}],
-                         ids=["shipped", "legacy", "adaptive"])
-def test_configured_sampling_is_what_blender_renders_with(tmp_path, head, change):
-    """The shipped default, its one-key legacy variant and adaptive sampling, read back from Blender's scene
-    during the renders."""
+# What Blender must show during the beauty renders, written out by hand from docs/render.md's choice.
+READ_BACK_CASES = {
+    "shipped": ({}, {"samples": 48, "use_adaptive_sampling": False, "denoising_prefilter": "ACCURATE",
+                     "denoising_quality": "HIGH", "subsurface_method": "BURLEY"}),
+    "legacy": ({"quality": "legacy", "skin": {"subsurface_method": "random_walk"}},
+               {"samples": 64, "use_adaptive_sampling": False, "denoising_prefilter": "ACCURATE",
+                "denoising_quality": "HIGH", "subsurface_method": "RANDOM_WALK"}),
+    "adaptive": ({"adaptive_sampling": True, "noise_threshold": 0.1, "min_samples": 4, "denoiser_prefilter": "accurate",
+                  "denoiser_quality": "balanced", "denoiser_passes": "albedo"},
+                 {"use_adaptive_sampling": True, "adaptive_threshold": pytest.approx(0.1), "adaptive_min_samples": 4,
+                  "denoising_prefilter": "ACCURATE", "denoising_quality": "BALANCED",
+                  "denoising_input_passes": "RGB_ALBEDO"}),
+}
+
+
+@pytest.mark.parametrize("case", list(READ_BACK_CASES))
+def test_configured_sampling_is_what_blender_renders_with(tmp_path, head, case):
+    """The shipped default, its one-key legacy variants (sampling and skin) and adaptive sampling, read back
+    from Blender's scene during the renders."""
     _, model_path = head
+    change, expected = READ_BACK_CASES[case]
     config = tiny_from(CONFIGS / "render_default.yaml", **change)
-    wanted = config.render
     seen = render_and_watch(config, tmp_path / "ds", make_spec(model_path, n=2))
     assert len(seen["beauty"]) == 2 and len(seen["labels"]) == 2
     for beauty in seen["beauty"]:
-        assert beauty["samples"] == wanted.samples
-        assert beauty["use_adaptive_sampling"] is wanted.adaptive_sampling
-        if wanted.adaptive_sampling:
-            assert beauty["adaptive_threshold"] == pytest.approx(wanted.noise_threshold)
-            assert beauty["adaptive_min_samples"] == wanted.min_samples
+        assert {name: beauty[name] for name in expected} == expected
         assert beauty["use_denoising"] and beauty["denoiser"] == "OPENIMAGEDENOISE"  # auto on a CPU
-        assert beauty["denoising_input_passes"] == {"rgb": "RGB", "albedo": "RGB_ALBEDO",
-                                                    "albedo_normal": "RGB_ALBEDO_NORMAL"}[wanted.denoiser_passes]
-        assert beauty["denoising_prefilter"] == wanted.denoiser_prefilter.upper()
-        assert beauty["use_light_tree"] is wanted.light_tree
-        assert beauty["sample_clamp_indirect"] == pytest.approx(wanted.clamp_indirect)
+        assert beauty["use_light_tree"] is True and beauty["sample_clamp_indirect"] == pytest.approx(10.0)
     for labels in seen["labels"]:  # SPEC §4: one exact sample, whatever the beauty settings
         assert labels["samples"] == 1
         assert labels["use_adaptive_sampling"] is False and labels["use_denoising"] is False
 
 
 def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
-    """New and old beauty settings (and light tree, clamping, guides changed too) give the same label files."""
+    """New and old beauty settings and skins (light tree, clamping, guides changed too) give the same label files."""
     _, model_path = head
     spec = make_spec(model_path, n=3)
     key = SequenceKey(spec.split, spec.emotion, spec.seq_id)
@@ -86,7 +98,8 @@ def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
     configs = {
         "default": tiny_from(CONFIGS / "render_default.yaml"),
         "other": tiny_from(CONFIGS / "render_default.yaml", quality="legacy", samples=4, light_tree=False,
-                           clamp_indirect=1.0, denoiser_passes="rgb", denoiser_prefilter="none"),
+                           clamp_indirect=1.0, denoiser_passes="rgb", denoiser_prefilter="none",
+                           skin={"subsurface_method": "random_walk"}),
     }
     for name, config in configs.items():
         render_and_watch(config, roots[name], spec)
@@ -108,6 +121,8 @@ def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
         ("noise_threshold: 0", "'noise_threshold' must be a number > 0"),
         ("noise_threshold: -0.01", "'noise_threshold' must be a number > 0"),
         ("quality: ultra", "'quality' must be one of standard, draft, reference, legacy, got 'ultra'"),
+        ("denoiser_quality: best", "'denoiser_quality' must be one of high, balanced, fast, got 'best'"),
+        ("skin: {subsurface_method: cubic}", "'skin.subsurface_method' must be one of burley, random_walk"),
     ],
 )
 def test_bad_quality_settings_are_one_line_errors_from_the_command(tmp_path, setting, message):
