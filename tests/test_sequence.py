@@ -123,7 +123,7 @@ def test_loading_a_folder_without_index_fails(tmp_path):
 # its spec index and its render config), in their order.
 SPEC_KEYS_BEFORE = ["seq_id", "split", "emotion", "n", "seed", "identity", "record_id", "source", "image", "face_model",
                     "uv_path", "masks_path", "texture", "background", "beta", "theta", "psi", "frames_f", "frames_h",
-                    "params_model"]
+                    "params_model", "demographics"]  # demographics: issue 11's prior person, added after the refactor
 CONFIG_SECTION_BEFORE = {"count": 6, "n": "mixed", "seed": 1, "split_ratios": [4.0, 1.0, 1.0], "face_model": "ffn-head",
                          "uv_path": None, "masks_path": None}
 INDEX_OPTIONS_BEFORE = {"n": "mixed", "seed": 1, "ratios": [4.0, 1.0, 1.0], "face_model": "ffn-head", "uv_path": None,

@@ -90,7 +90,7 @@ def test_the_renderer_paints_the_person_the_prior_drew(tmp_path):
     from ffn_render.sequence import SequenceOptions, build_sequence_specs
 
     model = load_face_model("ffn-head")
-    specs = build_sequence_specs(sample_prior(3, 0, model), SequenceOptions(n=2, seed=0, face_model="ffn-head"))
+    specs = build_sequence_specs(sample_prior(3, 0, model), SequenceOptions(n=2, seed=0))
     config = parse_config({"appearance": {"texture_size": 64, "background_size": 16}}, source="test")
     renderer = DatasetRenderer(config, tmp_path, worker=None)
     for spec in specs:
