@@ -114,8 +114,9 @@ def unwrap_command(photos, fit, params_path, camera_path, out, face_model: FaceM
     mean = read_texture(mean_texture) if mean_texture else None
     fitter = _photo_fitter(model, landmark_files) if fit else None
     single = len(photos) == 1 and out.lower().endswith(".png")
+    targets = _texture_targets(photos, out, single)
     report = {}
-    for photo in photos:
+    for photo, target in zip(photos, targets):
         image = read_rgb(photo, AppearanceError)
         height, width = image.shape[:2]
         if fitter is not None:
@@ -128,7 +129,6 @@ def unwrap_command(photos, fit, params_path, camera_path, out, face_model: FaceM
                       else table_camera(params_path, photo, width, height))
         made = photo_texture(image, model, beta, theta, psi, camera, size, str(photo), mean_texture=mean,
                              symmetry=not no_symmetry)
-        target = Path(out) if single else Path(out) / f"{Path(photo).stem}.png"
         if weights_out and single:
             grey = np.clip(np.rint(made.unwrap.weight * 255), 0, 255).astype(np.uint8)
             write_png(weights_out, np.repeat(grey[..., None], 3, axis=2))
@@ -137,6 +137,20 @@ def unwrap_command(photos, fit, params_path, camera_path, out, face_model: FaceM
         click.echo(f"wrote {target}: {made.summary()}")
     if report_path:
         atomic_write_text(report_path, json.dumps(report, indent=1) + "\n")
+
+
+def _texture_targets(photos, out: str, single: bool) -> list[Path]:
+    """Each photo's output texture; refused before any work when two photos would write the same file."""
+    if single:
+        return [Path(out)]
+    targets = [Path(out) / f"{Path(photo).stem}.png" for photo in photos]
+    first_photo: dict[Path, str] = {}
+    for photo, target in zip(photos, targets):
+        if target in first_photo:
+            raise AppearanceError(f"{photo}: its texture {target} would overwrite that of {first_photo[target]} "
+                                  "(same file name); unwrap photos with distinct names or in separate runs")
+        first_photo[target] = photo
+    return targets
 
 
 def read_camera_json(data: dict, width: int, height: int, source: str):

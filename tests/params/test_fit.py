@@ -179,7 +179,14 @@ def test_bad_inputs_are_one_line_errors_and_write_nothing(tmp_path):
     assert_one_line_error(run("params", "fit", blank, "--model", flame, "--landmarks", short, "--out", out),
                           str(short), "expected (51,)")
     assert_one_line_error(run("texture", "unwrap", blank, "--fit", "--out", tmp_path / "t.png"), str(blank), "no face found")
-    assert not out.exists() and not (tmp_path / "t.png").exists()
+    twins = []
+    for folder in ("a", "b"):  # two photos of one name would write one texture file
+        (tmp_path / folder).mkdir()
+        twins.append(tmp_path / folder / blank.name)
+        twins[-1].write_bytes(blank.read_bytes())
+    assert_one_line_error(run("texture", "unwrap", *twins, "--fit", "--out", tmp_path / "textures"), str(twins[1]),
+                          "would overwrite", str(twins[0]))
+    assert not out.exists() and not (tmp_path / "t.png").exists() and not (tmp_path / "textures").exists()
 
 
 @pytest.mark.slow
