@@ -9,7 +9,6 @@ a cleaner removes only the temporaries of writers that are gone.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import re
