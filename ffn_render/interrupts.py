@@ -76,6 +76,13 @@ class _Handler:
         self._redeliverer = threading.Thread(target=redeliver, name="ffn-interrupt", daemon=True)
         self._redeliverer.start()
 
+    def stop(self) -> None:
+        """Stop re-delivering; wait for the helper thread, whose last kill may follow its last check, so that no
+        re-delivered signal meets the default handler once the block has restored it (it would kill the process)."""
+        self.raised = True
+        if self._redeliverer is not None:
+            self._redeliverer.join()
+
 
 @contextlib.contextmanager
 def raise_on_signals(signals: tuple[int, ...] = HANDLED) -> Iterator[None]:
@@ -88,6 +95,6 @@ def raise_on_signals(signals: tuple[int, ...] = HANDLED) -> Iterator[None]:
     try:
         yield
     finally:
-        handler.raised = True
+        handler.stop()
         for signum, old in previous.items():
             signal.signal(signum, old)
