@@ -17,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..vocabulary import HAIR_STYLES
 from .config import AppearanceConfig
 from .seeding import stream
 
@@ -43,9 +44,10 @@ IRIS_COLOURS = {  # sRGB, weight on light skin, weight on dark skin
     "blue": ("#4670a0", 0.16, 0.0),
     "light_blue": ("#7b9cc2", 0.06, 0.0),
 }
-# Probability of each hairstyle by sex (female, male) when no demographics name one; "long" covers the ears and
-# the sides of the neck, "bob" ends at the jaw, "afro" is a full rounded volume, "bun" is pulled back tight.
-HAIR_STYLES = {
+# Probability of each hairstyle (vocabulary.HAIR_STYLES) by sex (female, male) when no demographics name one;
+# "long" covers the ears and the sides of the neck, "bob" ends at the jaw, "afro" is a full rounded volume, "bun"
+# is pulled back tight.
+HAIR_STYLE_WEIGHTS = {
     "bald": (0.01, 0.14),
     "shaved": (0.03, 0.12),
     "receding": (0.03, 0.20),
@@ -233,7 +235,7 @@ def sample_traits(seed: int, config: AppearanceConfig | None = None, demographic
     ancestry = demographics.ancestry if demographics is not None and demographics.ancestry in ANCESTRY_LOOKS else None
     looks = _ancestry_looks(ancestry, tone) if ancestry else _seed_looks(tone)
     sex = int(male)
-    styles = {name: p[sex] for name, p in HAIR_STYLES.items()}
+    styles = {name: p[sex] for name, p in HAIR_STYLE_WEIGHTS.items()}
     styles["bald"] *= config.bald_probability / 0.1 * min(1.0, 0.3 + age / 60.0)  # balding rises with age
     styles["receding"] *= min(1.0, 0.3 + age / 50.0)
     style = _choose(rng, styles)

@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import ParamsError
+from ..vocabulary import HAIR_STYLES
 
 MIN_AGE, MAX_AGE = 18.0, 80.0
 MONK_RANGE = (0.0, 9.0)
@@ -63,9 +64,8 @@ ANCESTRIES: dict[str, tuple[float, tuple[float, float], dict[str, float]]] = {
         "nose_width": 0.3, "nose_bridge": -0.2, "face_width": 0.3, "cheekbones": 0.4, "lip_thickness": 0.2,
     }),
 }
-# Hairstyles (shared vocabulary with the painted traits). Where a face model has the hair shape
-# components (the built-in head from v5), the style sets them: the hair's volume is head geometry.
-HAIR_STYLES = ("bald", "shaved", "receding", "short", "long", "bob", "afro", "bun")
+# Where a face model has the hair shape components (the built-in head from v5), the hairstyle
+# (vocabulary.HAIR_STYLES) sets them: the hair's volume is head geometry.
 HAIR_COMPONENTS = ("hair_volume", "hair_bun")
 # Probability of each hairstyle by sex (female, male) before age and ancestry adjust it.
 _STYLE_WEIGHTS = {
