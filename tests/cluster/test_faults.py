@@ -47,22 +47,31 @@ def wait_for_a_sequence_in_flight(root: Path, timeout_s: float):
     return start
 
 
+def stop_while_in_flight(command: list[str], root: Path, timeout_s: float, stop):
+    """Run ``command``, call ``stop(process, start event)`` once a sequence is in flight; (exit status, stderr, start).
+
+    The process is killed and reaped whatever happens, so a failing test leaves no run behind.
+    """
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        start = wait_for_a_sequence_in_flight(root, timeout_s)
+        stop(process, start)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, stderr, start
+
+
 def test_worker_killed_mid_sequence_is_reported_and_rerun_restores(tmp_path):
     seq_ids = ids_covering_shards(1, 6)
     specs, render_config = make_tiny_run(tmp_path, seq_ids, n=4)
     root = tmp_path / "ds"
     command = ffn("submit", "--local", "--no-progress", "--specs", str(specs), "--out", str(root),
                   "--config", str(render_config), "--workers", "1", "--max-retries", "0")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        start = wait_for_a_sequence_in_flight(root, 60)
-        os.kill(start.pid, signal.SIGKILL)
-        _, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 1, stderr[-2000:]
+    returncode, stderr, _ = stop_while_in_flight(command, root, 60, lambda process, start: os.kill(start.pid, signal.SIGKILL))
+    assert returncode == 1, stderr[-2000:]
     assert "unfinished" in stderr
 
     finished_before = {seq: r.finished_at for seq, r in ManifestState.load(root).done().items()}
@@ -132,16 +141,10 @@ def test_sigterm_to_submit_is_passed_to_its_workers_and_the_manifest_is_merged(t
     root = tmp_path / "ds"
     command = ffn("submit", "--local", "--no-progress", "--specs", str(specs), "--out", str(root),
                   "--config", str(render_config), "--workers", "1")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        start = wait_for_a_sequence_in_flight(root, 120)
-        process.send_signal(signal.SIGTERM)  # to the run only: it must pass the signal on
-        _, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 143, stderr[-2000:]
+    # SIGTERM to the run only: it must pass the signal on
+    returncode, stderr, start = stop_while_in_flight(command, root, 120,
+                                                     lambda process, start: process.send_signal(signal.SIGTERM))
+    assert returncode == 143, stderr[-2000:]
     with pytest.raises(ProcessLookupError):
         os.kill(start.pid, 0)  # the worker stopped too
     assert not list(root.rglob(TMP_PREFIX + "*")), "the workers abandoned their sequences cleanly"
