@@ -112,7 +112,9 @@ class RenderConfig:
             _check_int(self, name, 0)
         _check_choice(self, "denoiser", DENOISERS)
         _check_choice(self, "denoiser_passes", DENOISER_PASSES)
-        _check_bool(self, "light_tree")
+        for switch in dataclasses.fields(self):  # light_tree, persistent_data and the output switches
+            if switch.type == "bool":  # a string ("no") would be truthy and switch the product on
+                _check_bool(self, switch.name)
         for name in ("clamp_direct", "clamp_indirect"):
             _check_number(self, name, lambda v: v >= 0, ">= 0 (0 = no clamp)")
         _check_choice(self, "image_format", IMAGE_FORMATS)

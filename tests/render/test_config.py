@@ -61,6 +61,9 @@ def test_bad_resolution_is_refused(width):
         ({"skin": {"roughness": "shiny"}}, "'skin.roughness' must be a number, got 'shiny'"),
         ({"eye": {"subsurface_method": "burley"}}, "unknown eye material parameter"),
         ({"light_tree": 1}, "'light_tree' must be true or false"),
+        ({"normals": "no"}, "'normals' must be true or false, got 'no'"),
+        ({"segmentation": "yes"}, "'segmentation' must be true or false"),
+        ({"head_images": 0}, "'head_images' must be true or false"),
         ({"clamp_indirect": -1}, "'clamp_indirect' must be a number >= 0"),
     ],
 )
