@@ -86,6 +86,8 @@ class AppearanceConfig:
                 if len(pair) != 2 or pair[0] > pair[1]:
                     raise AppearanceError(f"appearance config: '{f.name}' must be [low, high] with low <= high, got {value!r}")
                 object.__setattr__(self, f.name, pair)
+            elif f.type == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise AppearanceError(f"appearance config: '{f.name}' must be a number, got {value!r}")
         for name in ("texture_size", "background_size"):
             size = getattr(self, name)
             if not isinstance(size, int) or not 16 <= size <= 8192:

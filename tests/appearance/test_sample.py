@@ -72,6 +72,10 @@ def test_config_from_yaml_and_errors(tmp_path):
         load_appearance_config(path)
     with pytest.raises(AppearanceError, match="lens_mm"):
         AppearanceConfig(lens_mm=(85, 50))
+    with pytest.raises(AppearanceError, match="'skin_exposure_compensation' must be a number, got 'lots'"):
+        AppearanceConfig(skin_exposure_compensation="lots")
+    with pytest.raises(AppearanceError, match="'male_probability' must be a number, got True"):
+        AppearanceConfig(male_probability=True)
 
 
 def test_default_yaml_matches_the_dataclass():
