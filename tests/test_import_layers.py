@@ -5,7 +5,7 @@ below it, never a layer above, never a sibling in its own layer:
 
  0. shared leaves: ffn_render (the package), errors, fileio, configio,
     console (running a command), faces, assets, extras, interrupts,
-    vocabulary (splits, emotions, flow kinds), camera (the pinhole camera),
+    vocabulary (splits, emotions, flow kinds), camera (the pinhole camera), seeds,
     meshes (vertex normals, triangle rasterisation) — and blender_scripts (what runs inside
     Blender: the standard library, bpy, numpy)
  1. facemodel | labels       the face model; label files and the analytic reference
@@ -40,7 +40,7 @@ PACKAGES = ("ffn_render", "models", "blender_scripts")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("ffn_render", "ffn_render.errors", "ffn_render.fileio", "ffn_render.configio", "ffn_render.console",
      "ffn_render.faces", "ffn_render.assets", "ffn_render.extras", "ffn_render.interrupts",
-     "ffn_render.vocabulary", "ffn_render.camera", "ffn_render.meshes", "blender_scripts"),
+     "ffn_render.vocabulary", "ffn_render.camera", "ffn_render.meshes", "ffn_render.seeds", "blender_scripts"),
     ("ffn_render.facemodel", "ffn_render.labels"),
     ("ffn_render.params", "ffn_render.appearance"),
     ("ffn_render.sequence",),

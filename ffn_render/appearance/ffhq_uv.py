@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from tqdm import tqdm
 from ..errors import AppearanceError, FaceModelError
 from ..facemodel import FaceModel
 from ..facemodel.flame_io import ObjLayout, read_obj_mesh
+from ..seeds import derive_seed
 from .albedo import eye_layout_overlaps, eyeball_faces, procedural_eye_texture
 from .background import list_images
 from .textures import read_texture, write_png
@@ -159,7 +159,7 @@ def transfer_folder(
             continue
         try:
             source_map = read_texture(path)
-            eyes = None if eye_map is not None else procedural_eye_texture(model, zlib.crc32(path.stem.encode("utf-8")), size)
+            eyes = None if eye_map is not None else procedural_eye_texture(model, derive_seed(0, path.stem), size)
             baked = transfer_texture(model, layout.vt, layout.ft, source_map, size, eyes, eye_map)
             write_png(target, baked)
             written.append(target)

@@ -36,8 +36,9 @@ from tqdm import tqdm
 
 from ..errors import ParamsError
 from ..facemodel import POSE_SIZE
+from ..seeds import derive_seed
 from .affectnet import AffectNetLabel, balanced_selection, image_stem, parent_folder_emotion, read_affectnet_labels
-from .records import EMOCA_MODEL_VERSION, ParamRecord, derive_seed
+from .records import EMOCA_MODEL_VERSION, ParamRecord
 
 log = logging.getLogger(__name__)
 

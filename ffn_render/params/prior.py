@@ -44,7 +44,7 @@ Distributions (all truncated normals unless stated; angles in degrees):
 
 Categories are balanced: record i gets ``emotions[i % len(emotions)]``.
 Every record's parameters are drawn from its own seed
-(:func:`.records.derive_seed` of the run seed and the record id), so a
+(:func:`ffn_render.seeds.derive_seed` of the run seed and the record id), so a
 record can be regenerated alone.
 """
 
@@ -61,9 +61,10 @@ from tqdm import tqdm
 
 from ..errors import ParamsError
 from ..facemodel import POSE_SIZE, FaceModel
+from ..seeds import derive_seed
 from ..vocabulary import EMOTIONS
 from .demographics import HAIR_COMPONENTS, Demographics, sample_demographics, shape_conditioning
-from .records import ParamRecord, derive_seed
+from .records import ParamRecord
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ parameters.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -164,16 +163,6 @@ def _float_tuple(values: Any, label: str) -> tuple[float, ...]:
         if not math.isfinite(value):
             raise ParamsError(f"{label} contains NaN or infinite values")
     return tuple(float(value) for value in values)
-
-
-def derive_seed(seed: int, key: str) -> int:
-    """A 63-bit seed for ``key`` under the run seed ``seed`` (stable across runs and platforms)."""
-    if seed < 0:
-        raise ParamsError(f"seeds must be non-negative, got {seed}")
-    digest = hashlib.sha256(key.encode("utf-8")).digest()
-    words = np.frombuffer(digest[:16], dtype="<u4").tolist()
-    state = np.random.SeedSequence([int(seed), *words]).generate_state(1, dtype=np.uint64)[0]
-    return int(state >> np.uint64(1))
 
 
 def _check_unique_ids(records: Iterable[ParamRecord], where: str) -> None:

@@ -17,7 +17,6 @@ import dataclasses
 import json
 import logging
 import os
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -27,6 +26,7 @@ import numpy as np
 from ..errors import SequenceError
 from ..facemodel import FaceModelRef
 from ..fileio import atomic_write_json, atomic_write_text
+from ..seeds import derive_seed
 from ..vocabulary import SPLITS
 
 log = logging.getLogger(__name__)
@@ -138,12 +138,6 @@ def frame_parameters(
     facial = tuple(frame(t, t, t) for t in range(1, n + 1))
     head = tuple(frame(t, t, t - 1) for t in range(2, n + 1))
     return facial, head
-
-
-def derive_seed(base_seed: int, key: str) -> int:
-    """A stable 31-bit seed from the run's seed and a string key (e.g. a record id)."""
-    state = np.random.SeedSequence([int(base_seed) & 0xFFFFFFFF, zlib.crc32(key.encode("utf-8"))])
-    return int(state.generate_state(1, np.uint32)[0] >> 1)
 
 
 def split_counts(total: int, ratios: Sequence[float]) -> list[int]:

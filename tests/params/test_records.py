@@ -12,10 +12,10 @@ from ffn_render.params.records import (
     EMOTIONS,
     ParamRecord,
     check_records_against_model,
-    derive_seed,
     read_param_table,
     write_param_table,
 )
+from ffn_render.seeds import derive_seed
 from tests.params.models import small_model
 
 
