@@ -265,7 +265,8 @@ def beard_zone(points: np.ndarray, anatomy: HeadAnatomy, style: str) -> np.ndarr
     half = anatomy.mouth_half_width / s
     moustache = below_nose * smoothstep(-0.002, 0.003, dy - 0.004) * smoothstep(half + 0.006, half, dx)
     moustache *= smoothstep(0.0, 0.002, dy + 0.006 - 0.6 * np.maximum(dx - half + 0.01, 0))
-    chin = smoothstep(half - 0.006, half - 0.012, dx) * smoothstep(-0.002, -0.008, dy) * smoothstep(-0.075, -0.06, dy)
+    chin_bottom = (anatomy.chin_y - mouth[1]) / s
+    chin = smoothstep(half - 0.006, half - 0.012, dx) * smoothstep(-0.002, -0.008, dy) * smoothstep(chin_bottom - 0.004, chin_bottom + 0.008, dy)
     if style == "moustache":
         return moustache * front
     if style == "goatee":
