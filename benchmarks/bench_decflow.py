@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ffn_render.labels.flo import write_flo
+from ffn_render.dataset.layout import PRODUCT, SequenceKey
 from models.decflow.augment import FlowAugmentor
 from models.decflow.config import TrainConfig, load_config
 from models.decflow.datasets import FFNPairs, scan_sequences
@@ -38,21 +38,22 @@ RECIPES = ("release", "paper")
 
 
 def write_dataset(root: Path, sequences: int, frames: int, size: int = 512) -> None:
+    """Facial frames, masks and both flows of each sequence, at the layout's paths (what training reads)."""
     rng = np.random.default_rng(0)
+    images, masks, flows = PRODUCT["facial_image"], PRODUCT["mask"], PRODUCT["flow"]
     for index in range(sequences):
-        rel = Path("train", "neutral", f"seq{index:03d}")
-        for kind in ("facial", "head"):
-            (root / "flow" / kind / rel).mkdir(parents=True, exist_ok=True)
-        for folder in (root / "image" / "facial" / rel, root / "mask" / rel):
-            folder.mkdir(parents=True, exist_ok=True)
-        for t in range(1, frames + 1):
+        key = SequenceKey("train", "neutral", f"seq{index:03d}")
+        for product in (images, masks, flows):
+            for folder in product.directories(root, key):
+                folder.mkdir(parents=True, exist_ok=True)
+        for t in images.frame_range(frames):
             small = rng.integers(0, 256, (size // 16, size // 16, 3), dtype=np.uint8)
             image = cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
-            Image.fromarray(image).save(root / "image" / "facial" / rel / f"{t:04d}.jpg", quality=95)
-            np.save(root / "mask" / rel / f"{t:04d}.npy", (rng.random((size, size)) > 0.5).astype(np.uint8))
-        for t in range(1, frames):
-            for kind in ("facial", "head"):
-                write_flo(root / "flow" / kind / rel / f"{t:04d}.flo", rng.normal(0, 2, (size, size, 2)).astype(np.float32))
+            Image.fromarray(image).save(images.path(root, key, t), quality=95)
+            masks.writer(masks.path(root, key, t), (rng.random((size, size)) > 0.5).astype(np.uint8))
+        for t in flows.frame_range(frames):
+            for kind in flows.kinds:
+                flows.writer(flows.path(root, key, t, kind), rng.normal(0, 2, (size, size, 2)).astype(np.float32))
 
 
 def loader_rate(root: Path, config: TrainConfig, batches: int) -> float:

@@ -37,6 +37,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from blender_scripts.protocol import IMAGE_EXTENSIONS
+
 from ..errors import DatasetError
 from ..fileio import atomic_path
 from ..labels.depthmask import read_depth, read_mask, write_depth, write_mask
@@ -44,7 +46,7 @@ from ..labels.flo import read_flo, write_flo
 from ..labels.normals import read_normals, write_normals
 from ..vocabulary import EMOTIONS, FLOW_KINDS, SPLITS
 
-IMAGE_EXTS: tuple[str, ...] = (".jpg", ".png")
+IMAGE_EXTS: tuple[str, ...] = tuple(IMAGE_EXTENSIONS.values())  # the extensions the renderer writes frames with
 DEFAULT_IMAGE_EXT = ".jpg"
 
 _FRAME_NAME = re.compile(r"^(\d{4})\.([a-z]+)$")

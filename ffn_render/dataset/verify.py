@@ -55,6 +55,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from blender_scripts.protocol import IMAGE_EXTENSIONS
+
 from ..errors import DatasetError, FFNError
 from ..fileio import TMP_PREFIX
 from ..labels.depthmask import read_depth, read_mask
@@ -76,7 +78,8 @@ _ANNEX_K_LUMINANCE = (
     18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 )
-_FORMAT_OF_EXT = {".jpg": "JPEG", ".png": "PNG"}
+# Blender names its image formats as Pillow does (JPEG, PNG), so its map read backwards is what a file must be.
+_FORMAT_OF_EXT = {extension: image_format for image_format, extension in IMAGE_EXTENSIONS.items()}
 _PLANE_FIT_POINTS = 200_000
 
 
