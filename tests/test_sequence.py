@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,6 +106,15 @@ def test_specs_round_trip_and_are_deterministic(tmp_path):
     assert loaded == sorted(specs, key=lambda s: s.seq_id)
     assert {s.split for s in loaded} == {"train", "val", "test"}
     assert len(load_sequence_specs(tmp_path / "a", "val")) == 2
+
+
+def test_ids_whose_crc32_collides_get_different_sequence_seeds():
+    # "plumless" and "buckeroo" share a CRC-32 (the 32-bit key hash sequences used before one derive_seed):
+    # their sequences drew the same seed, hence the same length, split order and appearance.
+    assert zlib.crc32(b"plumless") == zlib.crc32(b"buckeroo")
+    specs = build_sequence_specs([Record("plumless", "a"), Record("buckeroo", "b")], SequenceOptions(n=5, seed=0))
+    assert specs[0].seed != specs[1].seed
+    assert all(0 <= spec.seed < 2**63 for spec in specs)
 
 
 def test_index_is_the_authority_over_stale_spec_files(tmp_path):
