@@ -64,6 +64,7 @@ BASELINE = "legacy"
 TARGET_DB, TARGET_COST = 0.3, 0.35  # issue 13: at most 0.3 dB below the baseline at <= 0.35x its cost
 # Candidate beauty settings (render-config keys over the shipped config's), a focused list:
 # sample caps, adaptive thresholds and minimums, denoiser guides, light tree, bounces, clamping.
+LOW_NOISE = {"sampling_pattern": "blue_noise", "backdrop_light_sampling": False}
 CANDIDATES: dict[str, dict] = {
     "legacy": {"quality": "legacy"},  # 64 samples, adaptive off: the settings before issue 13
     "default": {},  # configs/render_default.yaml as shipped
@@ -88,6 +89,15 @@ CANDIDATES: dict[str, dict] = {
     "s12-bounces-2": {"quality": "legacy", "samples": 12, "max_bounces": 4, "diffuse_bounces": 2, "glossy_bounces": 2,
                       "transmission_bounces": 0},
     "s12-clamp-1": {"quality": "legacy", "samples": 12, "clamp_indirect": 1.0},
+    # The same converged image with less noise per sample: blue-noise pattern, the backdrop not sampled as a light.
+    "s16-blue-noise": {"quality": "legacy", "samples": 16, "sampling_pattern": "blue_noise"},
+    "s16-no-backdrop-light": {"quality": "legacy", "samples": 16, "backdrop_light_sampling": False},
+    **{f"s{n}-bn-nb": {"quality": "legacy", "samples": n, **LOW_NOISE} for n in (16, 24, 32, 48, 64)},
+    "s24-bn-nb-fast-prefilter": {"quality": "legacy", "samples": 24, **LOW_NOISE, "denoiser_prefilter": "fast"},
+    "a48-t0.02-m16-bn-nb": {"quality": "legacy", "samples": 48, **LOW_NOISE, "adaptive_sampling": True,
+                            "noise_threshold": 0.02, "min_samples": 16},
+    "a48-t0.05-m8-bn-nb": {"quality": "legacy", "samples": 48, **LOW_NOISE, "adaptive_sampling": True,
+                           "noise_threshold": 0.05, "min_samples": 8},
 }
 # Sources whose changes change the rendered image (the reference cache key).
 IMAGE_SOURCES = ("blender_scripts", "ffn_render/appearance", "ffn_render/facemodel", "ffn_render/render/job.py")
@@ -434,6 +444,10 @@ def describe(render: dict) -> str:
               f"{r.glossy_bounces}/{r.transmission_bounces}"]
     if not r.light_tree:
         extras.append("no light tree")
+    if r.sampling_pattern != "tabulated_sobol":
+        extras.append(f"pattern {r.sampling_pattern}")
+    if not r.backdrop_light_sampling:
+        extras.append("backdrop not a light")
     if (r.clamp_direct, r.clamp_indirect) != (0.0, 10.0):
         extras.append(f"clamp {r.clamp_direct:g}/{r.clamp_indirect:g}")
     return f"{sampling}; {', '.join(extras)}"

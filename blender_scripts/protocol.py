@@ -81,6 +81,8 @@ class RenderSettings:
     skin: Material
     eye: Material
     label_passes: tuple[str, ...] = ()  # extra passes of the label render (products switched on that need one)
+    sampling_pattern: str = "TABULATED_SOBOL"  # Cycles' sampling_pattern of the beauty renders
+    backdrop_light_sampling: bool = True  # the emissive backdrop sampled as a light (next-event estimation)
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -49,6 +49,7 @@ REGION_AOV = "region"
 LABEL_PASS_SOURCES: dict[str, tuple[str, str]] = {
     "normal": ("ShaderNodeNewGeometry", "Normal"),  # world-space smooth shading normal, before bump mapping
 }
+LABEL_SAMPLING_PATTERN = "TABULATED_SOBOL"  # what read_factory_settings gives, which every render used before issue 13
 # Render config denoiser_passes → Cycles' denoising_input_passes.
 DENOISER_INPUT_PASSES = {"rgb": "RGB", "albedo": "RGB_ALBEDO", "albedo_normal": "RGB_ALBEDO_NORMAL"}
 # The background plane extends this much beyond the camera's view on each side,
@@ -394,6 +395,12 @@ class HeadScene:
         cycles.use_light_tree = labels or bool(s.light_tree)
         cycles.sample_clamp_direct = 0.0 if labels else float(s.clamp_direct)
         cycles.sample_clamp_indirect = 0.0 if labels else float(s.clamp_indirect)
+        # The pattern moves the label render's one sample too: labels keep the factory scene's (byte-identical .flo).
+        cycles.sampling_pattern = LABEL_SAMPLING_PATTERN if labels else s.sampling_pattern
+        # Seen from the camera side the backdrop hardly lights the head, yet as a light it draws light samples
+        # from the lamps; off, its light still arrives through bounced rays (same converged image, less noise).
+        backdrop_as_light = labels or s.backdrop_light_sampling
+        self._plane.active_material.cycles.emission_sampling = "AUTO" if backdrop_as_light else "NONE"
         denoiser = None if labels else self.denoiser
         cycles.use_denoising = denoiser is not None
         if denoiser is not None:

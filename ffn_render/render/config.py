@@ -31,6 +31,9 @@ DENOISERS = ("auto", "oidn", "optix", "none")
 DENOISER_PASSES = ("rgb", "albedo", "albedo_normal")  # guide passes the denoiser sees besides the noisy image
 DENOISER_PREFILTERS = ("none", "fast", "accurate")  # how the guide passes are denoised first
 DENOISER_QUALITIES = ("high", "balanced", "fast")  # OpenImageDenoise's filter quality (Cycles' denoising_quality)
+# Cycles' sampling patterns outside its debug menu (its "automatic" renders final frames as blue_noise);
+# tabulated_sobol is what Blender's factory scene uses, and what every render used before issue 13.
+SAMPLING_PATTERNS = ("tabulated_sobol", "blue_noise")
 # Beauty sampling by a quality target, chosen with benchmarks/bench_quality.py (docs/render.md,
 # "Beauty quality per cost"). A level sets these keys; any of them given explicitly wins.
 # adaptive_sampling: Cycles stops sampling a pixel once its noise estimate is below
@@ -39,12 +42,13 @@ DENOISER_QUALITIES = ("high", "balanced", "fast")  # OpenImageDenoise's filter q
 # subsurface skin's noise keeps fewer samples from the 0.3 dB bound); draft: 0.24-0.34x the cost, 1.7 dB lower.
 QUALITY_LEVELS: dict[str, dict[str, Any]] = {
     name: {"samples": samples, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0,
-           "denoiser_prefilter": prefilter, "denoiser_quality": "high"}
-    for name, samples, prefilter in (
-        ("standard", 48, "accurate"),
-        ("draft", 16, "accurate"),
-        ("reference", 1024, "accurate"),
-        ("legacy", 64, "accurate"),  # before issue 13
+           "denoiser_prefilter": prefilter, "denoiser_quality": "high", "sampling_pattern": pattern,
+           "backdrop_light_sampling": backdrop_as_light}
+    for name, samples, prefilter, pattern, backdrop_as_light in (
+        ("standard", 48, "accurate", "tabulated_sobol", True),
+        ("draft", 16, "accurate", "tabulated_sobol", True),
+        ("reference", 1024, "accurate", "tabulated_sobol", True),
+        ("legacy", 64, "accurate", "tabulated_sobol", True),  # before issue 13
     )
 }
 IMAGE_FORMATS = ("jpeg", "png")
@@ -76,6 +80,8 @@ class RenderConfig:
     denoiser_passes: str = "albedo_normal"  # guide passes the denoiser uses (DENOISER_PASSES)
     denoiser_prefilter: str | None = None  # DENOISER_PREFILTERS; accurate removes the guides' own noise
     denoiser_quality: str | None = None  # DENOISER_QUALITIES
+    sampling_pattern: str | None = None  # SAMPLING_PATTERNS (beauty renders; labels keep Cycles' automatic)
+    backdrop_light_sampling: bool | None = None  # sample the emissive backdrop as a light; false: same image, less noise
     light_tree: bool = True  # Cycles' light tree (many-light sampling)
     clamp_direct: float = 0.0  # largest direct-light sample value, 0 = no clamp (Cycles' default)
     clamp_indirect: float = 10.0  # largest indirect-light sample value (Cycles' default)
@@ -138,6 +144,8 @@ class RenderConfig:
         _check_int(self, "min_samples", 0)
         _check_choice(self, "denoiser_prefilter", DENOISER_PREFILTERS)
         _check_choice(self, "denoiser_quality", DENOISER_QUALITIES)
+        _check_choice(self, "sampling_pattern", SAMPLING_PATTERNS)
+        _check_bool(self, "backdrop_light_sampling")
         if self.min_samples > self.samples:
             raise RenderError(f"render config: 'min_samples' ({self.min_samples}) must not exceed 'samples' ({self.samples})")
 
@@ -167,6 +175,8 @@ class RenderConfig:
             denoiser_passes=self.denoiser_passes,
             denoiser_prefilter=self.denoiser_prefilter,
             denoiser_quality=self.denoiser_quality,
+            sampling_pattern=self.sampling_pattern.upper(),
+            backdrop_light_sampling=self.backdrop_light_sampling,
             light_tree=self.light_tree,
             clamp_direct=float(self.clamp_direct),
             clamp_indirect=float(self.clamp_indirect),

@@ -65,6 +65,8 @@ def test_bad_resolution_is_refused(width):
         ({"segmentation": "yes"}, "'segmentation' must be true or false"),
         ({"head_images": 0}, "'head_images' must be true or false"),
         ({"clamp_indirect": -1}, "'clamp_indirect' must be a number >= 0"),
+        ({"sampling_pattern": "sobol"}, "'sampling_pattern' must be one of tabulated_sobol, blue_noise, got 'sobol'"),
+        ({"backdrop_light_sampling": "off"}, "'backdrop_light_sampling' must be true or false, got 'off'"),
     ],
 )
 def test_bad_settings_are_refused(render, message):
@@ -94,11 +96,13 @@ def test_appearance_section_is_validated_too(tmp_path):
 
 def test_legacy_is_the_old_beauty_setting_one_key_away():
     """`quality: legacy` alone restores the beauty settings before issue 13: 64 samples, adaptive sampling off,
-    the accurate prefilter and high-quality denoising; `skin: {subsurface_method: random_walk}` the skin before it."""
+    the accurate prefilter and high-quality denoising, the factory sampling pattern, the backdrop sampled as a
+    light; `skin: {subsurface_method: random_walk}` the skin before it."""
     legacy = parse_config({"render": {"quality": "legacy"}}).render
     assert (legacy.samples, legacy.adaptive_sampling) == (64, False)
     assert (legacy.denoiser, legacy.denoiser_passes, legacy.denoiser_prefilter) == ("auto", "albedo_normal", "accurate")
     assert legacy.denoiser_quality == "high"
+    assert (legacy.sampling_pattern, legacy.backdrop_light_sampling) == ("tabulated_sobol", True)  # Blender's factory scene
     old_skin = parse_config({"render": {"skin": {"subsurface_method": "random_walk"}}}).render.skin
     assert old_skin == {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 1.0, "subsurface_scale": 0.003,
                         "bump_distance": 0.0004, "subsurface_method": "random_walk"}
