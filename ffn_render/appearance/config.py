@@ -61,6 +61,10 @@ class AppearanceConfig:
     skin_exposure_reference: float = 0.4  # linear albedo luminance lit as drawn (about Monk 4)
     skin_exposure_compensation: float = 0.5
     skin_exposure_range: Range = (0.7, 4.0)
+    # The exposure brightens the skin's diffuse light, not its sheen: the skin's specular level is × exposure
+    # ** -skin_highlight_compensation (lighting.highlight_scale), so highlights keep the level of the drawn lights
+    # and Monk 8-9 skin is not washed grey; 0 = highlights exposed with the skin (the look before).
+    skin_highlight_compensation: float = 1.0
 
     # Environment (world) light: a uniform coloured ambient term.
     environment: bool = True
@@ -99,10 +103,11 @@ class AppearanceConfig:
             raise AppearanceError(f"appearance config: 'skin_tone' must lie within [0, 9], got {list(self.skin_tone)}")
         if not 0.0 <= self.age_years[0] <= self.age_years[1] <= 120.0:
             raise AppearanceError(f"appearance config: 'age_years' must lie within [0, 120], got {list(self.age_years)}")
-        if self.skin_exposure_reference <= 0 or not 0.0 <= self.skin_exposure_compensation <= 1.0 or self.skin_exposure_range[0] <= 0:
+        if (self.skin_exposure_reference <= 0 or self.skin_exposure_range[0] <= 0
+                or not 0.0 <= self.skin_exposure_compensation <= 1.0 or not 0.0 <= self.skin_highlight_compensation <= 1.0):
             raise AppearanceError(
                 "appearance config: skin_exposure_reference and skin_exposure_range must be positive, "
-                "skin_exposure_compensation in [0, 1]"
+                "skin_exposure_compensation and skin_highlight_compensation in [0, 1]"
             )
         if self.head_fraction[0] <= 0 or self.lens_mm[0] <= 0 or self.sensor_width_mm <= 0:
             raise AppearanceError("appearance config: head_fraction, lens_mm and sensor_width_mm must be positive")

@@ -61,6 +61,17 @@ def skin_exposure(skin_luminance: float, config: AppearanceConfig) -> float:
     return float(np.clip(factor, *config.skin_exposure_range))
 
 
+def highlight_scale(exposure: float, config: AppearanceConfig) -> float:
+    """Factor on the skin's specular level under lights × ``exposure``: ``exposure ** -skin_highlight_compensation``.
+
+    The Monk swatches are photographed colours, so the albedo drawn from a dark one lies below dark skin's
+    measured diffuse reflectance by about the factor its exposure makes up; against that diffuse, its sheen must
+    be as much weaker. With the default 1 the highlight (light power × specular level) is the drawn lights' for
+    every skin, instead of up to 4× brighter on Monk 8-9, where it washed the face grey and metallic.
+    """
+    return float(exposure) ** -config.skin_highlight_compensation
+
+
 def _direction(azimuth: float, elevation: float, camera_yaw: float) -> np.ndarray:
     """Unit vector from the head towards a light, azimuth measured from the camera's side of the head."""
     a = camera_yaw + azimuth

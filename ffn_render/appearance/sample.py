@@ -15,7 +15,7 @@ from .background import list_images, load_background, procedural_background
 from ..camera import CameraSpec
 from .camera import head_frame, sample_camera
 from .config import AppearanceConfig
-from .lighting import LightSpec, sample_lights, sample_world, skin_exposure
+from .lighting import LightSpec, highlight_scale, sample_lights, sample_world, skin_exposure
 from .seeding import stream
 from .textures import read_texture
 from .traits import Demographics, sample_traits
@@ -63,6 +63,15 @@ class Appearance:
         }
 
 
+def scale_specular(material: np.ndarray, factor: float) -> np.ndarray:
+    """The material map (uint8, canvas.py layout) with its specular channel (G) × ``factor``, within 0..255."""
+    if factor == 1.0:
+        return material
+    scaled = material.copy()
+    scaled[..., 1] = np.clip(np.rint(material[..., 1] * float(factor)), 0, 255).astype(np.uint8)
+    return scaled
+
+
 def sample_appearance(
     seed: int,
     model: FaceModel,
@@ -106,6 +115,7 @@ def sample_appearance(
         texture_source = "procedural"
 
     exposure = skin_exposure(face_skin_luminance(albedo, model), config)
+    material = scale_specular(material, highlight_scale(exposure, config))
     light_rng = stream(seed, "lights")
     lights = sample_lights(light_rng, camera, aim, config, exposure)
     world_colour, world_strength = sample_world(light_rng, config, exposure)
