@@ -3,6 +3,8 @@
     python benchmarks/bench_identity.py                          # 24 prior identities, defaults at 256²
     python benchmarks/bench_identity.py --root out/ds            # measure an existing dataset ROOT instead
     python benchmarks/bench_identity.py --baseline dd0691f       # also the same identities rendered by that commit
+    python benchmarks/bench_identity.py --baseline-prior designed_shape_sigma=1.0,conditioned_bound_sigmas=3.0
+                                                                 # also this tree with other prior settings (the v5 prior)
     python benchmarks/bench_identity.py --keep out/identity      # keep the rendered ROOT (e.g. for texture-report)
     python benchmarks/bench_identity.py --isolate geometry       # same appearance, neutral pose: what shape alone gives
     python benchmarks/bench_identity.py --count 18 --size 512 --sheet docs/identity_sheet.png   # the docs' contact sheet
@@ -58,12 +60,32 @@ def first_two_frames(spec):
     return dataclasses.replace(spec, n=2, frames_f=spec.frames_f[:2], frames_h=spec.frames_h[:1])
 
 
-def make_specs(count: int, seed: int, n: int, isolate: str | None = None):
+def prior_config(overrides: str | None):
+    """PriorConfig with ``FIELD=VALUE,...`` numbers changed (None: the defaults)."""
+    from ffn_render.params.prior import PriorConfig
+
+    if not overrides:
+        return PriorConfig()
+    fields = {}
+    for item in overrides.split(","):
+        name, _, value = item.partition("=")
+        try:
+            fields[name] = float(value)
+        except ValueError:
+            fields[name] = None
+        field = PriorConfig.__dataclass_fields__.get(name)
+        if field is None or field.type not in ("float", float) or fields[name] is None:
+            raise SystemExit(f"--baseline-prior: '{item}' is not FIELD=NUMBER of a number field of PriorConfig")
+    return PriorConfig(**fields)
+
+
+def make_specs(count: int, seed: int, n: int, isolate: str | None = None, prior: str | None = None):
     """One spec per identity, cut to its first two facial frames (the renderer needs n >= 2).
 
     ``isolate="geometry"``: every identity gets the first one's appearance (texture, lights, camera,
     background) and a neutral frontal face, so only the shape β differs; ``"appearance"``: every
     identity gets the first one's β and the neutral frontal face, so only the appearance differs.
+    ``prior``: PriorConfig fields to change, ``FIELD=VALUE,...``.
     """
     from ffn_render.facemodel import FaceModelRef
     from ffn_render.params.prior import sample_prior
@@ -71,7 +93,7 @@ def make_specs(count: int, seed: int, n: int, isolate: str | None = None):
 
     options = SequenceOptions(n=n, seed=seed, split_ratios=(1.0, 0.0, 0.0), face=FaceModelRef())
     model = options.face.load()
-    specs = build_sequence_specs(sample_prior(count, seed, model), options)
+    specs = build_sequence_specs(sample_prior(count, seed, model, config=prior_config(prior)), options)
     if isolate is not None:
         same = {"seed": specs[0].seed} if isolate == "geometry" else {"beta": specs[0].beta}
         specs = [dataclasses.replace(neutral_frontal(s, n), **same) for s in specs]
@@ -92,10 +114,11 @@ def make_renderer(root: Path, size: int, samples: int | None):
     return DatasetRenderer(config, root, worker), worker
 
 
-def render_root(root: Path, count: int, seed: int, n: int, size: int, samples: int | None, isolate: str | None = None) -> dict:
+def render_root(root: Path, count: int, seed: int, n: int, size: int, samples: int | None, isolate: str | None = None,
+                prior: str | None = None) -> dict:
     """Render the identities into ``root``; returns cost figures (run by whichever tree is on sys.path)."""
     renderer, worker = make_renderer(root, size, samples)
-    specs = make_specs(count, seed, n, isolate)
+    specs = make_specs(count, seed, n, isolate, prior)
     beauty_s, prepare_s, cpu_s = [], [], 0.0
     for index, spec in enumerate(specs):
         cpu = sum(os.times()[:2])
@@ -168,8 +191,8 @@ def baseline_tree(commit: str, into: Path) -> Path:
     return into
 
 
-def render_with_tree(tree: Path, root: Path, args) -> dict:
-    """Run this script's render step in a subprocess importing ffn_render from ``tree``."""
+def render_with_tree(tree: Path, root: Path, args, prior: str | None = None) -> dict:
+    """Run this script's render step in a subprocess importing ffn_render from ``tree`` (``prior``: see make_specs)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     command = [sys.executable, str(Path(__file__).resolve()), "--render-only", str(root), "--count", str(args.count),
                "--seed", str(args.seed), "--n", str(args.n), "--size", str(args.size)]
@@ -177,6 +200,8 @@ def render_with_tree(tree: Path, root: Path, args) -> dict:
         command += ["--samples", str(args.samples)]
     if args.isolate is not None:
         command += ["--isolate", args.isolate]
+    if prior is not None:
+        command += ["--render-prior", prior]
     result = subprocess.run(command, env=env, check=True, capture_output=True, text=True, cwd=tree)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -214,6 +239,8 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=None, help="measure this existing dataset ROOT, render nothing")
     parser.add_argument("--baseline", action="append", default=[],
                         help="also render with the tree of this git commit, side by side (repeatable)")
+    parser.add_argument("--baseline-prior", action="append", default=[], metavar="FIELD=VALUE,...",
+                        help="also render this tree with these PriorConfig numbers, side by side (repeatable)")
     parser.add_argument("--keep", type=Path, default=None, help="render into this folder and keep it")
     parser.add_argument("--sheet", type=Path, default=None, help="also write a contact sheet PNG of the frames")
     parser.add_argument("--sheet-thumb", type=int, default=256, help="contact-sheet thumbnail side")
@@ -222,6 +249,7 @@ def main() -> None:
                         help="descriptor distance per shape component at ±k σ on --count identities (see above)")
     parser.add_argument("--sensitivity-sigma", type=float, default=2.0, help="k of --sensitivity")
     parser.add_argument("--render-only", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--render-prior", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.sensitivity:
@@ -238,7 +266,8 @@ def main() -> None:
         return
 
     if args.render_only is not None:
-        print(json.dumps(render_root(args.render_only, args.count, args.seed, args.n, args.size, args.samples, args.isolate)))
+        print(json.dumps(render_root(args.render_only, args.count, args.seed, args.n, args.size, args.samples, args.isolate,
+                                     args.render_prior)))
         return
     if args.root is not None:
         report(str(args.root), args.root)
@@ -252,14 +281,17 @@ def main() -> None:
         trees = []
         for k, commit in enumerate(args.baseline):
             tree = baseline_tree(commit, Path(tempfile.mkdtemp(prefix="baseline-", dir=workdir)))
-            trees.append((f"baseline {commit}", tree, workdir / f"baseline-{k}"))
-        trees.append(("current", REPO, current_root))
-        costs = {label: render_with_tree(tree, root, args) for label, tree, root in trees}
+            trees.append((f"baseline {commit}", tree, workdir / f"baseline-{k}", None))
+        for k, prior in enumerate(args.baseline_prior):
+            prior_config(prior)  # a bad setting stops here, before any render
+            trees.append((f"baseline prior {prior}", REPO, workdir / f"baseline-prior-{k}", prior))
+        trees.append(("current", REPO, current_root, None))
+        costs = {label: render_with_tree(tree, root, args, prior) for label, tree, root, prior in trees}
         samples = args.samples if args.samples is not None else "default"
         isolated = f", only {args.isolate} differs" if args.isolate else ""
         print(f"{args.count} prior identities (seed {args.seed}), frame 1 of n={args.n}, {args.size}², "
               f"{samples} samples{isolated}; {time.perf_counter() - start:.0f} s")
-        for label, _, root in trees:
+        for label, _, root, _ in trees:
             report(label, root)
         if args.sheet:
             write_sheet(current_root, args.sheet, args.sheet_thumb, args.sheet_columns)
@@ -268,7 +300,7 @@ def main() -> None:
                   f"{cost['cpu_s_per_identity']:.2f} s CPU per identity (2 beauty + 2 label renders, preparation), "
                   f"preparation {cost['prepare_s_per_identity']:.2f} s")
         now = costs["current"]
-        for label, _, _ in trees[:-1]:
+        for label, *_ in trees[:-1]:
             base = costs[label]
             print(f"cost ratio current / {label}: {now['cpu_s_per_identity'] / base['cpu_s_per_identity']:.2f}× CPU per "
                   f"identity, {now['beauty_wall_s_per_frame'] / base['beauty_wall_s_per_frame']:.2f}× beauty wall per frame "

@@ -12,14 +12,21 @@ Distributions (all truncated normals unless stated; angles in degrees):
   the training population's standard deviation), truncated at 2.5 σ_k. A
   model's designed, named components (the built-in head's ``shape_names``:
   face proportions, nose, eyes, brows, lips, jaw, age, sex-typical shape,
-  each sized as one population standard deviation) all get σ = 1
-  (``designed_shape_sigma``); the taper applies to the unnamed tail.
+  each sized as one population standard deviation of the one measure it
+  changes) all get σ = 1 (``designed_shape_sigma``), truncated at
+  ``designed_bound_sigmas`` (2.5); the taper applies to the unnamed tail.
+  Wider draws (``designed_shape_sigma=1.5, designed_bound_sigmas=3``) make
+  the identities more distinct to a face recognizer but less plausible: in
+  docs/identity.md ("Session 4") they raised eight identities' median
+  pairwise dlib distance from 0.548 to 0.581, and at 1.15, 1.25 and 1.5 one
+  of the eight faces of tests/facemodel/test_identity_faces.py was no longer
+  found or had its jaw line fitted off the head, so the default stays at 1.
 - the person (:mod:`.demographics`): sex, age, ancestry, Monk tone and
   hairstyle, drawn from the record seed's own stream and recorded in the
   record. They shift the named components they concern (sex-typical shape,
   age sagging and folds, ancestry-typical nose, lips, midface, eyes, face
-  proportions) to their group's mean, drawn around it at 0.8 σ and bounded
-  at ``conditioned_bound_sigmas``; hair volume components (when the model
+  proportions) to their group's mean, drawn around it at 0.8 of the designed
+  σ and bounded at ``conditioned_bound_sigmas``; hair volume components (when the model
   has them) are set by the hairstyle, not drawn. ``demographics=False``
   draws every component independently, as before, with no hair volume.
 - head pose (global rotation, intrinsic yaw-pitch-roll about the model's y,
@@ -103,6 +110,7 @@ class PriorConfig:
     shape_taper: float = 25.0
     shape_bound_sigmas: float = 2.5
     designed_shape_sigma: float = 1.0
+    designed_bound_sigmas: float = 2.5  # |coefficient| of a designed component at most
     demographics: bool = True
     conditioned_bound_sigmas: float = 3.0
     yaw_deg: tuple[float, float] = (17.0, 35.0)  # (σ, bound)
@@ -197,7 +205,9 @@ def shape_sigmas(model: FaceModel, config: PriorConfig) -> np.ndarray:
 
 def _sample_shape(rng: np.random.Generator, model: FaceModel, config: PriorConfig) -> np.ndarray:
     sigmas = shape_sigmas(model, config)
-    beta = truncated_normal(rng, sigmas, config.shape_bound_sigmas * sigmas)
+    bounds = config.shape_bound_sigmas * sigmas
+    bounds[: len(model.shape_names)] = config.designed_bound_sigmas
+    beta = truncated_normal(rng, sigmas, bounds)
     hair = [k for k, name in enumerate(model.shape_names[: len(beta)]) if name in HAIR_COMPONENTS]
     beta[hair] = 0.0  # hair volume is not a trait of the skull: only a hairstyle sets it
     return beta

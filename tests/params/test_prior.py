@@ -106,17 +106,24 @@ def test_identity_and_random_expression(many):
     assert np.linalg.norm(psi["neutral"], axis=1).mean() < 0.4 * np.linalg.norm(psi["surprise"], axis=1).mean()
 
 
-def test_designed_shape_components_are_drawn_at_one_sigma(model):
-    """A model's named shape components are each one population σ: no taper over them, only over the tail."""
+def test_designed_shape_components_are_drawn_at_their_own_sigma_and_bound(model):
+    """A model's named shape components are each one population σ: drawn at σ = 1 untapered, bounded at 2.5;
+    only the tail is tapered. designed_shape_sigma / designed_bound_sigmas widen them alone."""
     import dataclasses
 
     named = dataclasses.replace(model, shape_names=tuple(f"feature_{k}" for k in range(30)))
     beta = np.array([r.beta for r in sample_prior(900, seed=5, model=named)])
     std = beta.std(axis=0)
-    assert np.all((std[:30] > 0.88) & (std[:30] < 1.08))  # truncated at 2.5σ: std 0.955
+    # N(0, σ²) truncated at ±kσ has variance σ²(1 − 2kφ(k)/(2Φ(k) − 1)): std 0.9546 σ at k = 2.5, 0.8796 σ at k = 2
+    assert np.all((std[:30] > 0.87) & (std[:30] < 1.04))  # 0.955 ± 4 standard errors of 900 draws
     tail_sigma = 1.0 / np.sqrt(1.0 + np.arange(30, 50) / 25.0)
     np.testing.assert_allclose(std[30:], 0.955 * tail_sigma, rtol=0.1)
     assert np.all(np.abs(beta[:, :30]) <= 2.5 + 1e-12)
+    wider = PriorConfig(designed_shape_sigma=1.5, designed_bound_sigmas=3.0)
+    wide = np.array([r.beta for r in sample_prior(900, seed=5, model=named, config=wider)])
+    assert np.all((wide[:, :30].std(axis=0) > 1.20) & (wide[:, :30].std(axis=0) < 1.44))  # 1.5 · 0.8796 = 1.319
+    assert np.all(np.abs(wide[:, :30]) <= 3.0 + 1e-12) and np.abs(wide[:, :30]).max() > 2.9
+    np.testing.assert_array_equal(wide[:, 30:], beta[:, 30:])  # the tail's draws are untouched
 
 
 def test_small_model_limits_coefficient_counts():
