@@ -38,7 +38,10 @@ MONK_SKIN_TONES = ("#f6ede4", "#f3e7db", "#f7ead0", "#eadaba", "#d7bd96", "#a07e
 assert len(MONK_SKIN_TONES) == N_MONK_TONES
 # Photographed skin is brighter than its diffuse albedo; this maps the scale to albedo.
 SKIN_ALBEDO_SCALE = 0.8
-SCLERA_SRGB = "#e8ddd2"
+# The white of the eye as photographed: an off-white well below paper (a face's brightest albedo is not the sclera),
+# and yellower, with more visible vessels, with age (sclera_tint).
+SCLERA_SRGB = "#d8cbbf"
+AGED_SCLERA_TINT = np.array([1.0, 0.93, 0.74])  # linear factors at sclera_tint 1
 IRIS_HALF_ANGLE = np.arcsin(5.9 / 12.0)  # 11.8 mm iris on a 12 mm-radius eyeball
 # Tints (linear RGB factors) at the ends of the undertone axis.
 OLIVE_TINT = np.array([0.97, 1.02, 0.86])
@@ -206,6 +209,7 @@ def _paint(
     if mouth.any():
         _paint_mouth(canvas, points, mouth, anatomy)
     paint_lid_margins(canvas, points, skin * (1 - regions.get("lips", zero)), anatomy, traits)
+    _paint_lid_creases(canvas, points, face, anatomy, traits)
     hairy_skin = skin * (1 - regions.get("lips", zero))
     paint_brows(canvas, points, face * (1 - regions.get("lips", zero)), anatomy, traits, stream(seed, "albedo.brows"), texel)
     paint_facial_hair(canvas, points, hairy_skin, anatomy, traits, stream(seed, "albedo.beard"), texel)
@@ -255,6 +259,11 @@ def _paint_regional_colour(canvas, points, regions, anatomy: HeadAnatomy, traits
     # Periorbital darkening is stronger on darker skin and with age.
     depth = 0.15 + 0.25 * traits.tone / 9 + 0.1 * traits.age / 80
     canvas.paint(slice(None), sockets * skin * depth, canvas.colour * np.array([0.72, 0.66, 0.7]))
+    # Deep-set eyes: the hollow between the brow bone and the upper lid shades, as much as the person's eyes are set.
+    upper = np.zeros(len(points))
+    for eye in anatomy.eyes:
+        upper = np.maximum(upper, _gaussian(points, eye + s * np.array([0.0, 0.002, 0.01]), s * np.array([0.016, 0.010, 0.02])))
+    canvas.paint(slice(None), upper * skin * 0.6 * traits.socket_shadow, canvas.colour * np.array([0.55, 0.5, 0.55]))
 
 
 def _paint_pores(canvas, points, traits: SkinTraits, seed: int, s: float, skin) -> None:
@@ -348,6 +357,37 @@ def _paint_age_lines(canvas, points, face, anatomy: HeadAnatomy, traits: SkinTra
     canvas.paint(slice(None), 0.35 * age * face * hollows, canvas.colour * np.array([0.7, 0.64, 0.68]), height=-0.3)
 
 
+def _paint_lid_creases(canvas, points, face, anatomy: HeadAnatomy, traits: SkinTraits) -> None:
+    """The upper-lid fold: a shadow line ``crease_height`` above the lid margin, parallel to it, fading at the corners.
+
+    The margin is the top of the eye opening (``anatomy.apertures``) at each horizontal position; a lid without
+    a visible crease (``lid_crease`` 0: a monolid or a hooded lid) gets none.
+    """
+    if traits.lid_crease <= 0 or len(anatomy.apertures) == 0:
+        return
+    s = anatomy.scale
+    side = np.argmin(np.linalg.norm(anatomy.apertures[:, None] - anatomy.eyes[None], axis=2), axis=1)
+    fold = np.zeros(len(points))
+    for k, eye in enumerate(anatomy.eyes):
+        opening = anatomy.apertures[side == k]
+        if len(opening) < 2:
+            continue
+        order = np.argsort(opening[:, 0])
+        x, y = opening[order, 0], opening[order, 1]
+        bins = np.linspace(x[0], x[-1], 16)
+        which = np.clip(np.digitize(x, bins) - 1, 0, len(bins) - 2)
+        centres = 0.5 * (bins[:-1] + bins[1:])
+        tops = np.array([y[which == b].max() if (which == b).any() else np.nan for b in range(len(centres))])
+        known = ~np.isnan(tops)
+        along = np.clip((points[:, 0] - x[0]) / max(x[-1] - x[0], 1e-9), 0.0, 1.0)  # 0..1 across the eye
+        margin = np.interp(points[:, 0], centres[known], tops[known])
+        crease_y = margin + traits.crease_height * s * np.sin(np.pi * along) ** 0.5
+        inside = (points[:, 0] > x[0] - 0.002 * s) & (points[:, 0] < x[-1] + 0.002 * s) & (points[:, 2] > eye[2])
+        line = np.exp(-0.5 * ((points[:, 1] - crease_y) / (0.0009 * s)) ** 2) * np.sin(np.pi * along) ** 0.7
+        fold = np.maximum(fold, line * inside)
+    canvas.paint(slice(None), 0.45 * traits.lid_crease * face * fold, canvas.colour * np.array([0.62, 0.55, 0.56]), height=-0.4)
+
+
 def _segment_distance(points: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Distance of 2-D points (N, 2) to the segment start–end."""
     d = end - start
@@ -400,8 +440,9 @@ def _paint_eye(canvas, points, eye_weight, centre: np.ndarray, traits: SkinTrait
     collarette = np.exp(-0.5 * ((rho - 0.55) / 0.08) ** 2)  # lighter ring around the pupil zone
     iris *= (1 + 0.3 * collarette - (0.3 + 0.6 * traits.limbal_ring) * smoothstep(0.82, 1.0, rho))[:, None]
     veins = np.clip(value_noise_3d(direction * np.array([1.0, 4.0, 1.0]), 8.0, rng), 0.0, 1.0)
-    sclera = _linear(SCLERA_SRGB)[None] * (1 + 0.06 * value_noise_3d(direction, 20.0, rng))[:, None]
-    sclera *= 1 - (0.35 * veins * smoothstep(1.5, 3.0, rho))[:, None] * np.array([0.0, 1.0, 1.0])
+    tint = 1.0 + traits.sclera_tint * (AGED_SCLERA_TINT - 1.0)
+    sclera = _linear(SCLERA_SRGB)[None] * tint[None] * (1 + 0.06 * value_noise_3d(direction, 20.0, rng))[:, None]
+    sclera *= 1 - ((0.35 + 0.3 * traits.sclera_tint) * veins * smoothstep(1.5, 3.0, rho))[:, None] * np.array([0.0, 1.0, 1.0])
     on_sclera = smoothstep(1.0, 1.08, rho)[:, None]
     eye = iris * (1 - on_sclera) + sclera * on_sclera
     pupil = 1 - smoothstep(traits.pupil_fraction - 0.04, traits.pupil_fraction + 0.02, rho)

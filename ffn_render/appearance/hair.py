@@ -330,8 +330,9 @@ def paint_lid_margins(canvas: SurfaceCanvas, points: np.ndarray, skin: np.ndarra
         return
     distance, nearest = cKDTree(anatomy.apertures[:, :2]).query(points[index, :2])
     above = points[index, 1] > anatomy.apertures[nearest, 1]
-    reach = np.where(above, 0.0022, 0.0011) * s
+    reach = np.where(above, 0.0028, 0.0012) * s
     strength = np.where(above, 1.0, 0.55) * traits.lash_strength
-    alpha = strength * smoothstep(reach, 0.2 * reach, distance) * skin[index]
+    single = strength * smoothstep(reach, 0.2 * reach, distance)
+    alpha = (2 * single - single**2) * skin[index]  # lashes grow in overlapping rows: two layers of the one profile
     lash = 0.5 * hair_shade(traits) * 0.4 + 0.5 * srgb_to_linear(hex_srgb(LASH_SRGB))  # lashes stay dark on fair hair
     canvas.paint(index, alpha, lash, roughness=HAIR_ROUGHNESS, height=0.2)

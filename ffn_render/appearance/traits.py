@@ -76,6 +76,7 @@ class AncestryLooks:
     beard_probability: float  # factor on facial_hair_probability
     beard_density: tuple[float, float]
     freckles: float  # factor on freckles_probability
+    no_crease: float = 0.05  # share of people without a visible upper-lid crease (a monolid or a hooded lid)
 
 
 _DARK_HAIR = {"black": 0.7, "dark_brown": 0.28, "brown": 0.02}
@@ -97,12 +98,12 @@ ANCESTRY_LOOKS = {
     "east_asian": AncestryLooks(
         hair={"black": 0.75, "dark_brown": 0.25}, iris=_DARK_EYES, texture={"straight": 0.9, "wavy": 0.1},
         undertone=(-1.0, 0.3), brow_density=(0.3, 0.8), brow_thickness=0.85, brow_arch=0.5,
-        beard_probability=0.5, beard_density=(0.25, 0.6), freckles=0.5,
+        beard_probability=0.5, beard_density=(0.25, 0.6), freckles=0.5, no_crease=0.5,
     ),
     "southeast_asian": AncestryLooks(
         hair=_DARK_HAIR, iris=_DARK_EYES, texture={"straight": 0.75, "wavy": 0.25}, undertone=(-1.0, 0.2),
         brow_density=(0.35, 0.85), brow_thickness=0.9, brow_arch=0.7, beard_probability=0.55,
-        beard_density=(0.25, 0.65), freckles=0.3,
+        beard_density=(0.25, 0.65), freckles=0.3, no_crease=0.35,
     ),
     "south_asian": AncestryLooks(
         hair=_DARK_HAIR, iris={"dark_brown": 0.7, "brown": 0.24, "hazel": 0.05, "green": 0.01},
@@ -173,6 +174,11 @@ class SkinTraits:
     freckles: float  # density, 0 = none
     moles: int
     age_spots: int  # flat light-brown spots (solar lentigines), from about 40, fewer on darker skin
+    # The eye region, where a face recognizer looks first (docs/appearance-identity.md, "What moved the recognizer"):
+    lid_crease: float  # darkness of the upper-lid fold's shadow line, 0 = no visible crease .. 1
+    crease_height: float  # the fold above the upper lid margin at mid-eye (m)
+    socket_shadow: float  # how deep-set the eyes look: shading between brow and upper lid, 0..1
+    sclera_tint: float  # 0 clear white .. 1 yellowish and veined (rising with age)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -200,7 +206,7 @@ def _seed_looks(tone: float) -> AncestryLooks:
         hair=_by_tone(HAIR_COLOURS, tone), iris=_by_tone(IRIS_COLOURS, tone),
         texture={"straight": 0.5, "wavy": 0.35, "coiled": 0.15 + 0.6 * float(np.clip((tone - 5.0) / 3.0, 0.0, 1.0))},
         undertone=(-1.0, 1.0), brow_density=(0.45, 1.0), brow_thickness=1.0, brow_arch=1.0, beard_probability=1.0,
-        beard_density=(0.45, 1.0), freckles=1.2 - tone / 9,
+        beard_density=(0.45, 1.0), freckles=1.2 - tone / 9, no_crease=0.15,
     )
 
 
@@ -282,6 +288,10 @@ def sample_traits(seed: int, config: AppearanceConfig | None = None, demographic
         freckles=float(rng.uniform(0.3, 1.0)) if rng.random() < config.freckles_probability * looks.freckles else 0.0,
         moles=int(rng.poisson(2.0 + age / 25.0)),
         age_spots=int(rng.poisson(10.0 * np.clip((age - 40.0) / 35.0, 0.0, 1.0) * (1.0 - tone / 12.0))),
+        lid_crease=0.0 if rng.random() < looks.no_crease else float(rng.uniform(0.3, 1.0)),
+        crease_height=float(rng.uniform(0.0035, 0.006)),
+        socket_shadow=float(np.clip(rng.uniform(0.0, 0.8) + 0.2 * (age - 40.0) / 40.0, 0.0, 1.0)),
+        sclera_tint=float(np.clip(rng.uniform(0.0, 0.5) + 0.5 * (age - 20.0) / 60.0, 0.0, 1.0)),
     )
 
 

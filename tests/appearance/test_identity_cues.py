@@ -167,3 +167,79 @@ def test_material_map_makes_hair_rough_lips_glossy_and_skin_bumpy(builtin, place
     assert roughness[places["crown"]].mean() > roughness[places["cheek"]].mean() + 0.1 > roughness[places["lips"]].mean() + 0.2
     # Pores and relief: the height channel varies from texel to texel on the cheek.
     assert np.abs(np.diff(height, axis=1)[places["cheek"][:, 1:]]).mean() > 0.02
+
+
+EYE_SIZE = 1024  # the default texture size: the lids get ~0.9 mm texels (1.8 mm at SIZE)
+
+
+@pytest.fixture(scope="module")
+def eye_texels(builtin):
+    """The rest-head point (x, y, z) each texel of an EYE_SIZE² map shows (NaN where none), and the left eyeball's texels."""
+    raster = rasterize_uv(builtin.vt, builtin.ft, EYE_SIZE)
+    points = np.full((EYE_SIZE, EYE_SIZE, 3), np.nan)
+    points[raster.covered] = interpolate(raster, builtin.faces, builtin.v_template)
+    member = np.zeros(builtin.n_vertices, bool)
+    member[builtin.regions["left_eyeball"]] = True
+    eyeball = np.zeros((EYE_SIZE, EYE_SIZE), bool)
+    eyeball[raster.covered] = member[builtin.faces[raster.face_id[raster.covered]]].all(axis=1)
+    return points, eyeball
+
+
+def paint_eyes(model, seed, **changes):
+    """The albedo (int) of ``paint``'s person with the changes, at EYE_SIZE."""
+    traits = dataclasses.replace(sample_traits(seed), **{"grey": 0.0, "age": 30.0, "facial_hair": "none", **changes})
+    return procedural_textures(model, seed, EYE_SIZE, traits=traits).albedo.astype(int)
+
+
+def _left_eye(builtin):
+    eyeball = builtin.v_template[builtin.regions["left_eyeball"]]
+    return eyeball.mean(axis=0), eyeball
+
+
+def test_the_lid_crease_is_a_line_above_the_eye_at_the_persons_height_and_absent_on_a_monolid(builtin, eye_texels):
+    points, _ = eye_texels
+    eye, eyeball = _left_eye(builtin)
+    half_width = np.abs(eyeball[:, 0] - eye[0]).max()
+    heights = {}
+    for crease_height in (0.0035, 0.006):
+        changes = {"socket_shadow": 0.0, "brow_density": 0.0, "crease_height": crease_height}
+        creased, monolid = paint_eyes(builtin, 0, lid_crease=1.0, **changes), paint_eyes(builtin, 0, lid_crease=0.0, **changes)
+        darker = (monolid - creased).min(axis=2) > 3
+        near = darker & (np.abs(points[..., 0] - eye[0]) < half_width + 0.004)  # the left eye's crease
+        assert near.sum() > 15 and (creased <= monolid).all()  # a crease only shades
+        above = points[near][:, 1] - eye[1]
+        assert (above > 0).all() and (points[near][:, 2] > eye[2]).all()  # above the eye, on the front of the face
+        heights[crease_height] = float(np.median(above))
+    # 2.5 mm higher by the trait; the line tapers towards the corners (sin^0.5 profile), so a little less at the median
+    assert 0.0015 < heights[0.006] - heights[0.0035] < 0.003
+    people = [sample_traits(seed) for seed in range(300)]
+    assert 0.05 < np.mean([p.lid_crease == 0 for p in people]) < 0.3
+
+
+def test_deep_set_eyes_shade_between_brow_and_lid_not_the_cheek(builtin, eye_texels, places):
+    points, on_eyeball = eye_texels
+    eye, _ = _left_eye(builtin)
+    x, y, z = (points[..., k] for k in range(3))
+    # Lid skin between the eye opening's top (measured: 2.3 mm above the eyeball centre) and the brows.
+    hollow = (np.abs(x - eye[0]) < 0.008) & (y > eye[1] + 0.004) & (y < eye[1] + 0.009) & (z > eye[2]) & ~on_eyeball
+    cheek = (np.abs(x - eye[0]) < 0.012) & (z > eye[2] - 0.01) & (y > eye[1] - 0.045) & (y < eye[1] - 0.03)
+    changes = {"lid_crease": 0.0, "brow_density": 0.0}
+    deep, flat = paint_eyes(builtin, 1, socket_shadow=1.0, **changes), paint_eyes(builtin, 1, socket_shadow=0.0, **changes)
+    assert hollow.sum() > 40
+    assert luminance(deep, hollow) < 0.85 * luminance(flat, hollow)
+    assert luminance(deep, cheek) == pytest.approx(luminance(flat, cheek), rel=0.01)
+
+
+def test_the_sclera_yellows_with_its_tint_and_age_brings_the_tint(builtin, eye_texels):
+    points, on_eyeball = eye_texels
+    eye, eyeball = _left_eye(builtin)
+    radius = np.linalg.norm(eyeball - eye, axis=1).mean()
+    # The white of the eye: eyeball texels well off the gaze axis (+z), beyond the 11.8 mm iris.
+    off_axis = np.arccos(np.clip((points[..., 2] - eye[2]) / radius, -1, 1)) > np.radians(45)
+    sclera = on_eyeball & off_axis & (points[..., 2] > eye[2])
+    assert sclera.sum() > 20
+    b_star = {tint: srgb_to_lab(paint_eyes(builtin, 0, sclera_tint=tint)[sclera] / 255.0)[:, 2].mean() for tint in (0.0, 1.0)}
+    assert b_star[1.0] > b_star[0.0] + 4  # yellower (CIE b*)
+    old = [sample_traits(seed, AppearanceConfig(age_years=(70.0, 80.0))).sclera_tint for seed in range(60)]
+    young = [sample_traits(seed, AppearanceConfig(age_years=(18.0, 25.0))).sclera_tint for seed in range(60)]
+    assert np.mean(old) > np.mean(young) + 0.3
