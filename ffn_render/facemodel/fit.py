@@ -33,7 +33,7 @@ import contextlib
 import functools
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -42,11 +42,13 @@ from smplx.lbs import lbs
 from ..errors import FaceModelError
 from .landmarks import N_CONTOUR, LandmarkEmbedding
 from .model import POSE_SIZE, FaceModel
+from .silhouette import outline_vertices, photo_floats, silhouette_targets
 
 log = logging.getLogger(__name__)
 
 SENSOR_WIDTH_MM = 36.0  # focal lengths are stated as 35 mm-equivalent lenses
 ROTATION_UNIT, TRANSLATION_UNIT, LOG_FOCAL_UNIT = 0.05, 0.01, 0.1
+N_LANDMARKS = 68
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,14 @@ class FitOptions:
     rigid_iterations: int = 40
     rounds: int = 3
     iterations: int = 50
+    # Refinement with the head's outline against the photo's edges (fits from images only; :mod:`.silhouette`):
+    # one round per search distance (px), the outline as a whole weighing as much as 2 × 68 unit-weight landmarks.
+    silhouette_search_px: tuple[float, ...] = (25.0, 20.0, 15.0, 10.0, 8.0, 6.0)
+    silhouette_weight: float = 2.0
+    silhouette_robust_px: float = 2.0
+    edge_window_px: float = 6.0
+    edge_prior_px: float = 40.0
+    silhouette_iterations: int = 40
 
 
 @dataclass(frozen=True)
@@ -105,8 +115,9 @@ class LandmarkFit:
 class _SkinnedSubset:
     """The model restricted to the vertices landmarks and joints need, as torch tensors (float64)."""
 
-    def __init__(self, model: FaceModel, embedding: LandmarkEmbedding, n_shape: int, n_expr: int) -> None:
-        corners = [model.faces[embedding.static_faces]]
+    def __init__(self, model: FaceModel, embedding: LandmarkEmbedding, n_shape: int, n_expr: int,
+                 extra_vertices: np.ndarray = np.zeros(0, np.int64)) -> None:
+        corners = [model.faces[embedding.static_faces], np.asarray(extra_vertices, np.int64)]
         if embedding.has_contour:
             corners.append(model.faces[embedding.contour_faces.reshape(-1)])
         if embedding.yaw_static_faces is not None:
@@ -125,9 +136,14 @@ class _SkinnedSubset:
         self.weights = as_t(model.weights[keep])
         self.parents = torch.as_tensor(model.parents, dtype=torch.long)
 
-    def landmarks(self, coeffs: torch.Tensor, theta: torch.Tensor, yaw_deg: np.ndarray) -> torch.Tensor:
-        """(B, L, 3) landmark points in the model frame."""
-        verts, _ = lbs(coeffs, theta, self.v_template, self.dirs, self.posedirs, self.j_regressor, self.parents, self.weights)
+    def posed(self, coeffs: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """(B, K, 3) the kept vertices posed (row ``remap[v]`` is vertex v)."""
+        return lbs(coeffs, theta, self.v_template, self.dirs, self.posedirs, self.j_regressor, self.parents, self.weights)[0]
+
+    def landmarks(self, coeffs: torch.Tensor, theta: torch.Tensor, yaw_deg: np.ndarray,
+                  verts: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L, 3) landmark points in the model frame (from ``verts``, the posed kept vertices, when given)."""
+        verts = self.posed(coeffs, theta) if verts is None else verts
         faces, bary = self.embedding.faces_and_bary(yaw_deg)
         corners = torch.as_tensor(self.faces[faces])  # (B, L, 3)
         batch = torch.arange(len(verts))[:, None, None]
@@ -162,6 +178,14 @@ def _project(points: torch.Tensor, translation: torch.Tensor, focal: torch.Tenso
 
 def _pseudo_huber(sq: torch.Tensor, scale: float) -> torch.Tensor:
     return 2 * scale**2 * (torch.sqrt(1 + sq / scale**2) - 1)
+
+
+def _shape_and_pose_prior(options: FitOptions, coeffs: torch.Tensor, n_shape: int, neck: torch.Tensor,
+                          jaw: torch.Tensor) -> torch.Tensor:
+    """(B,) Gaussian priors on β, ψ, the neck and the jaw's sideways turn, and the jaw's one-way hinge."""
+    total = options.shape_weight * (coeffs[:, :n_shape] ** 2).sum(dim=1) + options.expr_weight * (coeffs[:, n_shape:] ** 2).sum(dim=1)
+    total = total + options.neck_weight * (neck**2).sum(dim=1) + options.jaw_side_weight * (jaw[:, 1:] ** 2).sum(dim=1)
+    return total + options.jaw_close_weight * torch.relu(-jaw[:, 0]) ** 2
 
 
 @contextlib.contextmanager
@@ -242,12 +266,7 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
         sq = ((projected - target) ** 2).sum(dim=-1)
         total = (weight * _pseudo_huber(sq, options.robust_px)).sum(dim=1)
         total = total + options.focal_weight * (log_focal - focal_prior) ** 2
-        if rigid:
-            return total
-        total = total + options.shape_weight * (coeffs[:, :n_shape] ** 2).sum(dim=1)
-        total = total + options.expr_weight * (coeffs[:, n_shape:] ** 2).sum(dim=1)
-        total = total + options.neck_weight * (neck**2).sum(dim=1) + options.jaw_side_weight * (jaw[:, 1:] ** 2).sum(dim=1)
-        return total + options.jaw_close_weight * torch.relu(-jaw[:, 0]) ** 2
+        return total if rigid else total + _shape_and_pose_prior(options, coeffs, n_shape, neck, jaw)
 
     def loss(rigid: bool) -> torch.Tensor:
         return image_losses(rigid).sum()
@@ -310,6 +329,73 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
     return fits
 
 
+def refine_with_silhouette(model: FaceModel, embedding: LandmarkEmbedding, fits: list[LandmarkFit], targets: np.ndarray,
+                           images: list[np.ndarray], options: FitOptions | None = None) -> list[LandmarkFit]:
+    """Refine landmark fits with the head's outline in their photos (8-bit RGB): landmarks and outline together."""
+    options = options or FitOptions()
+    allowed = outline_vertices(model)
+    if not options.silhouette_search_px or not allowed.any():
+        return list(fits)
+    with _one_torch_thread():
+        return [_refine_one(model, embedding, fit, np.asarray(target, np.float64), photo_floats(image), allowed, options)
+                for fit, target, image in zip(fits, targets, images)]
+
+
+def _refine_one(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit, target: np.ndarray, image: np.ndarray,
+                allowed: np.ndarray, options: FitOptions) -> LandmarkFit:
+    n_shape = len(fit.beta)
+    ids = embedding.landmark_ids()
+    weight = torch.as_tensor(landmark_weights(embedding, options.contour_weight))
+    target_t = torch.as_tensor(target[None, ids])
+    centre = torch.tensor([[fit.width / 2.0, fit.height / 2.0]], dtype=torch.float64)
+    focal_prior = float(np.log(options.focal_prior_mm / SENSOR_WIDTH_MM * max(fit.width, fit.height)))
+    unknown = lambda a: torch.tensor(np.asarray(a, np.float64)[None], requires_grad=True)  # noqa: E731
+    coeffs, rotation, neck, jaw = (unknown(a) for a in (np.r_[fit.beta, fit.psi], fit.theta[0:3], fit.theta[3:6], fit.theta[6:9]))
+    translation, log_focal = unknown(fit.translation), unknown([np.log(fit.focal_px)])
+    full = functools.partial(_project, centre=centre)
+
+    def theta() -> torch.Tensor:
+        return torch.cat([rotation, neck, jaw, torch.zeros(1, POSE_SIZE - 9, dtype=torch.float64)], dim=1)
+
+    for search in options.silhouette_search_px:
+        with torch.no_grad():
+            verts = torch.as_tensor(model.forward(coeffs[:, :n_shape].numpy(), theta().numpy(), coeffs[:, n_shape:].numpy()))
+            pixels = full(verts, translation, torch.exp(log_focal[:, 0]))[0].numpy()
+        outline, normals, edges = silhouette_targets(model, pixels, allowed, image, search, options.edge_window_px,
+                                                       options.edge_prior_px)
+        subset = _SkinnedSubset(model, embedding, n_shape, len(fit.psi), extra_vertices=outline)
+        rows = torch.as_tensor(subset.remap[outline])
+        normals_t, edges_t = torch.as_tensor(normals), torch.as_tensor(edges)
+        yaw = head_yaw_deg(theta().detach().numpy())
+        per_point = options.silhouette_weight * N_LANDMARKS / max(len(outline), 1)
+        parameters = [coeffs, rotation, neck, jaw, translation, log_focal]
+        optimizer = torch.optim.LBFGS(parameters, lr=1.0, max_iter=options.silhouette_iterations, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            focal = torch.exp(log_focal[:, 0])
+            posed = subset.posed(coeffs, theta())
+            marks = full(subset.landmarks(coeffs, theta(), yaw, posed), translation, focal)
+            loss = (weight * _pseudo_huber(((marks - target_t) ** 2).sum(dim=-1), options.robust_px)).sum()
+            across = ((full(posed[:, rows], translation, focal)[0] - edges_t) * normals_t).sum(dim=-1)
+            loss = loss + per_point * _pseudo_huber(across**2, options.silhouette_robust_px).sum()
+            loss = loss + options.focal_weight * (log_focal[0, 0] - focal_prior) ** 2
+            loss = loss + _shape_and_pose_prior(options, coeffs, n_shape, neck, jaw).sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+    with torch.no_grad():
+        yaw = head_yaw_deg(theta().numpy())
+        marks = full(subset.landmarks(coeffs, theta(), yaw), translation, torch.exp(log_focal[:, 0]))[0].numpy()
+    landmarks = np.full((68, 2), np.nan)
+    landmarks[ids] = marks
+    return replace(fit, beta=coeffs[0, :n_shape].detach().numpy().copy(), psi=coeffs[0, n_shape:].detach().numpy().copy(),
+                   theta=theta()[0].detach().numpy().copy(), focal_px=float(torch.exp(log_focal[0, 0]).detach()),
+                   translation=translation[0].detach().numpy().copy(), landmarks=landmarks,
+                   error_px=float(np.linalg.norm(marks - target[ids], axis=1).mean()))
+
+
 DETECTORS = ("auto", "hog", "cnn")
 
 
@@ -341,4 +427,5 @@ def fit_photo(model: FaceModel, embedding: LandmarkEmbedding, image: np.ndarray,
               options: FitOptions | None = None, detector: str = "auto") -> LandmarkFit:
     """Detect the face in one RGB image and fit ``model`` to its landmarks."""
     face = detect_landmarks(image, source, detector)
-    return fit_landmarks(model, embedding, face.landmarks[None], np.array([[image.shape[1], image.shape[0]]]), options)[0]
+    fits = fit_landmarks(model, embedding, face.landmarks[None], np.array([[image.shape[1], image.shape[0]]]), options)
+    return refine_with_silhouette(model, embedding, fits, face.landmarks[None], [image], options)[0]

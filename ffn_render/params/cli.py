@@ -123,14 +123,17 @@ def run_emoca_command(images: str, out: str, models_dir: str | None, model_name:
 @click.option("--detector", type=click.Choice(["auto", "hog", "cnn"]), default="auto", show_default=True,
               help="dlib face detector; auto: HOG, and the CNN detector where HOG finds no face.")
 @click.option("--skip-failures", is_flag=True, help="Leave out photos that cannot be read or show no face (default: stop).")
+@click.option("--landmarks-only", is_flag=True,
+              help="Skip the refinement that matches the head's outline to the photo's edges (faster, less exact pose).")
 @_user_errors
 def fit_command(images, out_path, model_spec, landmark_files, emotion, affectnet, emotion_from_folder, per_category, seed,
-                shape_components, expression_components, detector, skip_failures) -> None:
+                shape_components, expression_components, detector, skip_failures, landmarks_only) -> None:
     """Fit the face model to photos IMAGES (files or folders): β, ψ, pose θ (global, neck, jaw) and a camera.
 
     dlib finds the face and its 68 landmarks; the fit minimises their
-    reprojection error under priors. Each record carries the image, the
-    fitted camera and the final landmark error in pixels.
+    reprojection error under priors, then refines the fit with the head's
+    outline (face, ears, neck) against the photo's edges. Each record
+    carries the image, the fitted camera and the final landmark error in pixels.
     """
     from ..facemodel.fit import FitOptions
     from ..facemodel.landmarks import landmark_embedding_for
@@ -140,6 +143,8 @@ def fit_command(images, out_path, model_spec, landmark_files, emotion, affectnet
     model = load_face_model(model_spec)
     embedding = landmark_embedding_for(model, list(landmark_files) or None)
     options = FitOptions(n_shape=shape_components, n_expr=expression_components)
+    if landmarks_only:
+        options = dataclasses.replace(options, silhouette_search_px=())
     records = fit_records(model, embedding, photos, seed=seed, per_category=per_category or None, options=options,
                           detector=detector, skip_failures=skip_failures, progress=True)
     write_param_table(out_path, records)

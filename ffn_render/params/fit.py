@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..errors import FFNError, ParamsError
 from ..facemodel import FaceModel
-from ..facemodel.fit import FitOptions, detect_landmarks, fit_landmarks
+from ..facemodel.fit import FitOptions, detect_landmarks, fit_landmarks, refine_with_silhouette
 from ..facemodel.landmarks import LandmarkEmbedding
 from ..faces import read_rgb
 from .affectnet import balanced_selection, image_stem, parent_folder_emotion, read_affectnet_labels
@@ -116,7 +116,7 @@ def fit_records(
     records: list[ParamRecord] = []
     bar = tqdm(total=len(chosen), desc="fit", unit="photo", disable=None if progress else True)
     for start in range(0, len(chosen), BATCH):
-        group, marks, sizes = [], [], []
+        group, marks, sizes, images = [], [], [], []
         for photo in chosen[start:start + BATCH]:
             try:
                 image = read_rgb(photo.path)
@@ -129,7 +129,9 @@ def fit_records(
             group.append(photo)
             marks.append(face.landmarks)
             sizes.append((image.shape[1], image.shape[0]))
+            images.append(image)
         fits = fit_landmarks(model, embedding, np.array(marks), np.array(sizes), options) if group else []
+        fits = refine_with_silhouette(model, embedding, fits, np.array(marks), images, options)
         for photo, fit in zip(group, fits):
             record_id = _record_id(photo)
             records.append(ParamRecord(
