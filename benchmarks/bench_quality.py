@@ -92,8 +92,10 @@ CANDIDATES: dict[str, dict] = {
     # The same converged image with less noise per sample: blue-noise pattern, the backdrop not sampled as a light.
     "s16-blue-noise": {"quality": "legacy", "samples": 16, "sampling_pattern": "blue_noise"},
     "s16-no-backdrop-light": {"quality": "legacy", "samples": 16, "backdrop_light_sampling": False},
-    **{f"s{n}-bn-nb": {"quality": "legacy", "samples": n, **LOW_NOISE} for n in (16, 24, 32, 48, 64)},
-    "s24-bn-nb-fast-prefilter": {"quality": "legacy", "samples": 24, **LOW_NOISE, "denoiser_prefilter": "fast"},
+    **{f"s{n}-bn-nb": {"quality": "legacy", "samples": n, **LOW_NOISE} for n in (16, 24, 32, 40, 48, 64)},
+    **{f"s{n}-bn-nb-fast-prefilter": {"quality": "legacy", "samples": n, **LOW_NOISE, "denoiser_prefilter": "fast"}
+       for n in (20, 24)},
+    "s20-bn-nb-albedo-guide": {"quality": "legacy", "samples": 20, **LOW_NOISE, "denoiser_passes": "albedo"},
     "a48-t0.02-m16-bn-nb": {"quality": "legacy", "samples": 48, **LOW_NOISE, "adaptive_sampling": True,
                             "noise_threshold": 0.02, "min_samples": 16},
     "a48-t0.05-m8-bn-nb": {"quality": "legacy", "samples": 48, **LOW_NOISE, "adaptive_sampling": True,
@@ -367,7 +369,10 @@ def reference_roots(args, base: dict, specs: tuple, workdir: Path) -> tuple[Path
     """Render the reference's two halves (or find them in --cache)."""
     half = max(1, args.reference_samples // 2)
     render = {**base, "quality": "reference", "samples": half, "adaptive_sampling": False, "denoiser": "none"}
-    key = hashlib.sha256(json.dumps([render, [s.to_json() for s in specs], source_digest()], sort_keys=True,
+    from ffn_render.render import parse_config
+
+    resolved = parse_config({"render": render}, source="reference").render.to_dict()  # with the level's keys filled in
+    key = hashlib.sha256(json.dumps([resolved, [s.to_json() for s in specs], source_digest()], sort_keys=True,
                                     default=str).encode()).hexdigest()[:16]
     folder = Path(args.cache) / f"reference-{key}" if args.cache else workdir / "reference"
     roots = (folder / "a", folder / "b")

@@ -20,7 +20,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = {"width": 64, "height": 48, "device": "cpu", "head_images": False}
 CYCLES_SETTINGS = ("samples", "use_adaptive_sampling", "adaptive_threshold", "adaptive_min_samples", "use_denoising",
                    "denoiser", "denoising_input_passes", "denoising_prefilter", "denoising_quality", "use_light_tree",
-                   "sample_clamp_direct", "sample_clamp_indirect")
+                   "sample_clamp_direct", "sample_clamp_indirect", "sampling_pattern")
 
 
 def tiny_from(path: Path, **render):
@@ -45,7 +45,8 @@ def render_and_watch(config, root: Path, spec) -> dict[str, list[dict]]:
         kind = "labels" if scene.view_layers[0].use_pass_vector else "beauty"
         skin = bpy.data.materials["ffn_skin"].node_tree.nodes["Principled BSDF"]
         seen[kind].append({**{name: getattr(scene.cycles, name) for name in CYCLES_SETTINGS},
-                           "subsurface_method": skin.subsurface_method})
+                           "subsurface_method": skin.subsurface_method,
+                           "backdrop_emission_sampling": bpy.data.materials["ffn_background"].cycles.emission_sampling})
 
     worker = InProcessWorker(config.render.blender_settings())
     bpy.app.handlers.render_pre.append(record)
@@ -62,7 +63,8 @@ READ_BACK_CASES = {
                      "denoising_quality": "HIGH", "subsurface_method": "BURLEY"}),
     "legacy": ({"quality": "legacy", "skin": {"subsurface_method": "random_walk"}},
                {"samples": 64, "use_adaptive_sampling": False, "denoising_prefilter": "ACCURATE",
-                "denoising_quality": "HIGH", "subsurface_method": "RANDOM_WALK"}),
+                "denoising_quality": "HIGH", "subsurface_method": "RANDOM_WALK", "sampling_pattern": "TABULATED_SOBOL",
+                "backdrop_emission_sampling": "AUTO"}),
     "adaptive": ({"adaptive_sampling": True, "noise_threshold": 0.1, "min_samples": 4, "denoiser_prefilter": "accurate",
                   "denoiser_quality": "balanced", "denoiser_passes": "albedo"},
                  {"use_adaptive_sampling": True, "adaptive_threshold": pytest.approx(0.1), "adaptive_min_samples": 4,
@@ -87,6 +89,7 @@ def test_configured_sampling_is_what_blender_renders_with(tmp_path, head, case):
     for labels in seen["labels"]:  # SPEC §4: one exact sample, whatever the beauty settings
         assert labels["samples"] == 1
         assert labels["use_adaptive_sampling"] is False and labels["use_denoising"] is False
+        assert labels["sampling_pattern"] == "TABULATED_SOBOL" and labels["backdrop_emission_sampling"] == "AUTO"
 
 
 def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
@@ -99,6 +102,7 @@ def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
         "default": tiny_from(CONFIGS / "render_default.yaml"),
         "other": tiny_from(CONFIGS / "render_default.yaml", quality="legacy", samples=4, light_tree=False,
                            clamp_indirect=1.0, denoiser_passes="rgb", denoiser_prefilter="none",
+                           sampling_pattern="blue_noise", backdrop_light_sampling=False,
                            skin={"subsurface_method": "random_walk"}),
     }
     for name, config in configs.items():
@@ -122,6 +126,7 @@ def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
         ("noise_threshold: -0.01", "'noise_threshold' must be a number > 0"),
         ("quality: ultra", "'quality' must be one of standard, draft, reference, legacy, got 'ultra'"),
         ("denoiser_quality: best", "'denoiser_quality' must be one of high, balanced, fast, got 'best'"),
+        ("sampling_pattern: sobol", "'sampling_pattern' must be one of tabulated_sobol, blue_noise, got 'sobol'"),
         ("skin: {subsurface_method: cubic}", "'skin.subsurface_method' must be one of burley, random_walk"),
     ],
 )
