@@ -120,5 +120,6 @@ def test_shipped_default_is_the_standard_level_chosen_by_the_quality_benchmark()
     """render_default.yaml names the level and sets no sampling key of its own (docs/render.md, issue 13)."""
     config = load_config(CONFIGS / "render_default.yaml").render
     assert config.quality == "standard"
-    assert (config.samples, config.adaptive_sampling) == (48, False)
+    assert (config.samples, config.adaptive_sampling) == (40, False)
+    assert (config.sampling_pattern, config.backdrop_light_sampling) == ("blue_noise", False)
     assert config.to_dict() == load_config(None).render.to_dict() | {"width": config.width, "height": config.height}

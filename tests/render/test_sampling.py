@@ -59,8 +59,9 @@ def render_and_watch(config, root: Path, spec) -> dict[str, list[dict]]:
 
 # What Blender must show during the beauty renders, written out by hand from docs/render.md's choice.
 READ_BACK_CASES = {
-    "shipped": ({}, {"samples": 48, "use_adaptive_sampling": False, "denoising_prefilter": "ACCURATE",
-                     "denoising_quality": "HIGH", "subsurface_method": "BURLEY"}),
+    "shipped": ({}, {"samples": 40, "use_adaptive_sampling": False, "denoising_prefilter": "ACCURATE",
+                     "denoising_quality": "HIGH", "subsurface_method": "BURLEY", "sampling_pattern": "BLUE_NOISE",
+                     "backdrop_emission_sampling": "NONE"}),
     "legacy": ({"quality": "legacy", "skin": {"subsurface_method": "random_walk"}},
                {"samples": 64, "use_adaptive_sampling": False, "denoising_prefilter": "ACCURATE",
                 "denoising_quality": "HIGH", "subsurface_method": "RANDOM_WALK", "sampling_pattern": "TABULATED_SOBOL",
