@@ -17,8 +17,8 @@ Distributions (all truncated normals unless stated; angles in degrees):
   ``designed_bound_sigmas`` (2.5); the taper applies to the unnamed tail.
   Wider draws (``designed_shape_sigma=1.5, designed_bound_sigmas=3``) make
   the identities more distinct to a face recognizer but less plausible: in
-  docs/identity.md ("Session 4") they raised eight identities' median
-  pairwise dlib distance from 0.548 to 0.581, and at 1.15, 1.25 and 1.5 one
+  docs/identity.md ("Session 4") they raised 24 default identities' median
+  pairwise dlib distance from 0.533 to 0.558, and at 1.15, 1.25 and 1.5 one
   of the eight faces of tests/facemodel/test_identity_faces.py was no longer
   found or had its jaw line fitted off the head, so the default stays at 1.
 - the person (:mod:`.demographics`): sex, age, ancestry, Monk tone and
