@@ -176,7 +176,10 @@ def _photo_fitter(model: FaceModel, landmark_files):
               help="Texture folders: face model of the textures' layout, to measure only facial skin (default: the whole map).")
 @click.option("--uv", "uv_path", type=click.Path(dir_okay=False), help="UV layout for a bare FLAME .pkl.")
 @click.option("--masks", "masks_path", type=click.Path(dir_okay=False), help="Region masks (FLAME_masks.pkl).")
-def texture_report_command(folder: str, out: str, model_spec: str | None, uv_path, masks_path) -> None:
+@click.option("--detector", type=click.Choice(["hog", "cnn"]), default="hog", show_default=True,
+              help="dlib's face detector for a dataset ROOT: hog (near-frontal faces, fast; the figures in docs/) or "
+                   "cnn (MMOD: also turned faces the HOG detector misses, ~1 s per frame on a CPU).")
+def texture_report_command(folder: str, out: str, model_spec: str | None, uv_path, masks_path, detector: str) -> None:
     """Identity diversity of a dataset ROOT, or skin-tone spread of a texture FOLDER.
 
     A dataset ROOT (it has image/facial/): dlib's face descriptor on the first
@@ -188,7 +191,7 @@ def texture_report_command(folder: str, out: str, model_spec: str | None, uv_pat
     from .report import identity_report, is_dataset_root, texture_report
 
     if is_dataset_root(folder):
-        stats = identity_report(folder, out)
+        stats = identity_report(folder, out, detector=detector)
         click.echo(stats.summary_line())
     else:
         model = FaceModelRef(model_spec, uv_path, masks_path).load() if model_spec else None

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..facemodel import FaceModel
-from ..faces import SAME_PERSON_DISTANCE, read_rgb
+from ..faces import SAME_PERSON_DISTANCE, default_analyzer, read_rgb
 from ..fileio import atomic_write_bytes, atomic_write_json
 from .background import list_images
 from .colour import srgb_to_lab
@@ -187,18 +187,22 @@ def is_dataset_root(folder: str | os.PathLike) -> bool:
     return (Path(folder) / "image" / "facial").is_dir()
 
 
-def identity_report(root: str | os.PathLike, out: str | os.PathLike, progress: bool = True) -> IdentityStats:
-    """Identity statistics of a dataset ROOT: ``out`` (figure), ``<out>_sheet.png``, ``<out>.json``."""
+def identity_report(
+    root: str | os.PathLike, out: str | os.PathLike, progress: bool = True, detector: str = "hog"
+) -> IdentityStats:
+    """Identity statistics of a dataset ROOT: ``out`` (figure), ``<out>_sheet.png``, ``<out>.json``; faces found
+    by dlib's ``detector`` (``hog`` or ``cnn``)."""
     out = Path(out)
     frames = first_facial_frames(root)
     facial = Path(root) / "image" / "facial"
-    measurements = measure_images(((str(p.relative_to(facial)), read_rgb(p)) for p in frames), progress=progress)
+    measurements = measure_images(((str(p.relative_to(facial)), read_rgb(p)) for p in frames),
+                                  default_analyzer(detector), progress=progress)
     stats = identity_stats(measurements)
     shown = list(zip(frames, measurements))[:SHEET_MAX]
     labels = [f"{path.parent.name}{'' if m.face else ' NO FACE'}" for path, m in shown]
     sheet = contact_sheet([read_rgb(path) for path, _ in shown], labels)
     per_frame = [{"frame": m.name, "face_found": m.face is not None} for m in measurements]
-    _write_outputs(out, _identity_figure(measurements, stats), sheet, {"identity": stats.to_json(), "frames": per_frame})
+    _write_outputs(out, _identity_figure(measurements, stats), sheet, {"detector": detector, "identity": stats.to_json(), "frames": per_frame})
     return stats
 
 

@@ -4,6 +4,12 @@ Eight prior identities of the built-in head are rendered through the real
 pipeline (192², few samples); dlib must find one face in each frame, and its
 68 landmarks must lie on the rendered head (the dataset's mask): the inner 51
 on it (to 1.5 px), the 17 jaw-contour points on or just beside its outline.
+
+Faces are found with dlib's CNN (MMOD) detector. The HOG detector, the
+identity figures' default, is trained on near-frontal faces: on a head turned
+~20° its score sits near its threshold, so noise or a trait flips it (seed 3's
+turned 73-year-old with a grey goatee scores −0.26 to +0.11 between sampling
+patterns), which says nothing of whether the face reads as one.
 """
 
 import json
@@ -21,6 +27,7 @@ from ffn_render.render.pipeline import render_dataset
 
 IDENTITIES = 8
 SIZE = 192
+DETECTOR = "cnn"
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +52,7 @@ def mask_of(frame):
 def test_every_identity_is_a_face_with_landmarks_on_the_head(root):
     frames = first_facial_frames(root)
     assert len(frames) == IDENTITIES
-    analyzer = default_analyzer()
+    analyzer = default_analyzer(DETECTOR)
     for frame in frames:
         faces = analyzer.detect(read_rgb(frame))
         assert len(faces) == 1, f"{frame}: {len(faces)} faces found"
@@ -65,7 +72,7 @@ def test_every_identity_is_a_face_with_landmarks_on_the_head(root):
 
 
 def test_identity_statistics_of_the_rendered_set(root):
-    stats = measure_root(root)
+    stats = measure_root(root, default_analyzer(DETECTOR))
     assert (stats.images, stats.detected, stats.pairs) == (IDENTITIES, IDENTITIES, IDENTITIES * (IDENTITIES - 1) // 2)
     assert 0.0 < stats.distance_p10 <= stats.distance_median <= stats.distance_p90
 
@@ -80,12 +87,14 @@ def test_id_similarity_of_an_image_with_itself_and_without_a_face(root):
 
 def test_texture_report_on_a_dataset_root(root, tmp_path):
     out = tmp_path / "identity.png"
-    run = subprocess.run([sys.executable, "-m", "ffn_render", "texture-report", str(root), "--out", str(out)],
+    run = subprocess.run([sys.executable, "-m", "ffn_render", "texture-report", str(root), "--out", str(out),
+                          "--detector", DETECTOR],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert f"{IDENTITIES}/{IDENTITIES} faces detected" in run.stdout
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["identity"]["detected"] == IDENTITIES and len(record["frames"]) == IDENTITIES
+    assert record["detector"] == DETECTOR
     assert (tmp_path / "identity_sheet.png").is_file() and out.is_file()
 
 
