@@ -85,7 +85,7 @@ class RenderConfig:
     denoiser_passes: str = "albedo_normal"  # guide passes the denoiser uses (DENOISER_PASSES)
     denoiser_prefilter: str | None = None  # DENOISER_PREFILTERS; accurate removes the guides' own noise
     denoiser_quality: str | None = None  # DENOISER_QUALITIES
-    sampling_pattern: str | None = None  # SAMPLING_PATTERNS (beauty renders; labels keep Cycles' automatic)
+    sampling_pattern: str | None = None  # SAMPLING_PATTERNS (beauty renders; labels keep the factory tabulated_sobol)
     backdrop_light_sampling: bool | None = None  # sample the emissive backdrop as a light; false: same image, less noise
     light_tree: bool = True  # Cycles' light tree (many-light sampling)
     clamp_direct: float = 0.0  # largest direct-light sample value, 0 = no clamp (Cycles' default)
