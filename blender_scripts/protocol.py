@@ -27,6 +27,7 @@ MATERIAL_SOCKETS = {
     "specular_ior_level": "Specular IOR Level",
     "subsurface_weight": "Subsurface Weight",
     "subsurface_scale": "Subsurface Scale",
+    "subsurface_radius": "Subsurface Radius",  # red, green, blue scattering distances relative to the scale
     "coat_weight": "Coat Weight",
 }
 # Every material parameter: the sockets, and the relief (m) of the skin map's height channel (0 = no bump).
@@ -41,13 +42,15 @@ class Material:
     specular_ior_level: float | None = None
     subsurface_weight: float | None = None
     subsurface_scale: float | None = None
+    subsurface_radius: tuple[float, float, float] | None = None
     coat_weight: float | None = None
     bump_distance: float = 0.0
     subsurface_method: str | None = None  # the skin's scattering method (render config SUBSURFACE_METHODS)
 
-    def sockets(self) -> dict[str, float]:
-        """Principled BSDF input name → value, for the parameters that are set."""
-        return {socket: float(getattr(self, key)) for key, socket in MATERIAL_SOCKETS.items() if getattr(self, key) is not None}
+    def sockets(self) -> dict[str, float | tuple[float, ...]]:
+        """Principled BSDF input name → value (a vector socket's as a tuple), for the parameters that are set."""
+        return {socket: tuple(map(float, value)) if isinstance(value, (list, tuple)) else float(value)
+                for key, socket in MATERIAL_SOCKETS.items() if (value := getattr(self, key)) is not None}
 
 
 @dataclass(frozen=True)

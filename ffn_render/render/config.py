@@ -59,11 +59,12 @@ QUALITY_LEVELS: dict[str, dict[str, Any]] = {
 IMAGE_FORMATS = ("jpeg", "png")
 MAX_RESOLUTION = 16384  # px per side; beyond it Cycles fails only when it allocates the render buffers
 # bump_distance (m): relief of the skin material map's height channel (pores, wrinkles, hair); 0 = no bump.
-# Skin scatters light under the surface (radius 1 : 0.2 : 0.1 × scale for red : green : blue) by Burley's diffusion
-# profile: 10 % less noise per sample than random walk and mostly less CPU, nearly the same look (docs/render.md,
-# "Beauty quality per cost"); subsurface_method: random_walk is the skin before issue 13's second pass.
+# Skin scatters light under the surface (subsurface_radius 1 : 0.2 : 0.1, Blender's default, × subsurface_scale m
+# for red : green : blue) by Burley's diffusion profile: 10 % less noise per sample than random walk and mostly less
+# CPU, nearly the same look (docs/render.md, "Beauty quality per cost"); subsurface_method: random_walk is the skin
+# before issue 13's second pass.
 SKIN_DEFAULTS = {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 1.0, "subsurface_scale": 0.003,
-                 "bump_distance": 0.0004, "subsurface_method": "burley"}
+                 "subsurface_radius": [1.0, 0.2, 0.1], "bump_distance": 0.0004, "subsurface_method": "burley"}
 EYE_DEFAULTS = {"roughness": 0.05, "specular_ior_level": 0.5, "coat_weight": 0.5}
 # Cycles' subsurface scattering methods (Principled BSDF): burley (a diffusion profile, the least noise per
 # sample), random_walk (traced inside the mesh), random_walk_skin (the same with a skin-like entry).
@@ -211,11 +212,25 @@ def _material(name: str, given: Mapping[str, Any] | None, defaults: Mapping[str,
     method = params.pop("subsurface_method", defaults.get("subsurface_method"))
     if "subsurface_method" in defaults and method not in SUBSURFACE_METHODS:
         raise RenderError(f"render config: '{name}.subsurface_method' must be one of {', '.join(SUBSURFACE_METHODS)}, got {method!r}")
+    radius = params.pop("subsurface_radius", defaults.get("subsurface_radius"))
     for key, value in params.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not _is_number(value):
             raise RenderError(f"render config: '{name}.{key}' must be a number, got {value!r}")
     numbers = {**defaults, **{k: float(v) for k, v in params.items()}}
+    if radius is not None:
+        numbers["subsurface_radius"] = _subsurface_radius(name, radius)
     return {**numbers, "subsurface_method": method} if "subsurface_method" in defaults else numbers
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _subsurface_radius(name: str, radius: Any) -> list[float]:
+    """Three positive relative scattering distances (red, green, blue), as Blender's Subsurface Radius."""
+    if not isinstance(radius, (list, tuple)) or len(radius) != 3 or not all(_is_number(r) and r > 0 for r in radius):
+        raise RenderError(f"render config: '{name}.subsurface_radius' must be three positive numbers (red, green, blue), got {radius!r}")
+    return [float(r) for r in radius]
 
 
 def _check_int(config: RenderConfig, name: str, minimum: int) -> None:

@@ -59,6 +59,10 @@ def test_bad_resolution_is_refused(width):
         ({"denoiser_quality": "best"}, "'denoiser_quality' must be one of high, balanced, fast, got 'best'"),
         ({"skin": {"subsurface_method": "cubic"}}, "'skin.subsurface_method' must be one of burley, random_walk"),
         ({"skin": {"roughness": "shiny"}}, "'skin.roughness' must be a number, got 'shiny'"),
+        ({"skin": {"subsurface_radius": [1.0, 0.2]}}, "'skin.subsurface_radius' must be three positive numbers"),
+        ({"skin": {"subsurface_radius": [1.0, 0.0, 0.1]}}, "'skin.subsurface_radius' must be three positive numbers"),
+        ({"skin": {"subsurface_radius": [1.0, "red", 0.1]}}, "'skin.subsurface_radius' must be three positive numbers"),
+        ({"skin": {"subsurface_radius": 1.0}}, "'skin.subsurface_radius' must be three positive numbers"),
         ({"eye": {"subsurface_method": "burley"}}, "unknown eye material parameter"),
         ({"light_tree": 1}, "'light_tree' must be true or false"),
         ({"normals": "no"}, "'normals' must be true or false, got 'no'"),
@@ -105,7 +109,22 @@ def test_legacy_is_the_old_beauty_setting_one_key_away():
     assert (legacy.sampling_pattern, legacy.backdrop_light_sampling) == ("tabulated_sobol", True)  # Blender's factory scene
     old_skin = parse_config({"render": {"skin": {"subsurface_method": "random_walk"}}}).render.skin
     assert old_skin == {"roughness": 0.5, "specular_ior_level": 0.4, "subsurface_weight": 1.0, "subsurface_scale": 0.003,
-                        "bump_distance": 0.0004, "subsurface_method": "random_walk"}
+                        "subsurface_radius": [1.0, 0.2, 0.1], "bump_distance": 0.0004, "subsurface_method": "random_walk"}
+
+
+def test_default_skin_radius_is_blenders_own_so_the_look_is_unchanged():
+    """The skin's subsurface_radius defaults to a fresh Principled BSDF's Subsurface Radius, the value every
+    render before the key had."""
+    import bpy
+
+    material = bpy.data.materials.new("factory_principled")
+    try:
+        bsdf = next(n for n in material.node_tree.nodes if n.bl_idname == "ShaderNodeBsdfPrincipled")
+        factory = tuple(bsdf.inputs["Subsurface Radius"].default_value)
+    finally:
+        bpy.data.materials.remove(material)
+    assert parse_config({}).render.skin["subsurface_radius"] == pytest.approx(factory)
+    assert factory == pytest.approx((1.0, 0.2, 0.1))
 
 
 def test_keys_given_explicitly_win_over_the_quality_level():

@@ -46,6 +46,8 @@ def render_and_watch(config, root: Path, spec) -> dict[str, list[dict]]:
         skin = bpy.data.materials["ffn_skin"].node_tree.nodes["Principled BSDF"]
         seen[kind].append({**{name: getattr(scene.cycles, name) for name in CYCLES_SETTINGS},
                            "subsurface_method": skin.subsurface_method,
+                           "subsurface_radius": tuple(skin.inputs["Subsurface Radius"].default_value),
+                           "subsurface_scale": skin.inputs["Subsurface Scale"].default_value,
                            "backdrop_emission_sampling": bpy.data.materials["ffn_background"].cycles.emission_sampling})
 
     worker = InProcessWorker(config.render.blender_settings())
@@ -61,7 +63,11 @@ def render_and_watch(config, root: Path, spec) -> dict[str, list[dict]]:
 READ_BACK_CASES = {
     "shipped": ({}, {"samples": 40, "use_adaptive_sampling": False, "denoising_prefilter": "ACCURATE",
                      "denoising_quality": "HIGH", "subsurface_method": "BURLEY", "sampling_pattern": "BLUE_NOISE",
-                     "backdrop_emission_sampling": "NONE"}),
+                     "backdrop_emission_sampling": "NONE", "subsurface_radius": pytest.approx((1.0, 0.2, 0.1)),
+                     "subsurface_scale": pytest.approx(0.003)}),
+    # Jensen et al. 2001's measured skin1 (mean free paths 3.67, 1.37, 0.68 mm), in mm through the scale.
+    "measured_skin": ({"skin": {"subsurface_radius": [1.0, 0.373, 0.185], "subsurface_scale": 0.00367}},
+                      {"subsurface_radius": pytest.approx((1.0, 0.373, 0.185)), "subsurface_scale": pytest.approx(0.00367)}),
     "legacy": ({"quality": "legacy", "skin": {"subsurface_method": "random_walk"}},
                {"samples": 64, "use_adaptive_sampling": False, "denoising_prefilter": "ACCURATE",
                 "denoising_quality": "HIGH", "subsurface_method": "RANDOM_WALK", "sampling_pattern": "TABULATED_SOBOL",
@@ -76,8 +82,8 @@ READ_BACK_CASES = {
 
 @pytest.mark.parametrize("case", list(READ_BACK_CASES))
 def test_configured_sampling_is_what_blender_renders_with(tmp_path, head, case):
-    """The shipped default, its one-key legacy variants (sampling and skin) and adaptive sampling, read back
-    from Blender's scene during the renders."""
+    """The shipped default, its one-key legacy variants (sampling and skin), adaptive sampling and the measured
+    skin's scattering radii, read back from Blender's scene during the renders."""
     _, model_path = head
     change, expected = READ_BACK_CASES[case]
     config = tiny_from(CONFIGS / "render_default.yaml", **change)
@@ -104,7 +110,7 @@ def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
         "other": tiny_from(CONFIGS / "render_default.yaml", quality="legacy", samples=4, light_tree=False,
                            clamp_indirect=1.0, denoiser_passes="rgb", denoiser_prefilter="none",
                            sampling_pattern="blue_noise", backdrop_light_sampling=False,
-                           skin={"subsurface_method": "random_walk"}),
+                           skin={"subsurface_method": "random_walk", "subsurface_radius": [1.0, 1.0, 1.0]}),
     }
     for name, config in configs.items():
         render_and_watch(config, roots[name], spec)
@@ -129,6 +135,8 @@ def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
         ("denoiser_quality: best", "'denoiser_quality' must be one of high, balanced, fast, got 'best'"),
         ("sampling_pattern: sobol", "'sampling_pattern' must be one of tabulated_sobol, blue_noise, got 'sobol'"),
         ("skin: {subsurface_method: cubic}", "'skin.subsurface_method' must be one of burley, random_walk"),
+        ("skin: {subsurface_radius: [1.0, 0.2]}", "'skin.subsurface_radius' must be three positive numbers"),
+        ("skin: {subsurface_radius: [1.0, -0.2, 0.1]}", "'skin.subsurface_radius' must be three positive numbers"),
     ],
 )
 def test_bad_quality_settings_are_one_line_errors_from_the_command(tmp_path, setting, message):
