@@ -18,7 +18,9 @@ import contextlib
 import dataclasses
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +150,32 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+@contextlib.contextmanager
+def _noting_time_limit_warning() -> Iterator[list[int]]:
+    """Note (in the yielded list) Slurm's time-limit warning, USR2, before submitit's handler raises for it.
+
+    The handler raises UncompletedJobError wherever the task is; inside a module's first import (scipy's
+    C extensions, say) the error comes out as another one ("TypeError: expected a message argument"), and
+    the shard would be reported as an error, not as out of time. Only where a handler is installed (a Slurm
+    task's main thread); elsewhere USR2 keeps its meaning.
+    """
+    warned: list[int] = []
+    previous = signal.getsignal(signal.SIGUSR2)
+    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+        yield warned
+        return
+
+    def note_then_forward(signum, frame):
+        warned.append(signum)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGUSR2, note_then_forward)
+    try:
+        yield warned
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
+
+
 def run_shard(task: ShardTask) -> ShardResult:
     """Render the unfinished sequences of ``task.shard``; record every event (start, end, error, timeout)."""
     # submitit ([cluster] extra) loads here, so the package imports without it (verify, render).
@@ -166,16 +194,17 @@ def run_shard(task: ShardTask) -> ShardResult:
             log_event(root, task.shard, "error", job_id=task.job_id, log=task.log_path, detail=_one_line(exc))
             raise
         log_event(root, task.shard, "start", job_id=task.job_id, log=task.log_path)
-        try:
-            with lock:
-                result = _render_shard(task)
-        except UncompletedJobError as exc:  # submitit: Slurm's time-limit warning arrived mid-task
-            log_event(root, task.shard, "timeout", job_id=task.job_id, log=task.log_path,
-                      detail=f"time limit ({_one_line(exc)})")
-            raise
-        except BaseException as exc:
-            log_event(root, task.shard, "error", job_id=task.job_id, log=task.log_path, detail=_one_line(exc))
-            raise
+        with _noting_time_limit_warning() as warned:
+            try:
+                with lock:
+                    result = _render_shard(task)
+            except BaseException as exc:
+                if isinstance(exc, UncompletedJobError) or warned:  # submitit: Slurm's time-limit warning arrived
+                    log_event(root, task.shard, "timeout", job_id=task.job_id, log=task.log_path,
+                              detail=f"time limit ({_one_line(exc)})")
+                else:
+                    log_event(root, task.shard, "error", job_id=task.job_id, log=task.log_path, detail=_one_line(exc))
+                raise
         log_event(root, task.shard, "end", job_id=task.job_id, log=task.log_path,
                   done=len(result.rendered) + result.skipped, failed=tuple(result.failed))
     return result
