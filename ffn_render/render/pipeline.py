@@ -164,6 +164,10 @@ class DatasetRenderer:
             write_sequence(self.root, staging, job, self.options, self.metadata(job))
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            # A stop (SIGTERM, Ctrl-C) or an error while the files moved into ROOT: none of them stays, so a
+            # sequence is committed or absent (a kill -9 there is cleared by the next run's leftover sweep).
+            if not is_done(self.root, key):
+                clear_sequence(self.root, key)
             raise
         done = time.perf_counter()
         timings = {

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 from ffn_render.dataset import layout
@@ -18,8 +19,9 @@ from ffn_render.dataset.layout import SequenceKey
 from ffn_render.dataset.lock import LOCK_FILE
 from ffn_render.dataset.verify import verify_dataset
 from ffn_render.fileio import TMP_PREFIX
+from ffn_render.interrupts import Interrupted
 from ffn_render.labels.flo import read_flo
-from ffn_render.render import render_dataset
+from ffn_render.render import outputs, render_dataset
 from ffn_render.dataset.layout import is_done
 from tests.render.support import make_spec, tiny_config, write_specs
 
@@ -142,6 +144,31 @@ def test_sigterm_abandons_the_sequence_in_flight_and_the_next_run_resumes(tmp_pa
     assert process.wait(timeout=300) == 0, process.stderr.read()
     assert verify_dataset(root).ok
     assert len(all_files(root)) == sum(expected_file_count(s.n) for s in specs)
+
+
+def test_a_stop_while_the_files_move_into_root_leaves_the_sequence_absent(tmp_path, head, monkeypatch):
+    # The window between a sequence's first file moved into ROOT and its metadata: SIGTERM's handler raises
+    # Interrupted there (here at the third move), which a timed SIGTERM hits only now and then.
+    _, model_path = head
+    specs_dir = write_specs(tmp_path / "specs", [make_spec(model_path, seq_id="seq-a", n=3, seed=0)])
+    root = tmp_path / "ds"
+    moves = []
+
+    def replace_then_stop(source, target):
+        if TMP_PREFIX + "render-" in str(source) and TMP_PREFIX not in str(target):  # staging → its place in ROOT
+            if len(moves) == 2:
+                raise Interrupted(signal.SIGTERM)
+            moves.append(target)
+        os_replace(source, target)
+
+    os_replace = os.replace
+    monkeypatch.setattr(outputs.os, "replace", replace_then_stop)  # os itself: atomic writes elsewhere pass through
+    with pytest.raises(Interrupted):
+        render_dataset(tiny_config(64, 48), root, specs_dir=specs_dir, progress=False)
+    key = SequenceKey("train", "happy", "seq-a")
+    assert len(moves) == 2 and not any(Path(path).exists() for path in moves)
+    assert not is_done(root, key) and not layout.image_dir(root, "facial", key).exists()
+    assert not list(root.rglob(TMP_PREFIX + "*"))
 
 
 def test_verify_repair_restores_a_render_dataset(tmp_path, head):
