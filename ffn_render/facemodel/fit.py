@@ -312,9 +312,7 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
         projected = _project(subset.landmarks(coeffs, theta(), yaw), translation, torch.exp(log_focal), centre).numpy()
     fits = []
     for b in range(batch):
-        full = np.full((68, 2), np.nan)
-        full[ids] = projected[b]
-        error = float(np.linalg.norm(projected[b] - targets[b, ids], axis=1).mean())
+        full, error = _landmarks_and_error(projected[b], targets[b], ids)
         fits.append(LandmarkFit(
             beta=coeffs[b, :n_shape].detach().numpy().copy(),
             psi=coeffs[b, n_shape:].detach().numpy().copy(),
@@ -327,6 +325,14 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
             error_px=error,
         ))
     return fits
+
+
+def _landmarks_and_error(projected: np.ndarray, target: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, float]:
+    """The fit's (68, 2) landmarks from its ``projected`` embedded ones (NaN where the embedding has none) and
+    their mean distance (px) to the detected ``target`` (68, 2)."""
+    full = np.full((N_LANDMARKS, 2), np.nan)
+    full[ids] = projected
+    return full, float(np.linalg.norm(projected - target[ids], axis=1).mean())
 
 
 def refine_with_silhouette(model: FaceModel, embedding: LandmarkEmbedding, fits: list[LandmarkFit], targets: np.ndarray,
@@ -388,12 +394,10 @@ def _refine_one(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit
     with torch.no_grad():
         yaw = head_yaw_deg(theta().numpy())
         marks = full(subset.landmarks(coeffs, theta(), yaw), translation, torch.exp(log_focal[:, 0]))[0].numpy()
-    landmarks = np.full((68, 2), np.nan)
-    landmarks[ids] = marks
+    landmarks, error = _landmarks_and_error(marks, target, ids)
     return replace(fit, beta=coeffs[0, :n_shape].detach().numpy().copy(), psi=coeffs[0, n_shape:].detach().numpy().copy(),
                    theta=theta()[0].detach().numpy().copy(), focal_px=float(torch.exp(log_focal[0, 0]).detach()),
-                   translation=translation[0].detach().numpy().copy(), landmarks=landmarks,
-                   error_px=float(np.linalg.norm(marks - target[ids], axis=1).mean()))
+                   translation=translation[0].detach().numpy().copy(), landmarks=landmarks, error_px=error)
 
 
 DETECTORS = ("auto", "hog", "cnn")

@@ -26,9 +26,9 @@ from ..facemodel import FaceModel
 from ..facemodel.fit import FitOptions, detect_landmarks, fit_landmarks, refine_with_silhouette
 from ..facemodel.landmarks import LandmarkEmbedding
 from ..faces import read_rgb
-from .affectnet import balanced_selection, image_stem, parent_folder_emotion, read_affectnet_labels
 from ..seeds import derive_seed
 from ..vocabulary import EMOTIONS
+from .affectnet import balanced_selection, image_stem, parent_folder_emotion, read_affectnet_labels
 from .records import ParamRecord, face_model_version
 
 log = logging.getLogger(__name__)
