@@ -248,8 +248,6 @@ def _render_shard(task: ShardTask) -> ShardResult:
     log.info("shard %s: %d sequences, %d done, %d to render", task.shard, len(task.sequences), result.skipped, len(todo))
     if not todo:
         return result
-    from ..render.outputs import clear_sequence
-
     attempts = {spec.seq_id: 0 for spec in todo}
     renderer = _Renderer(task)
     try:
@@ -271,9 +269,7 @@ def _render_shard(task: ShardTask) -> ShardResult:
                     attempts[failing.seq_id] += 1
                     log.warning("%s: attempt %d of %d failed: %s", _key(failing), attempts[failing.seq_id],
                                 task.sequence_attempts, exc)
-                    renderer.reset()
-                    if not layout.is_done(root, _key(failing)):  # our own attempt's partial files; never a commit
-                        clear_sequence(root, _key(failing))
+                    renderer.reset()  # the failed attempt's partial files are gone already (DatasetRenderer.render)
                     if attempts[failing.seq_id] < task.sequence_attempts:
                         todo.insert(0, failing)
                     else:
