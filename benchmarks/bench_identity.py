@@ -69,13 +69,13 @@ def prior_config(overrides: str | None):
     fields = {}
     for item in overrides.split(","):
         name, _, value = item.partition("=")
+        field = PriorConfig.__dataclass_fields__.get(name)
         try:
+            if field is None or field.type not in ("float", float):
+                raise ValueError(name)
             fields[name] = float(value)
         except ValueError:
-            fields[name] = None
-        field = PriorConfig.__dataclass_fields__.get(name)
-        if field is None or field.type not in ("float", float) or fields[name] is None:
-            raise SystemExit(f"--baseline-prior: '{item}' is not FIELD=NUMBER of a number field of PriorConfig")
+            raise SystemExit(f"--baseline-prior: '{item}' is not FIELD=NUMBER of a number field of PriorConfig") from None
     return PriorConfig(**fields)
 
 
