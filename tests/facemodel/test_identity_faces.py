@@ -105,3 +105,12 @@ def test_texture_report_on_a_root_without_frames_is_a_one_line_error(tmp_path):
     assert run.returncode != 0
     assert run.stderr.strip().count("\n") == 0 and "no rendered frames" in run.stderr
     assert not (tmp_path / "r.png").exists()
+
+
+def test_texture_report_with_an_unknown_detector_is_refused_and_writes_nothing(tmp_path):
+    (tmp_path / "image" / "facial").mkdir(parents=True)
+    run = subprocess.run([sys.executable, "-m", "ffn_render", "texture-report", str(tmp_path), "--out", str(tmp_path / "r.png"),
+                          "--detector", "mmod"], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "Invalid value for '--detector': 'mmod' is not one of 'hog', 'cnn'" in run.stderr
+    assert not (tmp_path / "r.png").exists()
