@@ -35,7 +35,6 @@ from pathlib import Path
 
 import click
 import numpy as np
-from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the render helper lives in the tests package
@@ -147,10 +146,9 @@ class _Frames:
 
 
 def _load_frames(model, path: Path) -> _Frames:
-    from ffn_render.facemodel.fit import head_yaw_deg
     from ffn_render.camera import PinholeCamera
-
     from ffn_render.params.records import face_model_version
+    from tests.params.known_renders import head_yaw_to_camera_deg
 
     data = np.load(path)
     if str(data["version"]) != face_model_version(model):
@@ -161,9 +159,7 @@ def _load_frames(model, path: Path) -> _Frames:
                                                            data["translation"], data["intrinsics"]):
         camera = PinholeCamera(fx=fx, fy=fy, cx=cx, cy=cy, width=int(w), height=int(h), rotation=rot, translation=tr)
         pixels.append(camera.project(model.forward(b, th, ps)[0]))
-        # The fit sees the head turned by camera · global · neck (its own camera is not rotated).
-        head = Rotation.from_matrix(rot) * Rotation.from_rotvec(th[0:3]) * Rotation.from_rotvec(th[3:6])
-        yaws.append(head_yaw_deg(np.r_[head.as_rotvec(), np.zeros(3)][None])[0])
+        yaws.append(head_yaw_to_camera_deg(rot, th))
     return _Frames(data["landmarks"], np.array(pixels), np.array(yaws))
 
 

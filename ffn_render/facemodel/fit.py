@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from smplx.lbs import lbs
 
+from ..camera import PinholeCamera
 from ..errors import FaceModelError
 from .landmarks import N_CONTOUR, LandmarkEmbedding
 from .model import POSE_SIZE, FaceModel
@@ -96,18 +97,24 @@ class LandmarkFit:
     landmarks: np.ndarray  # (68, 2) projected model landmarks (NaN where the embedding has none)
     error_px: float  # mean Euclidean distance to the target landmarks
 
-    def camera_json(self) -> dict:
+    def camera(self) -> PinholeCamera:
         """The fitted camera: pinhole, looking down −Z of the model's frame (Blender axes), SPEC §3 pixels."""
+        return PinholeCamera(fx=self.focal_px, fy=self.focal_px, cx=self.width / 2.0, cy=self.height / 2.0, width=self.width,
+                             height=self.height, rotation=np.eye(3), translation=np.asarray(self.translation, np.float64))
+
+    def camera_json(self) -> dict:
+        """:meth:`camera` as the records carry it, with its 35 mm-equivalent lens."""
+        camera = self.camera()
         return {
             "type": "pinhole",
-            "fx": self.focal_px,
-            "fy": self.focal_px,
-            "cx": self.width / 2.0,
-            "cy": self.height / 2.0,
-            "width": self.width,
-            "height": self.height,
-            "rotation": np.eye(3).tolist(),
-            "translation": self.translation.tolist(),
+            "fx": camera.fx,
+            "fy": camera.fy,
+            "cx": camera.cx,
+            "cy": camera.cy,
+            "width": camera.width,
+            "height": camera.height,
+            "rotation": camera.rotation.tolist(),
+            "translation": camera.translation.tolist(),
             "lens_mm": self.focal_px / max(self.width, self.height) * SENSOR_WIDTH_MM,
         }
 
@@ -157,6 +164,23 @@ def head_yaw_deg(theta: np.ndarray) -> np.ndarray:
     theta = np.atleast_2d(theta)
     rot = (Rotation.from_rotvec(theta[:, 0:3]) * Rotation.from_rotvec(theta[:, 3:6])).as_matrix()
     return np.degrees(np.arctan2(-rot[:, 2, 0], np.hypot(rot[:, 0, 0], rot[:, 1, 0])))
+
+
+def landmarks_in_image(model: FaceModel, embedding: LandmarkEmbedding, beta: np.ndarray, theta: np.ndarray, psi: np.ndarray,
+                       camera: PinholeCamera, yaw_deg: float) -> np.ndarray:
+    """(68, 2) the embedding's landmarks (its contour for a head turned ``yaw_deg`` to the camera) on the model posed
+    by β, θ, ψ, projected by ``camera`` in SPEC §3 pixels; NaN where the embedding has none."""
+    vertices = model.forward(np.asarray(beta)[None], np.asarray(theta)[None], np.asarray(psi)[None])[0]
+    faces, bary = embedding.faces_and_bary(np.array([yaw_deg], np.float64))
+    points = np.full((N_LANDMARKS, 2), np.nan)
+    # Surface points first, then projected (as the fit's own landmarks): not the projections interpolated.
+    points[embedding.landmark_ids()] = camera.project(np.einsum("lk,lkd->ld", bary[0], vertices[model.faces[faces[0]]]))
+    return points
+
+
+def fit_landmarks_in_image(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit) -> np.ndarray:
+    """(68, 2) ``embedding``'s landmarks on the fitted head, seen by the fitted camera."""
+    return landmarks_in_image(model, embedding, fit.beta, fit.theta, fit.psi, fit.camera(), float(head_yaw_deg(fit.theta)[0]))
 
 
 def landmark_weights(embedding: LandmarkEmbedding, contour_weight: float) -> np.ndarray:

@@ -35,11 +35,28 @@ class KnownFrame:
     psi: np.ndarray
     camera: PinholeCamera
 
+    def true_landmarks(self, model, embedding) -> np.ndarray:
+        """(68, 2) ``embedding``'s landmarks on the head at the frame's true β, θ, ψ, seen by its true camera: the
+        points a perfect fit's landmarks (through the same embedding) would be."""
+        from ffn_render.facemodel.fit import landmarks_in_image
+
+        yaw = head_yaw_to_camera_deg(self.camera.rotation, self.theta)
+        return landmarks_in_image(model, embedding, self.beta, self.theta, self.psi, self.camera, yaw)
+
     def head_rotation_in_camera(self) -> np.ndarray:
         """World → camera rotation of the head (global · neck), in OpenCV camera axes (x right, y down, z forward)."""
         head = Rotation.from_rotvec(self.theta[0:3]) * Rotation.from_rotvec(self.theta[3:6])
         flip = np.diag([1.0, -1.0, -1.0])
         return flip @ self.camera.rotation @ head.as_matrix()
+
+
+def head_yaw_to_camera_deg(camera_rotation: np.ndarray, theta: np.ndarray) -> float:
+    """Yaw of the head to a camera of world → camera ``camera_rotation`` (Blender axes): the turn a fit sees, whose
+    own camera is not rotated (camera · global · neck), as the landmark contour is chosen by."""
+    from ffn_render.facemodel.fit import head_yaw_deg
+
+    head = Rotation.from_matrix(camera_rotation) * Rotation.from_rotvec(theta[0:3]) * Rotation.from_rotvec(theta[3:6])
+    return float(head_yaw_deg(np.r_[head.as_rotvec(), np.zeros(3)][None])[0])
 
 
 def pose_theta(yaw_deg: float, pitch_deg: float, roll_deg: float, jaw: float) -> np.ndarray:

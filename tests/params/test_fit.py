@@ -16,7 +16,7 @@ from scipy.spatial.transform import Rotation
 
 from ffn_render.errors import FaceModelError
 from ffn_render.facemodel import load_face_model
-from ffn_render.facemodel.fit import fit_landmarks, head_yaw_deg
+from ffn_render.facemodel.fit import fit_landmarks, fit_landmarks_in_image, head_yaw_deg, landmarks_in_image
 from ffn_render.facemodel.flame_io import write_npz
 from ffn_render.camera import PinholeCamera
 from ffn_render.facemodel.landmarks import (
@@ -133,12 +133,17 @@ def test_known_parameters_are_recovered_from_projected_landmarks(head, embedding
     vertices = head.forward(beta, theta, psi)[0]
     faces, bary = embedding.faces_and_bary(head_yaw_deg(theta))
     targets = camera.project(np.einsum("lk,lkd->ld", bary[0], vertices[head.faces[faces[0]]]))
+    np.testing.assert_allclose(landmarks_in_image(head, embedding, beta, theta, psi, camera, head_yaw_deg(theta)[0]), targets,
+                               atol=1e-9)
     fit = fit_landmarks(head, embedding, targets[None], np.array([[512, 512]]))[0]
     fitted = Rotation.from_rotvec(fit.theta[0:3]) * Rotation.from_rotvec(fit.theta[3:6])
     error_deg = np.degrees((fitted.inv() * Rotation.from_rotvec(theta[0:3])).magnitude())
     assert error_deg < 1.0
     assert abs(fit.theta[6] - 0.2) < 0.02
     assert fit.error_px < 0.5
+    # The fitted head through the fitted camera: where the fit reports its landmarks, and near the true ones.
+    np.testing.assert_allclose(fit_landmarks_in_image(head, embedding, fit), fit.landmarks, atol=1e-6)
+    assert np.linalg.norm(fit_landmarks_in_image(head, embedding, fit) - targets, axis=1).mean() < 0.5
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ffn_render.facemodel import load_face_model
-from ffn_render.facemodel.fit import fit_landmarks, refine_with_silhouette
+from ffn_render.facemodel.fit import fit_landmarks, fit_landmarks_in_image, refine_with_silhouette
 from ffn_render.facemodel.landmarks import landmark_embedding_for
 from ffn_render.faces import default_analyzer, read_rgb
 from tests.params.known_renders import SIZE, euler_errors_deg, pose_theta, render_known, spec
@@ -50,15 +50,25 @@ def test_inner_landmarks_and_rotation_within_the_measured_bounds(fitted):
     inner = [np.linalg.norm(fit.landmarks[17:] - target[17:], axis=1).mean() for fit, target in zip(fits, targets)]
     assert max(inner) <= 3.5
     assert max(fit.error_px for fit in fits) <= 5.5
+    assert max(true_landmark_errors(frames, fits)) <= 7.0  # measured 2.8-5.8 px from the true landmarks
     assert max(euler_errors_deg(frame, fit).max() for frame, fit in zip(frames, fits)) <= 6.0
     assert max(abs(frame.theta[6] - fit.theta[6]) for frame, fit in zip(frames, fits)) <= 0.15
 
 
+def true_landmark_errors(frames, fits) -> list[float]:
+    """Mean distance (px) of each fit's 68 landmarks to the frame's true ones: the same calibrated embedding on the
+    head at the true β, θ, ψ seen by the true camera (an embedding offset cannot enter; dlib's bias can)."""
+    model = load_face_model("ffn-head")
+    embedding = landmark_embedding_for(model)
+    return [float(np.linalg.norm(fit_landmarks_in_image(model, embedding, fit) - frame.true_landmarks(model, embedding),
+                                 axis=1).mean()) for frame, fit in zip(frames, fits)]
+
+
 @pytest.mark.xfail(strict=True, reason="not met: rotation up to 3.1-5.3° off, the jaw up to 0.09 rad (dlib's lip points "
-                                       "carry the closed-mouth identity's bias), all-68 error up to 4.5 px (the fit "
-                                       "follows the outline, not dlib's biased points)")
+                                       "carry the closed-mouth identity's bias), landmarks 2.8-5.8 px from the true ones "
+                                       "(the fit's brows, nose and lips follow dlib's biased points)")
 def test_pose_jaw_and_landmark_error_within_the_targets(fitted):
     frames, fits, _ = fitted
     assert max(euler_errors_deg(frame, fit).max() for frame, fit in zip(frames, fits)) <= 3.0
     assert max(abs(frame.theta[6] - fit.theta[6]) for frame, fit in zip(frames, fits)) <= 0.05
-    assert max(fit.error_px for fit in fits) <= 2.0
+    assert max(true_landmark_errors(frames, fits)) <= 2.0
