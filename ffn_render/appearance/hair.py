@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from ..facemodel.builtin_blendshapes import HANGING_HAIR, HANGING_TOP, HangingHair
 from .anatomy import HeadAnatomy
 from .canvas import SurfaceCanvas
 from .colour import REC709_LUMINANCE, srgb_to_linear
@@ -132,17 +133,26 @@ def hairline_height(traits: SkinTraits, azimuth: np.ndarray, crown: float) -> np
         -0.075,  # nape
     ])
     heights[:3] = np.minimum(heights[:3], 0.85 * crown)  # a receding hairline still leaves the crown covered
-    if traits.hair_style in _HANGING_HAIR:
-        heights[[3, 4, 5, 6]] = _HANGING_HAIR[traits.hair_style]
-    elif traits.hair_style == "afro":  # a low, rounded hairline without temple corners, thick over the ears
+    if traits.hair_style == "afro":  # a low, rounded hairline without temple corners, thick over the ears
         heights[:3] = (front - 0.05 * crown, front - 0.05 * crown, crown * 0.33)
         heights[[3, 4, 5]] = (-0.01, -0.01, -0.03)
     return np.interp(np.abs(azimuth), _AZIMUTH_KNOTS, heights)
 
 
-# Lower edge (m above the eyes) at the sideburn, above and behind the ear and at the nape of hair that hangs:
-# long hair over the ears and down the neck, a bob ending at the jaw.
-_HANGING_HAIR = {"long": (-0.03, -0.06, -0.10, -0.13), "bob": (-0.03, -0.065, -0.075, -0.08)}
+# Hanging hair (HANGING_HAIR: long hair, a bob) is painted a little beyond where the head's surface is lifted
+# for it: this far (radians) in front of the lift's front edge and (m) below its lower end, the ends of the
+# locks reaching down to HANGING_LOCK_ENDS lower still.
+HANGING_PAINT_MARGIN = (0.03, 0.004)
+HANGING_LOCK_ENDS = 0.012
+
+
+def hanging_hair_cover(azimuth: np.ndarray, height: np.ndarray, style: HangingHair, ends: np.ndarray) -> np.ndarray:
+    """Share of skin hidden by hair hanging beside and behind the face, 0..1 (``ends``: 0..1 per point, how
+    far each lock reaches below the lifted surface's end)."""
+    front = (np.abs(azimuth) - style.front + HANGING_PAINT_MARGIN[0]) / 0.03
+    end = (height - style.end + HANGING_PAINT_MARGIN[1] + HANGING_LOCK_ENDS * ends) / 0.003
+    top = (HANGING_TOP[1] - height) / 0.01
+    return smoothstep(-1.0, 1.0, np.minimum(np.minimum(front, end), top))
 
 
 def _crown_angle(points: np.ndarray, anatomy: HeadAnatomy) -> np.ndarray:
@@ -158,6 +168,9 @@ def scalp_hair_cover(points: np.ndarray, anatomy: HeadAnatomy, traits: SkinTrait
     edge += 0.6 * value_noise_3d(points, 250 / anatomy.scale, rng)  # ...that wanders
     edge += 1.2 * value_noise_3d(points * np.array([1.0, 0.3, 1.0]), 2500 / anatomy.scale, rng)  # single hairs
     cover = smoothstep(-1.0, 1.0, edge)
+    if traits.hair_style in HANGING_HAIR:
+        ends = np.clip(value_noise_3d(np.column_stack([np.cos(azimuth), np.sin(azimuth), 0 * azimuth]), 40.0, rng), 0.0, 1.0)
+        cover = np.maximum(cover, hanging_hair_cover(azimuth, height, HANGING_HAIR[traits.hair_style], ends))
     if traits.hair_style == "bald":  # a horseshoe fringe: the top is bare down to about ear level
         fringe = smoothstep(0.33 * anatomy.crown_height, 0.2 * anatomy.crown_height, height + 0.01 * value_noise_3d(points, 60 / anatomy.scale, rng))
         cover *= fringe * smoothstep(0.9, 1.3, np.abs(azimuth))
@@ -176,7 +189,10 @@ def paint_scalp_hair(
     rel = p - anatomy.centre
     azimuth = np.arctan2(rel[:, 0], rel[:, 2])
     crown = _crown_angle(p, anatomy)
-    ring = np.column_stack([np.cos(azimuth), np.sin(azimuth)]) * np.sin(crown)[:, None] * 0.1
+    hanging = traits.hair_style in HANGING_HAIR
+    # Hair hanging below the head's widest part falls straight down: its strands keep their width there.
+    girth = np.sin(np.minimum(crown, np.pi / 2) if hanging else crown)
+    ring = np.column_stack([np.cos(azimuth), np.sin(azimuth)]) * girth[:, None] * 0.1
     if traits.hair_texture == "coiled":  # tight coils: no strand direction, a fine pebbly surface in small clumps
         strand_coords = p
         strands = value_noise_3d(p, 1600 / s, rng) + 0.5 * value_noise_3d(p, 600 / s, rng)
@@ -192,12 +208,16 @@ def paint_scalp_hair(
     grey_share = np.clip(traits.grey + 0.35 * value_noise_3d(strand_coords, 1800 / s, rng), 0.0, 1.0)
     colour = base[None] * (1 - grey_share[:, None]) + grey[None] * grey_share[:, None]
     colour = colour * (0.7 + 0.35 * strands + 0.2 * clumps)[:, None]
+    locks = np.zeros(len(p))
+    if hanging:  # locks a few millimetres wide and centimetres long, with dark gaps between them
+        locks = value_noise_3d(np.column_stack([ring, 0.1 * crown * 0.08]), 230 / s, rng)
+        colour = colour * (0.55 + 0.6 * np.abs(locks) ** 0.7)[:, None]
     if traits.hair_style == "shaved":
         density = 0.55 * smoothstep(-0.3, 0.6, value_noise_3d(p, 2200 / s, rng))  # stubble dots with skin between
         height = 0.15
     else:
         density = np.clip(0.92 + 0.15 * strands, 0.0, 1.0)
-        height = 0.4 + 0.3 * strands
+        height = 0.4 + 0.3 * strands + 0.3 * np.abs(locks)
     canvas.paint(active, cover[active] * density, colour, roughness=HAIR_ROUGHNESS, specular=HAIR_SPECULAR, height=height)
     return cover
 

@@ -36,7 +36,7 @@ from .builtin_mesh import (
     head_positions,
 )
 from .builtin_rig import Landmarks, smoothstep
-from .builtin_sdf import HeadShape, head_sdf_gradient
+from .builtin_sdf import HeadShape, head_sdf, head_sdf_gradient
 
 N_SHAPE = 300
 N_EXPR = 100
@@ -88,8 +88,11 @@ SHAPE_NAMES = (
     "hair_bun",
     "eye_opening",
     "eye_roundness",
+    # Added in version 6: long hair and a bob hanging beside and behind the head (set from the hairstyle, not drawn).
+    "hair_long",
+    "hair_bob",
 )
-# The last designed components come from re-cast openings (the lids slide over the eyeballs); the rest are vector fields.
+# These designed components come from re-cast openings (the lids slide over the eyeballs); the rest are vector fields.
 OPENING_SHAPES = ("eye_opening", "eye_roundness")
 
 EXPRESSION_NAMES = (
@@ -265,8 +268,85 @@ def _designed_identity(head: NeutralHead) -> dict[str, np.ndarray]:
     }
     fields.update(_feature_fields(head, fields, lips, lower_face, front))
     fields.update(_hair_fields(head))
+    fields.update({f"hair_{style}": _hanging_hair_field(head, hanging) for style, hanging in HANGING_HAIR.items()})
     move = _movable(head)[:, None]
     return {name: fields[name] * move for name in SHAPE_NAMES if name not in OPENING_SHAPES}
+
+
+@dataclass(frozen=True)
+class HangingHair:
+    """Where a hanging hairstyle covers the head, in the rest head's cylinder about the vertical axis through
+    ``hair_axis_centre`` (azimuth 0 at the face's midline, height above the eyes; metres at FLAME scale).
+
+    The hair falls from the temples and the back of the head down to ``end``, covering the ears; in front
+    of ``front`` (azimuth) the face stays bare. The painted hair (appearance.hair) covers the same region.
+    """
+
+    front: float  # radians from the midline where the hair beside the face begins
+    end: float  # height of the hair's lower end above the eyes (m)
+    thickness: float  # m of hair over the widest part of the head
+
+
+# Long hair reaches the bottom of the neck (the mesh ends 0.18 m below the eyes); a bob ends at the jaw
+# (the chin is 0.12 m below the eyes) and is fuller.
+HANGING_HAIR = {
+    "long": HangingHair(front=0.95, end=-0.165, thickness=0.015),
+    "bob": HangingHair(front=0.95, end=-0.100, thickness=0.017),
+}
+HANGING_FRONT_RAMP = 0.15  # radians over which the hair beside the face reaches its full thickness
+HANGING_END_RAMP = 0.012  # m over which the hair's lower end closes in to the neck
+HANGING_TOP = (0.02, 0.07)  # above the eyes (m): full hanging lift below the first, none above the second (the cap)
+# Hair falls straight down from the widest part of the head above it; the surface keeps this share of the
+# head's own narrowing below, so neighbouring surface rows never cross (no folds under the jaw).
+HANGING_KEEP = 0.25
+# Ears under the hair lose this share of their stand-off from the head, so that even large, protruding
+# ears (ear_size, ear_protrusion at +1σ) stay under it.
+HANGING_EAR_FLATTEN = 0.6
+
+
+def hair_axis_centre(verts: np.ndarray, eye: np.ndarray) -> np.ndarray:
+    """The hair's vertical axis: level with the eyes, midway between them and the back of the head
+    (as appearance.anatomy measures the azimuth of the painted hairline)."""
+    return np.array([0.0, eye[1], 0.5 * (verts[:, 2].min() + eye[2])])
+
+
+def _widest_above(points: np.ndarray, surface: np.ndarray) -> np.ndarray:
+    """Per point (relative to the hair's axis), the largest distance from the axis of the ``surface`` points
+    at about its azimuth (within 0.12 rad) and at or above its height."""
+    def cylinder(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.abs(np.arctan2(p[:, 0], p[:, 2])), np.hypot(p[:, 0], p[:, 2])
+
+    azimuth, radius = cylinder(points)
+    src_a, src_r = cylinder(surface)
+    widest = np.zeros(len(points))
+    for chunk in np.array_split(np.arange(len(points)), 16):
+        near = (np.abs(src_a[None] - azimuth[chunk, None]) < 0.12) & (surface[None, :, 1] >= points[chunk, 1, None])
+        widest[chunk] = np.max(np.where(near, src_r[None], 0.0), axis=1)
+    return np.maximum(widest, radius)
+
+
+def _hanging_lift(points: np.ndarray, surface: np.ndarray, style: HangingHair) -> np.ndarray:
+    """The displacement (N, 3) that lifts ``points`` (relative to the hair's axis) onto the hair's surface."""
+    azimuth, radius, height = np.abs(np.arctan2(points[:, 0], points[:, 2])), np.hypot(points[:, 0], points[:, 2]), points[:, 1]
+    cover = (smoothstep((azimuth - style.front) / HANGING_FRONT_RAMP) * smoothstep((height - style.end) / HANGING_END_RAMP)
+             * smoothstep((HANGING_TOP[1] - height) / (HANGING_TOP[1] - HANGING_TOP[0])))
+    lift = cover * ((1.0 - HANGING_KEEP) * (_widest_above(points, surface) - radius) + style.thickness)
+    return points * np.array([1.0, 0.0, 1.0]) * (lift / np.maximum(radius, 1e-9))[:, None]
+
+
+def _hanging_hair_field(head: NeutralHead, style: HangingHair) -> np.ndarray:
+    """A hanging hairstyle as a lift of the head's surface away from the vertical axis: a mass of hair falling
+    straight from the widest part of the head, ``style.thickness`` thick, down to ``style.end``, beside the
+    face behind ``style.front`` and all round the back. The ears, fins standing off the head, move with the
+    skin beneath them and flatten under the hair."""
+    v = head.verts
+    rel = v - hair_axis_centre(v, np.mean(head.marks.eye, axis=0))
+    on_ear = np.isfinite(head.labels.ear_u)
+    surface = rel[(head.labels.part == PART_SKIN) & ~on_ear]
+    field = _hanging_lift(rel, surface, style)
+    standoff = head_sdf(v[on_ear], head.shape)[:, None] * head.normals[on_ear]
+    field[on_ear] = _hanging_lift(rel[on_ear] - standoff, surface, style) - HANGING_EAR_FLATTEN * standoff
+    return field
 
 
 def _feature_fields(
@@ -425,11 +505,13 @@ def identity_components(head: NeutralHead) -> tuple[np.ndarray, tuple[str, ...]]
     basis = _rbf_basis(head, skin, ((36, 0.032), (12, 0.060)))
     tail = _random_fields(head, np.random.default_rng(TAIL_SEED), basis, rms, skin, symmetric_share=0.7)
     move = _movable(head)[:, None, None]
-    fields = np.stack([designed[name] for name in SHAPE_NAMES[: -len(OPENING_SHAPES)]], axis=2)
+    named = [name for name in SHAPE_NAMES if name not in OPENING_SHAPES]
+    fields = np.stack([designed[name] for name in named], axis=2)
     comps = _finish_identity(head, np.concatenate([fields, tail], axis=2) * move)
     openings = _identity_openings(head)
-    lids = np.stack([openings[name] for name in OPENING_SHAPES], axis=2)
-    return np.concatenate([comps[..., : fields.shape[2]], lids, comps[..., fields.shape[2] :]], axis=2), SHAPE_NAMES
+    by_name = {name: comps[..., k] for k, name in enumerate(named)} | openings
+    designed_comps = np.stack([by_name[name] for name in SHAPE_NAMES], axis=2)
+    return np.concatenate([designed_comps, comps[..., len(named) :]], axis=2), SHAPE_NAMES
 
 
 def _identity_openings(head: NeutralHead) -> dict[str, np.ndarray]:

@@ -66,7 +66,7 @@ ANCESTRIES: dict[str, tuple[float, tuple[float, float], dict[str, float]]] = {
 }
 # Where a face model has the hair shape components (the built-in head from v5), the hairstyle
 # (vocabulary.HAIR_STYLES) sets them: the hair's volume is head geometry.
-HAIR_COMPONENTS = ("hair_volume", "hair_bun")
+HAIR_COMPONENTS = ("hair_volume", "hair_bun", "hair_long", "hair_bob")
 # Probability of each hairstyle by sex (female, male) before age and ancestry adjust it.
 _STYLE_WEIGHTS = {
     "bald": (0.01, 0.12),
@@ -189,4 +189,6 @@ def hair_volume(style: str) -> dict[str, float]:
     return {
         "hair_volume": {"afro": 2.5, "bob": 1.0, "long": 0.7, "bun": 0.3, "short": 0.4}.get(style, 0.0),
         "hair_bun": 2.5 if style == "bun" else 0.0,
+        "hair_long": 1.0 if style == "long" else 0.0,
+        "hair_bob": 1.0 if style == "bob" else 0.0,
     }

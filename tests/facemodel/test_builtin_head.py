@@ -10,6 +10,7 @@ from scipy.spatial.transform import Rotation
 from ffn_render.errors import FaceModelError
 from ffn_render.facemodel import JOINT_NAMES, load_face_model
 from ffn_render.params.demographics import HAIR_COMPONENTS, HAIR_STYLES, hair_volume
+from ffn_render.facemodel.builtin_blendshapes import HANGING_HAIR, hair_axis_centre
 from ffn_render.facemodel.builtin_head import (
     BUILTIN_HEAD_VERSION,
     EMOTION_PRESETS,
@@ -366,7 +367,11 @@ def test_components_are_standard_deviations_of_decaying_size(arrays):
     rms = np.sqrt(np.mean(np.sum(dirs**2, axis=1), axis=0))
     peak = np.linalg.norm(dirs, axis=1).max(axis=0)
     designed = len(SHAPE_NAMES)
-    assert peak[:designed].min() > 0.0005 and peak[:designed].max() < 0.012  # designed identity: millimetres per unit
+    hanging = [SHAPE_NAMES.index(f"hair_{style}") for style in HANGING_HAIR]
+    features = np.setdiff1d(np.arange(designed), hanging)
+    assert peak[features].min() > 0.0005 and peak[features].max() < 0.012  # designed identity: millimetres per unit
+    # Hanging hair falls straight from the skull's widest part: a few centimetres off the neck behind it.
+    assert peak[hanging].min() > 0.02 and peak[hanging].max() < 0.05
     assert rms[designed:300][-1] < rms[designed:300][0] and rms[299] < 2e-4  # the tail decays like a PCA's
     assert peak[300:322].min() > 0.001 and peak[300:322].max() < 0.008  # designed expressions
     assert peak[322:].max() < peak[300:322].max()
@@ -395,10 +400,16 @@ def _measure(model, verts: np.ndarray) -> dict[str, float]:
 
 
 def assert_each_component_changes_its_measure(model, measure, at_least: float) -> None:
-    """For every measure named like a shape component: that component (at one σ) changes it the most."""
+    """For every measure named like a shape component: that component (at one σ) changes it the most.
+
+    Hanging hair covers the skull's sides and the jaw's angle, where an anthropometrist measures under the
+    hair: it competes only for its own measures.
+    """
     neutral = measure(model, model.v_template)
     change = {}
     for k, name in enumerate(model.shape_names):
+        if name.removeprefix("hair_") in HANGING_HAIR and name not in neutral:
+            continue
         beta = np.zeros(300)
         beta[k] = 1.0
         measured = measure(model, posed(model, beta=beta))
@@ -440,9 +451,20 @@ def _feature_measures(model, verts: np.ndarray) -> dict[str, float]:
     around = np.linalg.norm(v0 - v0[crown_back], axis=1)
     ring = np.flatnonzero((around > 0.04) & (around < 0.05))
     radius = np.linalg.norm(verts - centre, axis=1)
+    # Hanging hair: how far the surface behind the ears stands from the hair's axis low on the neck
+    # (long hair reaches it, a bob does not), and the step at the bob's end below the jaw.
+    axis = hair_axis_centre(v0, v0[r["left_eyeball"]].mean(axis=0) * np.array([0.0, 1.0, 1.0]))
+    rel0 = v0 - axis
+    behind_ears = np.abs(np.arctan2(rel0[:, 0], rel0[:, 2])) > 1.7
+    neck = np.flatnonzero(behind_ears & (np.abs(rel0[:, 1] + 0.145) < 0.006))
+    above_bob_end = np.flatnonzero(behind_ears & (np.abs(rel0[:, 1] + 0.08) < 0.006))
+    below_bob_end = np.flatnonzero(behind_ears & (np.abs(rel0[:, 1] + 0.12) < 0.006))
+    off_axis = np.hypot(verts[:, 0] - axis[0], verts[:, 2] - axis[2])
     return {
         "hair_volume": radius[top].mean(),
         "hair_bun": radius[crown_back] - radius[ring].mean(),
+        "hair_long": off_axis[neck].mean(),
+        "hair_bob": off_axis[above_bob_end].mean() - off_axis[below_bob_end].mean(),
         "brow_height": verts[brow, 1].mean() - eye[1],
         "nose_bridge_width": np.ptp(verts[bridge, 0]),
         "nose_tip_rotation": verts[tip, 1] - verts[r["nose"], 1].min(),
@@ -489,7 +511,30 @@ def test_random_identities_stay_plausible(model):
         beta[hair] = [hair_volume(style)[name] for name in HAIR_COMPONENTS]
         styled = posed(model, beta=beta, psi=psi)
         assert folded(styled) < 0.002, style
-        assert np.linalg.norm(styled - verts, axis=1).max() < 0.03, style  # a few centimetres of hair at most
+        reach = 0.05 if style in HANGING_HAIR else 0.03  # hanging hair stands off the neck behind it
+        assert np.linalg.norm(styled - verts, axis=1).max() < reach, style  # a few centimetres of hair at most
+
+
+def test_hanging_hair_flattens_the_ears_and_leaves_the_face(model):
+    """Long hair and a bob lift the skin around the ears outwards, the ears (fins off the head) less, so they
+    sink into the hair; the face in front of the hair does not move."""
+    v0 = model.v_template
+    axis = hair_axis_centre(v0, v0[model.regions["left_eyeball"]].mean(axis=0) * np.array([0.0, 1.0, 1.0]))
+    ear = model.regions["left_ear"]
+    root = v0[ear][np.argmin(v0[ear, 0])]  # where the ear meets the head
+    others = np.setdiff1d(np.arange(len(v0)), np.concatenate([ear, model.regions["left_eyeball"]]))
+    # the skin behind the ear's front attachment, under the hair
+    around = others[(np.linalg.norm(v0[others] - root, axis=1) < 0.025) & (v0[others, 2] < root[2])]
+    rel0 = v0 - axis
+    face = model.regions["face"][np.abs(np.arctan2(rel0[model.regions["face"], 0], rel0[model.regions["face"], 2])) < 0.8]
+    for style, hanging in HANGING_HAIR.items():
+        beta = np.zeros(model.n_shape)
+        beta[model.shape_names.index(f"hair_{style}")] = 1.0
+        moved = posed(model, beta=beta) - v0
+        outward = moved[:, 0]  # the left ear faces +x
+        assert outward[around].mean() > 0.5 * hanging.thickness, style
+        assert outward[ear].mean() < outward[around].mean() - 0.003, style
+        assert np.abs(moved[face]).max() < 1e-4, style
 
 
 # --- presets and preview ------------------------------------------------------------------------
