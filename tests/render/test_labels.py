@@ -59,8 +59,11 @@ def check_against_analytic(root: Path, spec, model) -> None:
         # The depth-derived mask is the head as the reference sees it (pixel-centre coverage).
         assert (mask != head).sum() <= 2, f"pair {t}: mask and analytic coverage differ at {(mask != head).sum()} pixels"
         depth = read_depth(layout.depth_path(root, key, t))
-        # float32 hit points: ~1e-5 m at grazing angles
-        np.testing.assert_allclose(depth[head], raster.depth[head], rtol=0, atol=1e-4)
+        # float32 hit points: ~1e-5 m at grazing angles. Where the two coverages differ (the pixels counted
+        # above: a pixel centre on a silhouette edge, which Cycles' float32 ray test and the reference's
+        # float64 one may call differently) there is no common surface to compare.
+        both = head & mask
+        np.testing.assert_allclose(depth[both], raster.depth[both], rtol=0, atol=1e-4)
         for kind, second in (("facial", verts_f[t]), ("head", verts_h[t - 1])):
             expected, valid = analytic_flow(camera, verts_f[t - 1], second, model.faces, raster)
             assert valid[head].all()
