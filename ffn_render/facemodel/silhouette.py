@@ -91,3 +91,64 @@ def silhouette_targets(model: FaceModel, pixels: np.ndarray, allowed: np.ndarray
 def photo_floats(image: np.ndarray) -> np.ndarray:
     """An 8-bit RGB photo as floats in [0, 1], lightly blurred (the renderer's and a camera's pixel noise)."""
     return cv2.GaussianBlur(np.ascontiguousarray(image, dtype=np.float32) / 255.0, (0, 0), 1.0)
+
+
+# --- the mouth opening --------------------------------------------------------------------------------------------
+#
+# dlib's lip points carry the per-face bias too, so a jaw fitted to them opens too far on one identity and too
+# little on another. What the photo shows directly is the dark band between the inner lips: the mouth's inside when
+# it is open (deep: the inside is near black), a seam when it is closed (a shallow valley of shading, 5-9 px high on
+# renders of the head, not a step). Its height, measured across the lips' middle, is the opening the jaw must give.
+
+MOUTH_MIDDLE = 0.55  # inner-lip vertex pairs within this share of the mouth's half-width from its middle are measured
+CLOSED_DEPTH = 0.5  # a band darker than the lips by less than this share of their brightness is a closed seam
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+NEARER_PER_PX = 2e-3  # luma a darkest place may lose per px nearer the lips' middle (ties go to the nearer)
+
+
+def mouth_border_pairs(model: FaceModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inner-lip vertices facing each other across the mouth's middle, upper (P,) and lower (P,) (lip vertices on
+    the mouth interior's border, told apart by the joint that moves them most: the jaw for the lower lip), and the
+    two mouth corners (2,); all empty when the model lacks the lip, mouth-interior regions or a jaw joint."""
+    from .model import JOINT_NAMES
+
+    empty = np.zeros(0, np.int64)
+    if not {"lips", "mouth_interior"} <= set(model.regions) or "jaw" not in JOINT_NAMES[: model.weights.shape[1]]:
+        return empty, empty, empty
+    lips, interior = (np.isin(np.arange(model.n_vertices), model.regions[name]) for name in ("lips", "mouth_interior"))
+    touching = model.faces[interior[model.faces].any(axis=1)]
+    border = np.unique(touching[lips[touching]])
+    if len(border) < 4:
+        return empty, empty, empty
+    x = model.v_template[border, 0]
+    lower = model.weights[border].argmax(axis=1) == JOINT_NAMES.index("jaw")
+    middle = np.abs(x - x.mean()) < MOUTH_MIDDLE * 0.5 * np.ptp(x)
+    upper_ids, lower_ids = border[~lower & middle], border[lower & middle]
+    if len(upper_ids) == 0 or len(lower_ids) == 0:
+        return empty, empty, empty
+    # Each upper vertex with the lower one nearest it across the mouth (they coincide on the closed template).
+    facing = lower_ids[np.argmin(np.abs(model.v_template[upper_ids, None, 0] - model.v_template[None, lower_ids, 0]), axis=1)]
+    return upper_ids, facing, border[np.argsort(x)[[0, -1]]]
+
+
+def mouth_opening(image: np.ndarray, upper: np.ndarray, lower: np.ndarray, down: np.ndarray, margin_px: float,
+                  reach_px: float) -> float:
+    """Height (px) of the dark band between the lips of ``image`` (H×W×3 floats): along ``down`` (unit, the face's
+    down) through each upper-lip point (P, 2), from ``margin_px`` above it to ``margin_px`` + ``reach_px`` below its
+    lower point (P, 2), the darkest place (of two equally dark, the nearer the points' middle) and the band around it
+    down to half its depth below the brightness on either side; the median over the points. 0 for a closed mouth:
+    a band shallower than ``CLOSED_DEPTH`` of the lips' brightness is the seam, whatever its height."""
+    luma = np.ascontiguousarray(image @ LUMA)
+    gaps_model = (lower - upper) @ down
+    steps = np.arange(-margin_px, max(gaps_model.max(), 0.0) + margin_px + reach_px + 1e-9, STEP_PX)
+    samples = (upper[:, None] + steps[None, :, None] * down[None, None] - 0.5).astype(np.float32)
+    profiles = cv2.remap(luma, samples[..., 0], samples[..., 1], cv2.INTER_LINEAR).reshape(len(upper), len(steps))
+    heights, depths = np.zeros(len(upper)), np.zeros(len(upper))
+    for k, (profile, middle) in enumerate(zip(profiles, gaps_model / 2)):
+        centre = int(np.argmin(profile + NEARER_PER_PX * np.abs(steps - middle)))
+        darkest, above, below = profile[centre], profile[: centre + 1].max(), profile[centre:].max()
+        top = centre - np.argmax(profile[centre::-1] >= (darkest + above) / 2)  # first place back up to half depth
+        bottom = centre + np.argmax(profile[centre:] >= (darkest + below) / 2)
+        heights[k] = steps[bottom] - steps[top]
+        depths[k] = (min(above, below) - darkest) / max(min(above, below), 1e-3)
+    return 0.0 if np.median(depths) < CLOSED_DEPTH else float(np.median(heights))

@@ -1,8 +1,12 @@
 """The fit's outline refinement (ffn_render.facemodel.silhouette) against known truth: a step edge at a known
 position, and a head of known pose whose landmarks carry a detector-like bias (nose and mouth shifted towards
-the image centre line, as dlib's lag on a turned head) but whose outline in the picture is exact."""
+the image centre line, as dlib's lag on a turned head) but whose outline in the picture is exact; and the mouth
+opening: dark bands of known height between lips, a shallow seam (closed), and painted heads of known jaw whose
+lip points say otherwise."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -11,7 +15,7 @@ import pytest
 from ffn_render.facemodel import load_face_model
 from ffn_render.facemodel.fit import FitOptions, fit_landmarks, head_yaw_deg, refine_with_silhouette
 from ffn_render.facemodel.landmarks import landmark_embedding_for
-from ffn_render.facemodel.silhouette import step_edges
+from ffn_render.facemodel.silhouette import mouth_opening, step_edges
 
 SIZE = 512
 
@@ -76,3 +80,68 @@ def test_no_search_distances_leave_the_landmark_fit_as_it_is(biased_head):
     fits = fit_landmarks(model, embedding, marks[None], np.array([[SIZE, SIZE]]), options)
     refined = refine_with_silhouette(model, embedding, fits, marks[None], [image], options)
     assert len(refined) == 1 and refined[0] is fits[0]
+
+
+def _lips_image(interior_rows: tuple[int, int] | None, seam_rows: tuple[int, int] | None = None) -> np.ndarray:
+    """Skin (0.7) with lips (0.45) over rows 80..119 and either the mouth's dark inside (0.05) or a shallow
+    shaded seam (0.35) over the given rows, in SPEC §3 pixels (row r spans y = r..r+1)."""
+    image = np.full((200, 200, 3), 0.7, np.float32)
+    image[80:120] = 0.45
+    for rows, value in ((interior_rows, 0.05), (seam_rows, 0.35)):
+        if rows is not None:
+            image[rows[0]:rows[1]] = value
+    return image
+
+
+@pytest.mark.parametrize("height", [6, 14, 27])
+def test_mouth_opening_is_the_dark_bands_height_wherever_the_model_has_its_lips(height):
+    image = _lips_image((95, 95 + height))
+    down = np.array([0.0, 1.0])
+    xs = np.array([90.5, 100.5, 110.5])
+    for model_gap in (0.0, height, height + 6.0):  # the model's lips closed, right, and too far apart
+        upper = np.stack([xs, np.full(3, 94.0)], axis=1)
+        lower = upper + model_gap * down
+        measured = mouth_opening(image, upper, lower, down, margin_px=8.0, reach_px=30.0)
+        assert measured == pytest.approx(height, abs=1.0)
+
+
+def test_a_shallow_seam_between_the_lips_is_a_closed_mouth():
+    image = _lips_image(None, seam_rows=(97, 104))  # 7 px of shading, 0.1 darker than the lips: not the inside
+    upper = np.array([[95.5, 100.0], [105.5, 100.0]])
+    assert mouth_opening(image, upper, upper + [0.0, 10.0], np.array([0.0, 1.0]), margin_px=8.0, reach_px=30.0) == 0.0
+
+
+def _painted_head(model, theta, translation, focal):
+    """The posed head drawn far to near in flat skin colour, its mouth's inside near black: what a photo shows of
+    a mouth, open or closed (a closed one hides its inside behind the lips)."""
+    verts = model.forward(np.zeros((1, model.n_shape)), theta[None], np.zeros((1, model.n_expr)))[0]
+    pixels = _project(verts, translation, focal)
+    interior = np.isin(model.faces, model.regions["mouth_interior"]).all(axis=1)
+    image = np.full((SIZE, SIZE, 3), 70, np.uint8)
+    for face in np.argsort((verts[model.faces, 2] + translation[2]).mean(axis=1)):  # farthest (most negative z) first
+        colour = (25, 15, 15) if interior[face] else (205, 160, 135)
+        cv2.fillConvexPoly(image, np.round(pixels[model.faces[face]] - 0.5).astype(np.int32), colour)
+    return image
+
+
+@pytest.mark.parametrize("true_jaw", [0.0, 0.22])
+def test_the_jaw_follows_the_photos_mouth_opening_not_biased_lip_points(true_jaw):
+    # dlib's lip and chin points as if the jaw were opened 0.1 rad: the picture shows the true opening.
+    model = load_face_model("ffn-head")
+    embedding = landmark_embedding_for(model)
+    theta = np.zeros(15)
+    theta[1], theta[6] = np.radians(8.0), true_jaw
+    translation, focal = np.array([0.0, 0.03, -0.6]), 60.0 / 36.0 * SIZE
+    image = _painted_head(model, theta, translation, focal)
+    biased = theta.copy()
+    biased[6] = 0.1
+    verts = model.forward(np.zeros((1, model.n_shape)), biased[None], np.zeros((1, model.n_expr)))[0]
+    faces, bary = embedding.faces_and_bary(head_yaw_deg(biased))
+    marks = _project(np.einsum("lk,lkd->ld", bary[0], verts[model.faces[faces[0]]]), translation, focal)
+    options = FitOptions(n_shape=10, n_expr=10)
+    fits = fit_landmarks(model, embedding, marks[None], np.array([[SIZE, SIZE]]), options)
+    lips_only = refine_with_silhouette(model, embedding, fits, marks[None], [image], replace(options, mouth_opening=False))[0]
+    refined = refine_with_silhouette(model, embedding, fits, marks[None], [image], options)[0]
+    assert abs(lips_only.theta[6] - true_jaw) > 0.05  # the biased points alone give the wrong opening
+    assert abs(refined.theta[6] - true_jaw) < 0.03
+    assert refined.error_px == pytest.approx(np.linalg.norm(refined.landmarks - marks, axis=1).mean())
