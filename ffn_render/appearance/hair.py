@@ -139,6 +139,10 @@ def hairline_height(traits: SkinTraits, azimuth: np.ndarray, crown: float) -> np
     return np.interp(np.abs(azimuth), _AZIMUTH_KNOTS, heights)
 
 
+# Where hanging hair parts (m from the midline at FLAME scale, one drawn per person): in the middle or to a side.
+HAIR_PARTINGS = (0.0, 0.0, 0.022, -0.022)
+HAIR_PARTING_WIDTH = 0.0009  # m: half the width of the scalp line showing along the parting
+HANGING_HAIR_SHEEN = (0.55, 0.5)  # roughness and specular scale of long hair and a bob: combed strands shine
 # Hanging hair (HANGING_HAIR: long hair, a bob) is painted a little beyond where the head's surface is lifted
 # for it: this far (radians) in front of the lift's front edge and (m) below its lower end, the ends of the
 # locks reaching down to HANGING_LOCK_ENDS lower still.
@@ -159,6 +163,29 @@ def _crown_angle(points: np.ndarray, anatomy: HeadAnatomy) -> np.ndarray:
     """Angle (radians) of each point from the vertical through the skull centre: 0 at the crown."""
     rel = points - anatomy.centre
     return np.arccos(np.clip(rel[:, 1] / np.maximum(np.linalg.norm(rel, axis=1), 1e-12), -1.0, 1.0))
+
+
+def _parted_frame(rel: np.ndarray, anatomy: HeadAnatomy, part: float) -> tuple[np.ndarray, np.ndarray]:
+    """(across, along) the strands of parted, hanging hair (m; ``rel``: points from the skull centre).
+
+    Over the top and down the sides the strands run away from the parting (``part``: its x) around the
+    front-back axis, so across them is front-back; at the back they fall straight down, across them is
+    left-right. The two frames blend behind the ears (both are horizontal there).
+    """
+    s = anatomy.scale
+    azimuth = np.abs(np.arctan2(rel[:, 0], rel[:, 2]))
+    side = np.arctan2(rel[:, 0] - part, rel[:, 1])  # 0 on the parting, ±π/2 at the level of the centre
+    back = smoothstep(1.9, 2.5, azimuth)
+    across = (1 - back) * (rel[:, 2] + np.where(side < 0, 1.0, 0.0)) + back * rel[:, 0]
+    along = (1 - back) * np.abs(side) * 0.09 * s + back * (0.5 * np.pi * 0.09 * s - rel[:, 1])
+    return across, along
+
+
+def _parting(rel: np.ndarray, anatomy: HeadAnatomy, part: float) -> np.ndarray:
+    """0..1: the scalp line of the parting, from the front hairline back over the top of the head."""
+    s = anatomy.scale
+    on_top = smoothstep(0.04 * s, 0.06 * s, rel[:, 1]) * smoothstep(-0.03 * s, 0.0, rel[:, 2])
+    return on_top * np.exp(-0.5 * ((rel[:, 0] - part) / (HAIR_PARTING_WIDTH * s)) ** 2)
 
 
 def scalp_hair_cover(points: np.ndarray, anatomy: HeadAnatomy, traits: SkinTraits, rng: np.random.Generator) -> np.ndarray:
@@ -190,13 +217,19 @@ def paint_scalp_hair(
     azimuth = np.arctan2(rel[:, 0], rel[:, 2])
     crown = _crown_angle(p, anatomy)
     hanging = traits.hair_style in HANGING_HAIR
-    # Hair hanging below the head's widest part falls straight down: its strands keep their width there.
-    girth = np.sin(np.minimum(crown, np.pi / 2) if hanging else crown)
-    ring = np.column_stack([np.cos(azimuth), np.sin(azimuth)]) * girth[:, None] * 0.1
+    ring = np.column_stack([np.cos(azimuth), np.sin(azimuth)]) * np.sin(crown)[:, None] * 0.1
     if traits.hair_texture == "coiled":  # tight coils: no strand direction, a fine pebbly surface in small clumps
         strand_coords = p
         strands = value_noise_3d(p, 1600 / s, rng) + 0.5 * value_noise_3d(p, 600 / s, rng)
         clumps = value_noise_3d(p, 250 / s, rng)
+    elif hanging:  # strands from a parting over the top and straight down the sides and the back (metres)
+        part = float(rng.choice(HAIR_PARTINGS)) * s
+        across, along = _parted_frame(rel, anatomy, part)
+        strand_coords = np.column_stack([across, 0.06 * along, np.zeros(len(p))])
+        if traits.hair_texture == "wavy":  # strands swing from side to side as they fall
+            strand_coords[:, 0] += 0.004 * s * np.sin(along / (0.012 * s))
+        strands = value_noise_3d(strand_coords, 2600 / s, rng) + 0.5 * value_noise_3d(strand_coords, 900 / s, rng)
+        clumps = value_noise_3d(strand_coords * np.array([1.0, 3.0, 1.0]), 300 / s, rng)
     else:
         strand_coords = np.column_stack([ring, 0.1 * crown * 0.06])
         if traits.hair_texture == "wavy":  # strands bend back and forth away from the crown
@@ -209,16 +242,20 @@ def paint_scalp_hair(
     colour = base[None] * (1 - grey_share[:, None]) + grey[None] * grey_share[:, None]
     colour = colour * (0.7 + 0.35 * strands + 0.2 * clumps)[:, None]
     locks = np.zeros(len(p))
-    if hanging:  # locks a few millimetres wide and centimetres long, with dark gaps between them
-        locks = value_noise_3d(np.column_stack([ring, 0.1 * crown * 0.08]), 230 / s, rng)
+    roughness, specular = HAIR_ROUGHNESS, HAIR_SPECULAR
+    if hanging:  # locks a few millimetres wide and centimetres long, with dark gaps between them, and a sheen
+        locks = value_noise_3d(strand_coords * np.array([1.0, 1.3, 1.0]), 300 / s, rng)
         colour = colour * (0.55 + 0.6 * np.abs(locks) ** 0.7)[:, None]
+        roughness, specular = HANGING_HAIR_SHEEN
     if traits.hair_style == "shaved":
         density = 0.55 * smoothstep(-0.3, 0.6, value_noise_3d(p, 2200 / s, rng))  # stubble dots with skin between
         height = 0.15
     else:
         density = np.clip(0.92 + 0.15 * strands, 0.0, 1.0)
         height = 0.4 + 0.3 * strands + 0.3 * np.abs(locks)
-    canvas.paint(active, cover[active] * density, colour, roughness=HAIR_ROUGHNESS, specular=HAIR_SPECULAR, height=height)
+    if hanging and traits.hair_texture != "coiled":  # the parting: a line of scalp between the two sides
+        density = density * (1.0 - 0.5 * _parting(rel, anatomy, part))
+    canvas.paint(active, cover[active] * density, colour, roughness=roughness, specular=specular, height=height)
     return cover
 
 

@@ -293,15 +293,17 @@ HANGING_HAIR = {
     "long": HangingHair(front=0.95, end=-0.165, thickness=0.015),
     "bob": HangingHair(front=0.95, end=-0.100, thickness=0.017),
 }
-HANGING_FRONT_RAMP = 0.15  # radians over which the hair beside the face reaches its full thickness
+HANGING_FRONT_RAMP = 0.25  # radians over which the hair beside the face reaches its full thickness
 HANGING_END_RAMP = 0.012  # m over which the hair's lower end closes in to the neck
 HANGING_TOP = (0.02, 0.07)  # above the eyes (m): full hanging lift below the first, none above the second (the cap)
 # Hair falls straight down from the widest part of the head above it; the surface keeps this share of the
 # head's own narrowing below, so neighbouring surface rows never cross (no folds under the jaw).
 HANGING_KEEP = 0.25
-# Ears under the hair lose this share of their stand-off from the head, so that even large, protruding
-# ears (ear_size, ear_protrusion at +1σ) stay under it.
+# Ears under the hair lose this share of their stand-off from the head, and the hair over them is fuller by
+# up to this much (m) within about this distance (m) of their roots, so that large, protruding ears
+# (ear_size and ear_protrusion at +2σ) stay under it.
 HANGING_EAR_FLATTEN = 0.6
+HANGING_OVER_EARS = (0.005, 0.025)
 
 
 def hair_axis_centre(verts: np.ndarray, eye: np.ndarray) -> np.ndarray:
@@ -325,12 +327,14 @@ def _widest_above(points: np.ndarray, surface: np.ndarray) -> np.ndarray:
     return np.maximum(widest, radius)
 
 
-def _hanging_lift(points: np.ndarray, surface: np.ndarray, style: HangingHair) -> np.ndarray:
+def _hanging_lift(points: np.ndarray, surface: np.ndarray, ear_roots: np.ndarray, style: HangingHair) -> np.ndarray:
     """The displacement (N, 3) that lifts ``points`` (relative to the hair's axis) onto the hair's surface."""
     azimuth, radius, height = np.abs(np.arctan2(points[:, 0], points[:, 2])), np.hypot(points[:, 0], points[:, 2]), points[:, 1]
     cover = (smoothstep((azimuth - style.front) / HANGING_FRONT_RAMP) * smoothstep((height - style.end) / HANGING_END_RAMP)
              * smoothstep((HANGING_TOP[1] - height) / (HANGING_TOP[1] - HANGING_TOP[0])))
-    lift = cover * ((1.0 - HANGING_KEEP) * (_widest_above(points, surface) - radius) + style.thickness)
+    over_ears = sum(np.exp(-0.5 * (np.linalg.norm(points - root, axis=1) / HANGING_OVER_EARS[1]) ** 2) for root in ear_roots)
+    thickness = style.thickness + HANGING_OVER_EARS[0] * over_ears
+    lift = cover * ((1.0 - HANGING_KEEP) * (_widest_above(points, surface) - radius) + thickness)
     return points * np.array([1.0, 0.0, 1.0]) * (lift / np.maximum(radius, 1e-9))[:, None]
 
 
@@ -343,9 +347,10 @@ def _hanging_hair_field(head: NeutralHead, style: HangingHair) -> np.ndarray:
     rel = v - hair_axis_centre(v, np.mean(head.marks.eye, axis=0))
     on_ear = np.isfinite(head.labels.ear_u)
     surface = rel[(head.labels.part == PART_SKIN) & ~on_ear]
-    field = _hanging_lift(rel, surface, style)
+    ear_roots = [np.array([s * 0.072, head.shape.ear_center_y, -0.015]) - (v[0] - rel[0]) for s in (1, -1)]
+    field = _hanging_lift(rel, surface, ear_roots, style)
     standoff = head_sdf(v[on_ear], head.shape)[:, None] * head.normals[on_ear]
-    field[on_ear] = _hanging_lift(rel[on_ear] - standoff, surface, style) - HANGING_EAR_FLATTEN * standoff
+    field[on_ear] = _hanging_lift(rel[on_ear] - standoff, surface, ear_roots, style) - HANGING_EAR_FLATTEN * standoff
     return field
 
 

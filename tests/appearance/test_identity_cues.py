@@ -57,8 +57,8 @@ def places(builtin):
         "ears": region("left_ear") | region("right_ear"),
         "lips": region("lips"),
         "under_eye": near_eye & front & (y > eye[1] - 0.021) & (y < eye[1] - 0.014),
-        # The back of the neck 9.5-12 cm below the eyes: below a bob's edge, above long hair's.
-        "low_nape": (np.abs(x) < 0.03) & (z < v[:, 2].min() + 0.06) & (z > -8.0) & (y < eye[1] - 0.095) & (y > eye[1] - 0.12),
+        # The back of the neck 12.5-15 cm below the eyes: below a bob's edge (at the jaw), above long hair's.
+        "low_nape": (np.abs(x) < 0.03) & (z < v[:, 2].min() + 0.06) & (z > -8.0) & (y < eye[1] - 0.125) & (y > eye[1] - 0.15),
     }
 
 
