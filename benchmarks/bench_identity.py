@@ -3,8 +3,9 @@
     python benchmarks/bench_identity.py                          # 24 prior identities, defaults at 256²
     python benchmarks/bench_identity.py --root out/ds            # measure an existing dataset ROOT instead
     python benchmarks/bench_identity.py --baseline dd0691f       # also the same identities rendered by that commit
-    python benchmarks/bench_identity.py --baseline-prior designed_shape_sigma=1.0,conditioned_bound_sigmas=3.0
-                                                                 # also this tree with other prior settings (the v5 prior)
+    python benchmarks/bench_identity.py --baseline-prior designed_shape_sigma=1.0,designed_bound_sigmas=2.5,shape_covariation=0
+                                                                 # also this tree with other prior settings (here: the
+                                                                 # independent σ = 1 shape draws before session 5)
     python benchmarks/bench_identity.py --keep out/identity      # keep the rendered ROOT (e.g. for texture-report)
     python benchmarks/bench_identity.py --isolate geometry       # same appearance, neutral pose: what shape alone gives
     python benchmarks/bench_identity.py --count 18 --size 512 --sheet docs/identity_sheet.png   # the docs' contact sheet

@@ -85,6 +85,10 @@ AGE_SAGGING_PER_YEAR = 1.0 / 16.0
 AGE_FOLDS_PER_YEAR = 1.0 / 18.0
 # A component a demographic shifts keeps this share of its σ around the shifted mean.
 CONDITIONED_SIGMA = 0.8
+# The components that ARE sex and age keep CONDITIONED_SIGMA of one σ around their mean however wide the
+# prior draws the rest: widened with it, men and women (and the young and old) would overlap far more than
+# people do, and the painted person would disagree with the shape (13 % of men female-typical at 1.5 σ).
+TRAIT_COMPONENTS = ("masculinity", "age_sagging", "nasolabial_folds")
 
 
 @dataclass(frozen=True)
@@ -161,10 +165,14 @@ def sample_demographics(record_seed: int) -> Demographics:
     return Demographics(male=male, age=age, ancestry=ancestry, tone=tone, hair_style=_choose(rng, _style_weights(male, age, ancestry)))
 
 
-def shape_conditioning(demographics: Demographics, shape_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, σ scale) per named shape component for this person; components no demographic touches get (0, 1).
+def shape_conditioning(
+    demographics: Demographics, shape_names: Sequence[str], draw_sigma: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, scale of the draw) per named shape component for this person; components no demographic touches
+    get (0, 1).
 
-    Hair volume components are set, not drawn: their σ scale is 0.
+    The draws have σ ``draw_sigma``; the TRAIT_COMPONENTS' scale brings theirs back to CONDITIONED_SIGMA.
+    Hair volume components are set, not drawn: their scale is 0.
     """
     means = dict(ANCESTRIES[demographics.ancestry][2])
     means["masculinity"] = MASCULINITY_MEAN if demographics.male else -MASCULINITY_MEAN
@@ -180,7 +188,7 @@ def shape_conditioning(demographics: Demographics, shape_names: Sequence[str]) -
         if name in hair:
             mean[k], scale[k] = hair[name], 0.0
         elif name in means:
-            mean[k], scale[k] = means[name], CONDITIONED_SIGMA
+            mean[k], scale[k] = means[name], CONDITIONED_SIGMA / (draw_sigma if name in TRAIT_COMPONENTS else 1.0)
     return mean, scale
 
 

@@ -13,14 +13,18 @@ Distributions (all truncated normals unless stated; angles in degrees):
   model's designed, named components (the built-in head's ``shape_names``:
   face proportions, nose, eyes, brows, lips, jaw, age, sex-typical shape,
   each sized as one population standard deviation of the one measure it
-  changes) all get σ = 1 (``designed_shape_sigma``), truncated at
-  ``designed_bound_sigmas`` (2.5); the taper applies to the unnamed tail.
-  Wider draws (``designed_shape_sigma=1.5, designed_bound_sigmas=3``) make
-  the identities more distinct to a face recognizer but less plausible: in
-  docs/identity.md ("Session 4") they raised 24 default identities' median
-  pairwise dlib distance from 0.533 to 0.558, and at 1.15, 1.25 and 1.5 one
-  of the eight faces of tests/facemodel/test_identity_faces.py was no longer
-  found or had its jaw line fitted off the head, so the default stays at 1.
+  changes) get σ = 1.5 (``designed_shape_sigma``), bounded at ±3
+  (``designed_bound_sigmas``); the taper applies to the unnamed tail. They
+  are drawn correlated (:data:`SHAPE_COVARIATION`: craniofacial breadths
+  together, eye spacing and mouth and nose width more loosely with them,
+  the face's vertical proportions with its length; ``shape_covariation``
+  scales the loadings, 0 draws them independently), and a draw that leaves
+  the bound on any component is redrawn whole, not clipped. A draw whose
+  designed components' root mean square exceeds ``designed_joint_rms`` (off
+  by default) is redrawn as well. The wider, correlated draws make the
+  identities more distinct to a face recognizer with faces as plausible as
+  the earlier independent σ = 1 (bound 2.5) gave (docs/identity.md,
+  "Session 5").
 - the person (:mod:`.demographics`): sex, age, ancestry, Monk tone and
   hairstyle, drawn from the record seed's own stream and recorded in the
   record. They shift the named components they concern (sex-typical shape,
@@ -87,6 +91,22 @@ JAW_OPEN_RAD = {
     "contempt": (0.0, 0.06),
     "none": (0.0, 0.25),
 }
+# Anthropometric co-variation of the built-in head's named shape components. Each group is one
+# shared factor and a loading is a component's correlation with it, so two components of a group
+# correlate at the product of their loadings. Craniofacial breadths go together (a broad skull has
+# a broad face, temples and jaw), the features' spacing and width follow the face's breadth more
+# loosely, and the face's vertical proportions and the nose's length follow its length. Drawn
+# independently at the wider σ, narrow skulls came on wide faces and wide mouths on narrow faces,
+# and dlib fitted their brows and jaw lines beside the head (docs/identity.md, "Session 5").
+SHAPE_COVARIATION: dict[str, dict[str, float]] = {
+    "breadth": {
+        "head_width": 0.75, "temple_width": 0.75, "face_width": 0.8, "jaw_width": 0.7, "chin_width": 0.5,
+        "cheekbones": 0.5, "eye_spacing": 0.45, "mouth_width": 0.45, "nose_width": 0.35,
+    },
+    "length": {"face_length": 0.7, "midface_length": 0.6, "nose_length": 0.5, "head_height": 0.4},
+}
+# Redraws of a rejected shape draw before the sampler gives up (a reachable bound needs few).
+MAX_SHAPE_DRAWS = 1000
 # Expression scale by emotion for models without presets.
 RANDOM_EXPRESSION_SCALE = {
     "neutral": 0.2,
@@ -109,8 +129,11 @@ class PriorConfig:
     shape_sigma: float = 1.0
     shape_taper: float = 25.0
     shape_bound_sigmas: float = 2.5
-    designed_shape_sigma: float = 1.0
-    designed_bound_sigmas: float = 2.5  # |coefficient| of a designed component at most
+    designed_shape_sigma: float = 1.5
+    designed_bound_sigmas: float = 3.0  # |coefficient| of a designed component at most
+    shape_covariation: float = 1.0  # scale of SHAPE_COVARIATION's loadings (0: designed components independent)
+    # a draw whose designed components' root mean square (in σ) exceeds this is redrawn (inf: none is)
+    designed_joint_rms: float = float("inf")
     demographics: bool = True
     conditioned_bound_sigmas: float = 3.0
     yaw_deg: tuple[float, float] = (17.0, 35.0)  # (σ, bound)
@@ -174,7 +197,7 @@ def sample_prior_record(
 ) -> ParamRecord:
     """One record drawn from ``record_seed`` alone."""
     rng = np.random.default_rng(record_seed)
-    beta = _sample_shape(rng, model, config)
+    beta = _sample_shape(rng, record_seed, model, config)
     person = sample_demographics(record_seed) if config.demographics else None
     if person is not None:
         beta = _condition_shape(beta, person, model, config)
@@ -203,24 +226,54 @@ def shape_sigmas(model: FaceModel, config: PriorConfig) -> np.ndarray:
     return sigmas
 
 
-def _sample_shape(rng: np.random.Generator, model: FaceModel, config: PriorConfig) -> np.ndarray:
+def shape_correlation(names: Sequence[str], strength: float = 1.0) -> np.ndarray:
+    """Correlation matrix of the designed components ``names``: SHAPE_COVARIATION's loadings × ``strength``."""
+    loadings = np.zeros((len(names), len(SHAPE_COVARIATION)))
+    for g, group in enumerate(SHAPE_COVARIATION.values()):
+        loadings[:, g] = [strength * group.get(name, 0.0) for name in names]
+    correlation = loadings @ loadings.T
+    np.fill_diagonal(correlation, 1.0)
+    return correlation
+
+
+def _sample_shape(rng: np.random.Generator, record_seed: int, model: FaceModel, config: PriorConfig) -> np.ndarray:
+    """β: the tail drawn independently; the designed components correlated, redrawn while jointly too extreme.
+
+    The first draw reads ``rng`` exactly as independent draws did (pose and expression draws that follow are
+    unchanged); a rejected draw is replaced from the record seed's own shape stream.
+    """
     sigmas = shape_sigmas(model, config)
     bounds = config.shape_bound_sigmas * sigmas
-    bounds[: len(model.shape_names)] = config.designed_bound_sigmas
+    designed = min(len(model.shape_names), len(sigmas))
+    bounds[:designed] = config.designed_bound_sigmas
     beta = truncated_normal(rng, sigmas, bounds)
-    hair = [k for k, name in enumerate(model.shape_names[: len(beta)]) if name in HAIR_COMPONENTS]
-    beta[hair] = 0.0  # hair volume is not a trait of the skull: only a hairstyle sets it
+    names = model.shape_names[:designed]
+    drawn = np.array([name not in HAIR_COMPONENTS for name in names], dtype=bool)
+    mixing = np.linalg.cholesky(shape_correlation(names, config.shape_covariation))
+    redraws = np.random.default_rng([int(record_seed), 0x53484150])  # "SHAP"
+    for _ in range(MAX_SHAPE_DRAWS):
+        independent = beta[:designed] / sigmas[:designed]
+        correlated = sigmas[:designed] * (mixing @ independent)
+        rms = np.sqrt(np.mean(independent[drawn] ** 2)) if drawn.any() else 0.0
+        if np.all(np.abs(correlated) <= bounds[:designed]) and rms <= config.designed_joint_rms:
+            break
+        beta[:designed] = truncated_normal(redraws, sigmas[:designed], bounds[:designed])
+    else:
+        raise ParamsError(f"prior sampler: no shape draw within designed_joint_rms={config.designed_joint_rms:g} "
+                          f"in {MAX_SHAPE_DRAWS} tries (record seed {record_seed})")
+    beta[:designed] = correlated
+    beta[:designed][~drawn] = 0.0  # hair volume is not a trait of the skull: only a hairstyle sets it
     return beta
 
 
 def _condition_shape(beta: np.ndarray, person: Demographics, model: FaceModel, config: PriorConfig) -> np.ndarray:
     """Shift the named components ``person`` concerns to their mean and narrow their spread around it.
 
-    ``beta`` holds the unconditioned draws (σ = 1 on named components), so the draw itself is reused:
-    a conditioned coefficient is mean + scale · draw.
+    ``beta`` holds the unconditioned draws (``designed_shape_sigma`` on named components), so the draw itself
+    is reused: a conditioned coefficient is mean + scale · draw.
     """
     names = model.shape_names[: len(beta)]
-    mean, scale = shape_conditioning(person, names)
+    mean, scale = shape_conditioning(person, names, config.designed_shape_sigma)
     named = slice(0, len(names))
     touched = (mean != 0.0) | (scale != 1.0)
     bound = config.conditioned_bound_sigmas

@@ -107,23 +107,95 @@ def test_identity_and_random_expression(many):
 
 
 def test_designed_shape_components_are_drawn_at_their_own_sigma_and_bound(model):
-    """A model's named shape components are each one population σ: drawn at σ = 1 untapered, bounded at 2.5;
-    only the tail is tapered. designed_shape_sigma / designed_bound_sigmas widen them alone."""
+    """A model's named shape components are each one population σ: drawn at σ = 1.5 untapered, bounded at 3;
+    only the tail is tapered. designed_shape_sigma / designed_bound_sigmas set them alone (σ = 1, bound 2.5: the
+    prior before session 5)."""
     import dataclasses
 
     named = dataclasses.replace(model, shape_names=tuple(f"feature_{k}" for k in range(30)))
     beta = np.array([r.beta for r in sample_prior(900, seed=5, model=named)])
     std = beta.std(axis=0)
-    # N(0, σ²) truncated at ±kσ has variance σ²(1 − 2kφ(k)/(2Φ(k) − 1)): std 0.9546 σ at k = 2.5, 0.8796 σ at k = 2
-    assert np.all((std[:30] > 0.87) & (std[:30] < 1.04))  # 0.955 ± 4 standard errors of 900 draws
+    # N(0, σ²) truncated at ±kσ has variance σ²(1 − 2kφ(k)/(2Φ(k) − 1)): std 0.8796 σ at k = 2, 0.9546 σ at k = 2.5
+    assert np.all((std[:30] > 1.20) & (std[:30] < 1.44))  # 1.5 · 0.8796 = 1.319 ± 4 standard errors of 900 draws
+    assert np.all(np.abs(beta[:, :30]) <= 3.0 + 1e-12) and np.abs(beta[:, :30]).max() > 2.9
     tail_sigma = 1.0 / np.sqrt(1.0 + np.arange(30, 50) / 25.0)
     np.testing.assert_allclose(std[30:], 0.955 * tail_sigma, rtol=0.1)
-    assert np.all(np.abs(beta[:, :30]) <= 2.5 + 1e-12)
-    wider = PriorConfig(designed_shape_sigma=1.5, designed_bound_sigmas=3.0)
-    wide = np.array([r.beta for r in sample_prior(900, seed=5, model=named, config=wider)])
-    assert np.all((wide[:, :30].std(axis=0) > 1.20) & (wide[:, :30].std(axis=0) < 1.44))  # 1.5 · 0.8796 = 1.319
-    assert np.all(np.abs(wide[:, :30]) <= 3.0 + 1e-12) and np.abs(wide[:, :30]).max() > 2.9
-    np.testing.assert_array_equal(wide[:, 30:], beta[:, 30:])  # the tail's draws are untouched
+    narrower = PriorConfig(designed_shape_sigma=1.0, designed_bound_sigmas=2.5)
+    narrow = np.array([r.beta for r in sample_prior(900, seed=5, model=named, config=narrower)])
+    assert np.all((narrow[:, :30].std(axis=0) > 0.87) & (narrow[:, :30].std(axis=0) < 1.04))  # 0.955
+    assert np.all(np.abs(narrow[:, :30]) <= 2.5 + 1e-12)
+    np.testing.assert_array_equal(narrow[:, 30:], beta[:, 30:])  # the tail's draws are untouched
+
+
+@pytest.fixture(scope="module")
+def anthropometric_model(model):
+    """The small model with named components that SHAPE_COVARIATION couples, and one it does not (ear size)."""
+    import dataclasses
+
+    names = ("head_width", "face_width", "jaw_width", "eye_spacing", "mouth_width", "face_length", "midface_length",
+             "nose_length", "ear_size")
+    return dataclasses.replace(model, shape_names=names)
+
+
+def test_breadths_and_lengths_covary_as_products_of_their_loadings(anthropometric_model):
+    """Two components of one group correlate at the product of their loadings (head and face breadth 0.75 · 0.8,
+    face breadth and eye spacing 0.8 · 0.45, face and midface length 0.7 · 0.6), of different groups and with
+    an uncoupled component at 0; each keeps nearly the spread of an independent draw."""
+    names = anthropometric_model.shape_names
+    draws = {strength: np.array([r.beta[: len(names)] for r in sample_prior(
+        3000, seed=8, model=anthropometric_model, config=PriorConfig(demographics=False, shape_covariation=strength))])
+        for strength in (1.0, 0.0)}
+    measured = np.corrcoef(draws[1.0].T)
+    expected = np.eye(len(names))
+    for a, b, r in [("head_width", "face_width", 0.6), ("head_width", "jaw_width", 0.525), ("face_width", "jaw_width", 0.56),
+                    ("face_width", "eye_spacing", 0.36), ("eye_spacing", "mouth_width", 0.2025),
+                    ("face_length", "midface_length", 0.42), ("face_length", "nose_length", 0.35)]:
+        expected[names.index(a), names.index(b)] = expected[names.index(b), names.index(a)] = r
+    expected[names.index("head_width"), names.index("eye_spacing")] = 0.3375  # the rest of the breadth group
+    expected[names.index("eye_spacing"), names.index("head_width")] = 0.3375
+    breadth = [names.index(n) for n in ("head_width", "face_width", "jaw_width", "eye_spacing", "mouth_width")]
+    length = [names.index(n) for n in ("face_length", "midface_length", "nose_length")]
+    loading = {"head_width": 0.75, "face_width": 0.8, "jaw_width": 0.7, "eye_spacing": 0.45, "mouth_width": 0.45,
+               "face_length": 0.7, "midface_length": 0.6, "nose_length": 0.5}
+    for group in (breadth, length):
+        for i in group:
+            for j in group:
+                if i != j:
+                    expected[i, j] = loading[names[i]] * loading[names[j]]
+    # standard error of a correlation r from 3000 draws: (1 − r²)/√3000 ≤ 0.018
+    np.testing.assert_allclose(measured, expected, atol=0.07)
+    # the spread stays near an independent draw's: only the redraws of faces beyond the bound trim it a little
+    ratio = draws[1.0].std(axis=0) / draws[0.0].std(axis=0)
+    assert np.all((ratio > 0.9) & (ratio < 1.03)), ratio
+    assert np.abs(draws[1.0]).max() <= 3.0 + 1e-12
+
+
+def test_a_joint_bound_redraws_jointly_extreme_faces_and_keeps_every_other_draw(model):
+    """designed_joint_rms: no face's designed components exceed that root mean square; the faces within it are
+    drawn as without the bound, and no pose or expression draw changes."""
+    import dataclasses
+
+    named = dataclasses.replace(model, shape_names=tuple(f"feature_{k}" for k in range(30)))
+    free = sample_prior(300, seed=2, model=named)
+    bounded = sample_prior(300, seed=2, model=named, config=PriorConfig(designed_joint_rms=0.95))
+    rms = lambda record: np.sqrt(np.mean(np.square(record.beta[:30]) / 1.5**2))  # noqa: E731 — σ units
+    assert max(rms(r) for r in bounded) <= 0.95 + 1e-12
+    extreme = [rms(r) > 0.95 for r in free]
+    assert 0 < sum(extreme) < len(free)  # the bound bites on some faces, not all
+    for a, b, redrawn in zip(free, bounded, extreme):
+        assert (a.beta != b.beta) == redrawn
+        assert (a.theta, a.psi) == (b.theta, b.psi)
+    again = sample_prior_record(bounded[7].id, bounded[7].emotion, bounded[7].seed, named, None,
+                                PriorConfig(designed_joint_rms=0.95))
+    assert again.beta == bounded[7].beta  # a redraw comes from the record's own seed
+
+
+def test_an_unreachable_joint_bound_is_a_one_line_error(model):
+    import dataclasses
+
+    named = dataclasses.replace(model, shape_names=tuple(f"feature_{k}" for k in range(30)))
+    with pytest.raises(ParamsError, match=r"^prior sampler: no shape draw within designed_joint_rms=0\.01 in 1000 tries"):
+        sample_prior(1, seed=2, model=named, config=PriorConfig(designed_joint_rms=0.01))
 
 
 def test_small_model_limits_coefficient_counts():
