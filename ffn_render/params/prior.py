@@ -13,8 +13,9 @@ Distributions (all truncated normals unless stated; angles in degrees):
   model's designed, named components (the built-in head's ``shape_names``:
   face proportions, nose, eyes, brows, lips, jaw, age, sex-typical shape,
   each sized as one population standard deviation of the one measure it
-  changes) get σ = 1.5 (``designed_shape_sigma``), bounded at ±3
-  (``designed_bound_sigmas``); the taper applies to the unnamed tail. They
+  changes) get σ = 1.5 (``designed_shape_sigma``; the ears at most 1,
+  :data:`DESIGNED_SIGMA_CAPS`), bounded at ±3 (``designed_bound_sigmas``);
+  the taper applies to the unnamed tail. They
   are drawn correlated (:data:`SHAPE_COVARIATION`: craniofacial breadths
   together, eye spacing and mouth and nose width more loosely with them,
   the face's vertical proportions with its length; ``shape_covariation``
@@ -105,6 +106,10 @@ SHAPE_COVARIATION: dict[str, dict[str, float]] = {
     },
     "length": {"face_length": 0.7, "midface_length": 0.6, "nose_length": 0.5, "head_height": 0.4},
 }
+# Designed components drawn no wider than this σ: the recognizer hardly sees the ears (±2 σ moves dlib's
+# descriptor 0.10 and 0.09, as much as an unnamed tail component: docs/identity.md), and at 1.5 σ they
+# turn faces into caricatures.
+DESIGNED_SIGMA_CAPS = {"ear_size": 1.0, "ear_protrusion": 1.0}
 # Redraws of a rejected shape draw before the sampler gives up (a reachable bound needs few).
 MAX_SHAPE_DRAWS = 1000
 # Expression scale by emotion for models without presets.
@@ -220,9 +225,10 @@ def _tapered_sigmas(k: int, sigma: float, taper: float) -> np.ndarray:
 
 
 def shape_sigmas(model: FaceModel, config: PriorConfig) -> np.ndarray:
-    """σ of each sampled shape coefficient: the designed components', then the tapered tail's."""
+    """σ of each sampled shape coefficient: the designed components' (at most their cap), then the tapered tail's."""
     sigmas = _tapered_sigmas(min(config.n_shape, model.n_shape), config.shape_sigma, config.shape_taper)
-    sigmas[: len(model.shape_names)] = config.designed_shape_sigma
+    names = model.shape_names[: len(sigmas)]
+    sigmas[: len(names)] = [min(config.designed_shape_sigma, DESIGNED_SIGMA_CAPS.get(name, np.inf)) for name in names]
     return sigmas
 
 

@@ -167,6 +167,9 @@ def test_breadths_and_lengths_covary_as_products_of_their_loadings(anthropometri
     # the spread stays near an independent draw's: only the redraws of faces beyond the bound trim it a little
     ratio = draws[1.0].std(axis=0) / draws[0.0].std(axis=0)
     assert np.all((ratio > 0.9) & (ratio < 1.03)), ratio
+    # the ears are drawn at σ 1 (bound 3 σ: std 0.987), the rest at 1.5 (bound 2 σ: std 1.319)
+    ears = names.index("ear_size")
+    assert 0.93 < draws[0.0][:, ears].std() < 1.04 and np.all(np.delete(draws[0.0].std(axis=0), ears) > 1.24)
     assert np.abs(draws[1.0]).max() <= 3.0 + 1e-12
 
 

@@ -78,7 +78,7 @@ def test_shape_agrees_with_sex_age_and_ancestry(records):
     # within a group people still differ: the spread around the group's mean stays most of a σ
     assert 0.6 < nose_width[ancestry == "african"].std() < 1.0
     # components no demographic touches are drawn at the designed σ around zero: 1.5 σ truncated at 2 σ (std 1.319)
-    untouched = component(records, "ear_size")
+    untouched = component(records, "chin_prominence")
     assert abs(untouched.mean()) < 0.15 and 1.20 < untouched.std() < 1.44
     # the sex and age traits keep 0.8 of one σ around their means however wide the prior draws the rest
     # (0.8 · 0.8796 = 0.704: the draw is truncated at 2 of its σ)
