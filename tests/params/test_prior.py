@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import numpy as np
@@ -106,13 +107,16 @@ def test_identity_and_random_expression(many):
     assert np.linalg.norm(psi["neutral"], axis=1).mean() < 0.4 * np.linalg.norm(psi["surprise"], axis=1).mean()
 
 
-def test_designed_shape_components_are_drawn_at_their_own_sigma_and_bound(model):
+@pytest.fixture(scope="module")
+def named(model):
+    """The small model with 30 named (designed) components that SHAPE_COVARIATION does not couple."""
+    return dataclasses.replace(model, shape_names=tuple(f"feature_{k}" for k in range(30)))
+
+
+def test_designed_shape_components_are_drawn_at_their_own_sigma_and_bound(named):
     """A model's named shape components are each one population σ: drawn at σ = 1.5 untapered, bounded at 3;
     only the tail is tapered. designed_shape_sigma / designed_bound_sigmas set them alone (σ = 1, bound 2.5: the
     prior before session 5)."""
-    import dataclasses
-
-    named = dataclasses.replace(model, shape_names=tuple(f"feature_{k}" for k in range(30)))
     beta = np.array([r.beta for r in sample_prior(900, seed=5, model=named)])
     std = beta.std(axis=0)
     # N(0, σ²) truncated at ±kσ has variance σ²(1 − 2kφ(k)/(2Φ(k) − 1)): std 0.8796 σ at k = 2, 0.9546 σ at k = 2.5
@@ -130,8 +134,6 @@ def test_designed_shape_components_are_drawn_at_their_own_sigma_and_bound(model)
 @pytest.fixture(scope="module")
 def anthropometric_model(model):
     """The small model with named components that SHAPE_COVARIATION couples, and one it does not (ear size)."""
-    import dataclasses
-
     names = ("head_width", "face_width", "jaw_width", "eye_spacing", "mouth_width", "face_length", "midface_length",
              "nose_length", "ear_size")
     return dataclasses.replace(model, shape_names=names)
@@ -173,12 +175,9 @@ def test_breadths_and_lengths_covary_as_products_of_their_loadings(anthropometri
     assert np.abs(draws[1.0]).max() <= 3.0 + 1e-12
 
 
-def test_a_joint_bound_redraws_jointly_extreme_faces_and_keeps_every_other_draw(model):
+def test_a_joint_bound_redraws_jointly_extreme_faces_and_keeps_every_other_draw(named):
     """designed_joint_rms: no face's designed components exceed that root mean square; the faces within it are
     drawn as without the bound, and no pose or expression draw changes."""
-    import dataclasses
-
-    named = dataclasses.replace(model, shape_names=tuple(f"feature_{k}" for k in range(30)))
     free = sample_prior(300, seed=2, model=named)
     bounded = sample_prior(300, seed=2, model=named, config=PriorConfig(designed_joint_rms=0.95))
     rms = lambda record: np.sqrt(np.mean(np.square(record.beta[:30]) / 1.5**2))  # noqa: E731 — σ units
@@ -193,10 +192,7 @@ def test_a_joint_bound_redraws_jointly_extreme_faces_and_keeps_every_other_draw(
     assert again.beta == bounded[7].beta  # a redraw comes from the record's own seed
 
 
-def test_an_unreachable_joint_bound_is_a_one_line_error(model):
-    import dataclasses
-
-    named = dataclasses.replace(model, shape_names=tuple(f"feature_{k}" for k in range(30)))
+def test_an_unreachable_joint_bound_is_a_one_line_error(named):
     with pytest.raises(ParamsError, match=r"^prior sampler: no shape draw within designed_joint_rms=0\.01 in 1000 tries"):
         sample_prior(1, seed=2, model=named, config=PriorConfig(designed_joint_rms=0.01))
 
