@@ -237,6 +237,11 @@ def shape_correlation(names: Sequence[str], strength: float = 1.0) -> np.ndarray
     loadings = np.zeros((len(names), len(SHAPE_COVARIATION)))
     for g, group in enumerate(SHAPE_COVARIATION.values()):
         loadings[:, g] = [strength * group.get(name, 0.0) for name in names]
+    if np.any(np.sum(loadings**2, axis=1) >= 1.0):  # a component left no variance of its own: no correlation matrix
+        largest = max(np.hypot.reduce([g.get(n, 0.0) for g in SHAPE_COVARIATION.values()])
+                      for n in {n for g in SHAPE_COVARIATION.values() for n in g})
+        raise ParamsError(f"prior sampler: shape_covariation={strength:g} scales a loading of SHAPE_COVARIATION to 1 "
+                          f"or more (at most {1.0 / largest:.3g})")
     correlation = loadings @ loadings.T
     np.fill_diagonal(correlation, 1.0)
     return correlation

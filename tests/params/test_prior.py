@@ -175,6 +175,11 @@ def test_breadths_and_lengths_covary_as_products_of_their_loadings(anthropometri
     assert np.abs(draws[1.0]).max() <= 3.0 + 1e-12
 
 
+def test_a_covariation_beyond_a_correlation_is_a_one_line_error(anthropometric_model):
+    with pytest.raises(ParamsError, match=r"^prior sampler: shape_covariation=1\.3 scales a loading .* \(at most 1\.25\)$"):
+        sample_prior(1, seed=2, model=anthropometric_model, config=PriorConfig(shape_covariation=1.3))
+
+
 def test_a_joint_bound_redraws_jointly_extreme_faces_and_keeps_every_other_draw(named):
     """designed_joint_rms: no face's designed components exceed that root mean square; the faces within it are
     drawn as without the bound, and no pose or expression draw changes."""
