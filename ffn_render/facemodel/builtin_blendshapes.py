@@ -92,6 +92,9 @@ SHAPE_NAMES = (
     "hair_long",
     "hair_bob",
 )
+# The components a hairstyle sets (params.demographics): hair, not the person's shape, so priors do not draw
+# them and fits hold them at zero (neither landmarks nor the face's outline see the hair).
+HAIR_COMPONENTS = ("hair_volume", "hair_bun", "hair_long", "hair_bob")
 # These designed components come from re-cast openings (the lids slide over the eyeballs); the rest are vector fields.
 OPENING_SHAPES = ("eye_opening", "eye_roundness")
 

@@ -10,7 +10,8 @@ zero (global and neck rotations both turn the head; the prior makes the
 global one take the turn), the jaw's sideways rotations towards zero and a
 jaw that only opens (θ_jaw,x ≥ 0, as FLAME's jaw), and log focal length
 towards a 35 mm-equivalent lens of ``focal_prior_mm``. Mouth opening goes
-through the jaw joint, as in FLAME fitting. Eye rotations are not fitted.
+through the jaw joint, as in FLAME fitting. Eye rotations are not fitted, nor
+the built-in head's hair components (a hairstyle sets them; they stay zero).
 
 Landmarks are weighted by the inverse square of the detector's measured
 scatter about each embedded point when the embedding carries it (the
@@ -41,6 +42,7 @@ from smplx.lbs import lbs
 
 from ..camera import PinholeCamera
 from ..errors import FaceModelError
+from .builtin_blendshapes import HAIR_COMPONENTS
 from .landmarks import N_CONTOUR, LandmarkEmbedding
 from .model import POSE_SIZE, FaceModel
 from .silhouette import mouth_border_pairs, mouth_opening, outline_vertices, photo_floats, silhouette_targets
@@ -143,7 +145,9 @@ class _SkinnedSubset:
         self.embedding = embedding
         as_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
         self.v_template = as_t(model.v_template[keep])
-        self.dirs = as_t(np.concatenate([model.shapedirs[keep][..., :n_shape], model.exprdirs[keep][..., :n_expr]], axis=2))
+        shapedirs = model.shapedirs[keep][..., :n_shape].copy()
+        shapedirs[..., held_shape_components(model, n_shape)] = 0.0  # their coefficients stay at the start's zero
+        self.dirs = as_t(np.concatenate([shapedirs, model.exprdirs[keep][..., :n_expr]], axis=2))
         self.posedirs = as_t(model.posedirs[keep].reshape(len(keep) * 3, -1).T)
         self.j_regressor = as_t(model.j_regressor[:, keep])
         self.weights = as_t(model.weights[keep])
@@ -161,6 +165,13 @@ class _SkinnedSubset:
         corners = torch.as_tensor(self.faces[faces])  # (B, L, 3)
         batch = torch.arange(len(verts))[:, None, None]
         return torch.einsum("blk,blkd->bld", torch.as_tensor(bary, dtype=torch.float64), verts[batch, corners])
+
+
+def held_shape_components(model: FaceModel, n_shape: int) -> np.ndarray:
+    """Indices of the first ``n_shape`` shape components a fit holds at zero: the hair's (a hairstyle sets them;
+    free, the landmark fit alone moved hair_long and hair_bob by 0.08-0.09 on a hairless head, and an outline
+    refinement on renders gave hair_bob up to 0.45, so fitted records would render hair a photo does not show)."""
+    return np.array([k for k, name in enumerate(model.shape_names[:n_shape]) if name in HAIR_COMPONENTS], dtype=np.int64)
 
 
 def head_yaw_deg(theta: np.ndarray) -> np.ndarray:

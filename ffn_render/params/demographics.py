@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import ParamsError
+from ..facemodel.builtin_blendshapes import HAIR_COMPONENTS  # what hair_volume() sets
 from ..vocabulary import HAIR_STYLES
 
 MIN_AGE, MAX_AGE = 18.0, 80.0
@@ -64,9 +65,6 @@ ANCESTRIES: dict[str, tuple[float, tuple[float, float], dict[str, float]]] = {
         "nose_width": 0.3, "nose_bridge": -0.2, "face_width": 0.3, "cheekbones": 0.4, "lip_thickness": 0.2,
     }),
 }
-# Where a face model has the hair shape components (the built-in head from v5), the hairstyle
-# (vocabulary.HAIR_STYLES) sets them: the hair's volume is head geometry.
-HAIR_COMPONENTS = ("hair_volume", "hair_bun", "hair_long", "hair_bob")
 # Probability of each hairstyle by sex (female, male) before age and ancestry adjust it.
 _STYLE_WEIGHTS = {
     "bald": (0.01, 0.12),
@@ -193,7 +191,8 @@ def shape_conditioning(
 
 
 def hair_volume(style: str) -> dict[str, float]:
-    """Coefficients of the hair geometry components for a hairstyle (σ units; 0 = the bare scalp)."""
+    """Coefficients of the hair geometry components (HAIR_COMPONENTS) for a hairstyle (σ units; 0 = the bare
+    scalp): where a face model has them (the built-in head from v5), the hair's volume is head geometry."""
     return {
         "hair_volume": {"afro": 2.5, "bob": 1.0, "long": 0.7, "bun": 0.3, "short": 0.4}.get(style, 0.0),
         "hair_bun": 2.5 if style == "bun" else 0.0,

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from ffn_render.facemodel import load_face_model
+from ffn_render.facemodel.builtin_blendshapes import HAIR_COMPONENTS
 from ffn_render.facemodel.fit import FitOptions, fit_landmarks, head_yaw_deg, refine_with_silhouette
 from ffn_render.facemodel.landmarks import landmark_embedding_for
 from ffn_render.facemodel.silhouette import mouth_opening, step_edges
@@ -72,6 +73,16 @@ def test_outline_refinement_undoes_most_of_a_landmark_bias(biased_head):
     assert before > 3.0  # the bias alone turns the landmark fit by degrees
     assert after < 0.6 * before and after < 2.5  # measured: 3.6° → 1.8°
     assert refined[0].error_px == pytest.approx(np.linalg.norm(refined[0].landmarks - marks, axis=1).mean())
+
+
+def test_fits_hold_the_hair_components_at_zero(biased_head):
+    # The head is hairless: freed, the landmark fit alone moved hair_long and hair_bob by 0.08-0.09.
+    model, embedding, _, marks, image = biased_head
+    hair = [model.shape_names.index(name) for name in HAIR_COMPONENTS]
+    landmark_fit = fit_landmarks(model, embedding, marks[None], np.array([[SIZE, SIZE]]))
+    refined = refine_with_silhouette(model, embedding, landmark_fit, marks[None], [image])
+    for fit in (landmark_fit[0], refined[0]):
+        assert not fit.beta[hair].any() and np.delete(fit.beta, hair).any()  # the rest of the shape is fitted
 
 
 def test_no_search_distances_leave_the_landmark_fit_as_it_is(biased_head):
