@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import ParamsError
-from ..facemodel.builtin_blendshapes import HAIR_COMPONENTS  # what hair_volume() sets
+from ..facemodel.builtin_blendshapes import HAIR_COMPONENTS
 from ..vocabulary import HAIR_STYLES
 
 MIN_AGE, MAX_AGE = 18.0, 80.0
@@ -190,12 +190,16 @@ def shape_conditioning(
     return mean, scale
 
 
+# Each hair component's coefficient by hairstyle (styles not named: 0).
+_HAIR_BY_STYLE = {
+    "hair_volume": {"afro": 2.5, "bob": 1.0, "long": 0.7, "bun": 0.3, "short": 0.4},
+    "hair_bun": {"bun": 2.5},
+    "hair_long": {"long": 1.0},
+    "hair_bob": {"bob": 1.0},
+}
+
+
 def hair_volume(style: str) -> dict[str, float]:
     """Coefficients of the hair geometry components (HAIR_COMPONENTS) for a hairstyle (σ units; 0 = the bare
     scalp): where a face model has them (the built-in head from v5), the hair's volume is head geometry."""
-    return {
-        "hair_volume": {"afro": 2.5, "bob": 1.0, "long": 0.7, "bun": 0.3, "short": 0.4}.get(style, 0.0),
-        "hair_bun": 2.5 if style == "bun" else 0.0,
-        "hair_long": 1.0 if style == "long" else 0.0,
-        "hair_bob": 1.0 if style == "bob" else 0.0,
-    }
+    return {name: _HAIR_BY_STYLE[name].get(style, 0.0) for name in HAIR_COMPONENTS}

@@ -379,7 +379,7 @@ def test_components_are_standard_deviations_of_decaying_size(arrays):
 
 def _measure(model, verts: np.ndarray) -> dict[str, float]:
     r = model.regions
-    scalp, nose = verts[r["scalp"]], verts[r["nose"]]
+    nose = verts[r["nose"]]
     # the skull's width between its widest points at rest (eurion), below the hair's volume
     sides = r["scalp"][model.v_template[r["scalp"], 1] < 0.045]
     eurion = sides[[np.argmax(model.v_template[sides, 0]), np.argmin(model.v_template[sides, 0])]]
