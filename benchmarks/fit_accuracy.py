@@ -34,10 +34,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the render helper lives in the tests package
 
-from ffn_render.assets import cache_dir
 from ffn_render.facemodel import load_face_model
 from ffn_render.facemodel.fit import FitOptions, detect_landmarks, fit_landmarks, fit_landmarks_in_image, refine_with_silhouette
 from ffn_render.facemodel.landmarks import builtin_landmark_embedding, calibrated_landmark_embedding
+from ffn_render.facemodel.loader import builtin_head_cache
 from ffn_render.faces import read_rgb
 from ffn_render.params.records import face_model_version
 from tests.params.known_renders import SIZE, euler_errors_deg, pose_theta, read_known, render_known, spec
@@ -72,7 +72,7 @@ def _head_of_renders(folder: Path):
     current = load_face_model("ffn-head")
     if face_model_version(current) == version:
         return current, version
-    cached = cache_dir() / f"{version.replace(' v', '-v')}.npz"  # "ffn-head v5" -> ffn-head-v5.npz, the loader's name
+    cached = builtin_head_cache(int(version.rpartition(" v")[2]))  # face_model_version: "ffn-head v5"
     if not cached.is_file():
         raise click.ClickException(f"{folder}: rendered with {version}, which is neither the current head nor cached at {cached}")
     return load_face_model(cached), version

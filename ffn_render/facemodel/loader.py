@@ -20,11 +20,17 @@ log = logging.getLogger(__name__)
 BUILTIN_NAME = "ffn-head"
 
 
+def builtin_head_cache(version: int) -> Path:
+    """Where the built-in head of ``version`` is cached (only the current version is generated; earlier ones stay
+    until the cache is cleared)."""
+    return cache_dir() / f"{BUILTIN_NAME}-v{version}.npz"
+
+
 def builtin_head_path() -> Path:
     """Path of the built-in head's ``.npz``, generating it on first use."""
     from .builtin_head import BUILTIN_HEAD_VERSION, build_builtin_head
 
-    path = cache_dir() / f"{BUILTIN_NAME}-v{BUILTIN_HEAD_VERSION}.npz"
+    path = builtin_head_cache(BUILTIN_HEAD_VERSION)
     if not path.is_file():
         log.info("generating the built-in head into %s", path)
         write_npz(path, build_builtin_head())
