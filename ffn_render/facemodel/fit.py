@@ -83,11 +83,15 @@ class FitOptions:
     edge_window_px: float = 6.0
     edge_prior_px: float = 40.0
     silhouette_iterations: int = 40
-    # Then the jaw's opening alone is fitted to the photo's mouth opening (:func:`.silhouette.mouth_opening`), scanned
-    # from this far above the upper lip to as far below the lower one plus a share of the mouth's width.
+    # Then the jaw's opening is fitted to the photo's mouth opening (:func:`.silhouette.mouth_opening`), scanned
+    # from this far above the upper lip to as far below the lower one plus a share of the mouth's width; ψ moves
+    # with it so that its own parting of the lips at a closed jaw (px², times the opening's weight) goes, each unit
+    # of ψ moved from the landmark fit's costing ``mouth_expression_weight`` px².
     mouth_opening: bool = True
     mouth_margin_px: float = 8.0
     mouth_reach: float = 0.6
+    mouth_parting_weight: float = 10.0
+    mouth_expression_weight: float = 30.0
     mouth_iterations: int = 30
 
 
@@ -449,12 +453,15 @@ def _refine_one(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit
 
 def _fit_mouth_opening(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit, target: np.ndarray, image: np.ndarray,
                        mouth: tuple[np.ndarray, np.ndarray, np.ndarray], options: FitOptions) -> LandmarkFit:
-    """The jaw's opening alone fitted to the height of the dark band between the lips in the photo (floats): the
-    model's inner-lip pairs ``mouth`` (upper, lower, corners) as far apart across the mouth as the band is high.
-    Pose, shape, expression and camera stay as the outline and landmarks set them; dlib's lip points, which carry
-    a per-face bias, no longer decide the opening (measured on three sets of renders, worst jaw error after the
-    outline refinement → after this: 0.083 → 0.025, 0.144 → 0.079, 0.079 → 0.037 rad). Freeing the expression too,
-    or keeping the landmarks in this stage, let dlib's lip points back in (worse on two sets of three)."""
+    """The jaw's opening fitted to the height of the dark band between the lips in the photo (floats): the model's
+    inner-lip pairs ``mouth`` (upper, lower, corners) as far apart across the mouth as the band is high, the jaw
+    carrying the opening as in FLAME fitting: ψ is fitted with it so that, at a closed jaw, its lips meet (the
+    landmark fit gives ψ a lip parting from dlib's lips, 7.5 px on one render, and the jaw then opened too little),
+    staying otherwise as the landmark fit set it. Pose, shape and camera stay as the outline and landmarks set
+    them; dlib's lip points, which carry a per-face bias, do not decide the opening (measured on three sets of
+    renders, worst jaw error after the outline refinement: 0.079 / 0.145 / 0.075 rad; the jaw alone fitted to the
+    opening: 0.031 / 0.074 / 0.032; with ψ's parting moved to the jaw: 0.009 / 0.031 / 0.022). ψ freed without the
+    parting term, or the landmarks kept in this stage, let dlib's lip points back in (worse on two sets of three)."""
     upper, lower, corners = mouth
     pixels = fit.camera().project(model.forward(fit.beta[None], fit.theta[None], fit.psi[None])[0])
     across = pixels[corners[1]] - pixels[corners[0]]
@@ -464,24 +471,29 @@ def _fit_mouth_opening(model: FaceModel, embedding: LandmarkEmbedding, fit: Land
     measured = mouth_opening(image, pixels[upper], pixels[lower], down, options.mouth_margin_px, options.mouth_reach * width)
     subset = _SkinnedSubset(model, embedding, len(fit.beta), len(fit.psi), extra_vertices=np.r_[upper, lower])
     upper_rows, lower_rows = torch.as_tensor(subset.remap[upper]), torch.as_tensor(subset.remap[lower])
-    coeffs = torch.as_tensor(np.r_[fit.beta, fit.psi][None])
+    beta, fitted_psi = torch.as_tensor(fit.beta[None]), torch.as_tensor(fit.psi[None])
+    psi = fitted_psi.clone().requires_grad_(True)
     centre = torch.tensor([[fit.width / 2.0, fit.height / 2.0]], dtype=torch.float64)
     translation, focal = torch.as_tensor(fit.translation[None]), torch.tensor([fit.focal_px], dtype=torch.float64)
     held = torch.as_tensor(fit.theta[None])
     opening = torch.tensor([fit.theta[6]], dtype=torch.float64, requires_grad=True)
+    closed = torch.zeros(1, dtype=torch.float64)
     down_t = torch.as_tensor(down)
     per_pair = N_LANDMARKS / len(upper)  # the opening weighs as much as the 68 landmarks (against the jaw's hinge)
 
-    def theta() -> torch.Tensor:
-        return torch.cat([held[:, :6], opening[None], held[:, 7:]], dim=1)
+    def gaps(jaw_opening: torch.Tensor) -> torch.Tensor:
+        """(P,) distances (px) across the mouth between the inner-lip pairs, the jaw opened by ``jaw_opening``."""
+        theta = torch.cat([held[:, :6], jaw_opening[None], held[:, 7:]], dim=1)
+        posed = _project(subset.posed(torch.cat([beta, psi], dim=1), theta), translation, focal, centre)[0]
+        return (posed[lower_rows] - posed[upper_rows]) @ down_t
 
-    optimizer = torch.optim.LBFGS([opening], lr=1.0, max_iter=options.mouth_iterations, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS([opening, psi], lr=1.0, max_iter=options.mouth_iterations, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        posed = _project(subset.posed(coeffs, theta()), translation, focal, centre)[0]
-        gap = (posed[lower_rows] - posed[upper_rows]) @ down_t
-        loss = per_pair * _pseudo_huber((gap - measured) ** 2, options.silhouette_robust_px).sum()
+        loss = per_pair * _pseudo_huber((gaps(opening) - measured) ** 2, options.silhouette_robust_px).sum()
+        loss = loss + options.mouth_parting_weight * per_pair * (gaps(closed) ** 2).sum()
+        loss = loss + options.mouth_expression_weight * ((psi - fitted_psi) ** 2).sum()
         loss = loss + options.jaw_close_weight * torch.relu(-opening[0]) ** 2
         loss.backward()
         return loss
@@ -489,11 +501,12 @@ def _fit_mouth_opening(model: FaceModel, embedding: LandmarkEmbedding, fit: Land
     optimizer.step(closure)
     theta_final = fit.theta.copy()
     theta_final[6] = float(opening.detach()[0])
+    psi_final = psi.detach()[0].numpy().copy()
     with torch.no_grad():
-        marks = _project(subset.landmarks(coeffs, torch.as_tensor(theta_final[None]), head_yaw_deg(theta_final)), translation,
-                         focal, centre)[0].numpy()
+        marks = _project(subset.landmarks(torch.as_tensor(np.r_[fit.beta, psi_final][None]), torch.as_tensor(theta_final[None]),
+                                          head_yaw_deg(theta_final)), translation, focal, centre)[0].numpy()
     landmarks, error = _landmarks_and_error(marks, target, embedding.landmark_ids())
-    return replace(fit, theta=theta_final, landmarks=landmarks, error_px=error)
+    return replace(fit, theta=theta_final, psi=psi_final, landmarks=landmarks, error_px=error)
 
 
 DETECTORS = ("auto", "hog", "cnn")

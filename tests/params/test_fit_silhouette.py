@@ -2,7 +2,7 @@
 position, and a head of known pose whose landmarks carry a detector-like bias (nose and mouth shifted towards
 the image centre line, as dlib's lag on a turned head) but whose outline in the picture is exact; and the mouth
 opening: dark bands of known height between lips, a shallow seam (closed), and painted heads of known jaw whose
-lip points say otherwise."""
+lip points say otherwise (a biased jaw; lips parted by expression at a closed jaw)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ffn_render.facemodel import load_face_model
 from ffn_render.facemodel.builtin_blendshapes import HAIR_COMPONENTS
 from ffn_render.facemodel.fit import FitOptions, fit_landmarks, head_yaw_deg, refine_with_silhouette
 from ffn_render.facemodel.landmarks import landmark_embedding_for
-from ffn_render.facemodel.silhouette import mouth_opening, step_edges
+from ffn_render.facemodel.silhouette import mouth_border_pairs, mouth_opening, step_edges
 
 SIZE = 512
 
@@ -156,3 +156,40 @@ def test_the_jaw_follows_the_photos_mouth_opening_not_biased_lip_points(true_jaw
     assert abs(lips_only.theta[6] - true_jaw) > 0.05  # the biased points alone give the wrong opening
     assert abs(refined.theta[6] - true_jaw) < 0.03
     assert refined.error_px == pytest.approx(np.linalg.norm(refined.landmarks - marks, axis=1).mean())
+
+
+def _inner_lip_parting_px(model, fit) -> float:
+    """Median distance (px, through the fit's camera) between the model's facing inner-lip vertices at the fit's
+    β and ψ with the jaw closed: the part of a mouth opening that the expression, not the jaw, gives."""
+    upper, lower, _ = mouth_border_pairs(model)
+    theta = fit.theta.copy()
+    theta[6:9] = 0.0
+    pixels = fit.camera().project(model.forward(fit.beta[None], theta[None], fit.psi[None])[0])
+    return float(np.median(np.linalg.norm(pixels[lower] - pixels[upper], axis=1)))
+
+
+def test_the_jaw_carries_a_mouth_opening_the_landmark_fit_gave_the_expression():
+    # dlib's points as if the lips were parted by expression with the jaw closed (ψ13 parts the inner lips 3.7 mm
+    # per unit at jaw 0); the picture shows a mouth opened by the jaw alone (ψ = 0). Measured: the landmark fit's ψ
+    # parts the lips 7.9 px; the jaw alone fitted on top 0.136 rad, with ψ's parting moved to the jaw 0.213.
+    model = load_face_model("ffn-head")
+    embedding = landmark_embedding_for(model)
+    true_jaw = 0.22
+    theta = np.zeros(15)
+    theta[1], theta[6] = np.radians(8.0), true_jaw
+    translation, focal = np.array([0.0, 0.03, -0.6]), 60.0 / 36.0 * SIZE
+    image = _painted_head(model, theta, translation, focal)
+    parted_theta, parted_psi = theta.copy(), np.zeros(model.n_expr)
+    parted_theta[6], parted_psi[13] = 0.0, 2.5
+    verts = model.forward(np.zeros((1, model.n_shape)), parted_theta[None], parted_psi[None])[0]
+    faces, bary = embedding.faces_and_bary(head_yaw_deg(parted_theta))
+    marks = _project(np.einsum("lk,lkd->ld", bary[0], verts[model.faces[faces[0]]]), translation, focal)
+    options = FitOptions(n_shape=10, n_expr=20)
+    fits = fit_landmarks(model, embedding, marks[None], np.array([[SIZE, SIZE]]), options)
+    psi_held = replace(options, mouth_parting_weight=0.0, mouth_expression_weight=1e9)  # the jaw alone answers the opening
+    jaw_alone = refine_with_silhouette(model, embedding, fits, marks[None], [image], psi_held)[0]
+    refined = refine_with_silhouette(model, embedding, fits, marks[None], [image], options)[0]
+    assert _inner_lip_parting_px(model, fits[0]) > 5.0  # the landmark fit parts the lips by expression
+    assert true_jaw - jaw_alone.theta[6] > 0.05  # and a jaw fitted on top of that opens too little
+    assert abs(refined.theta[6] - true_jaw) < 0.03
+    assert _inner_lip_parting_px(model, refined) < 1.0
