@@ -4,9 +4,9 @@ Every texel is painted from the 3-D point it maps to on the template mesh,
 so detail is continuous across UV seams and sized in metres. Who is
 painted comes from :func:`~.traits.sample_traits`: skin tone (Monk scale)
 and undertone, blush, freckles and moles, age lines, lips, eyes (iris
-colour, inner ring, limbal ring), lid margins and lashes, eyebrows and
-facial hair as hair strokes, and scalp hair with a hairline per style
-(:mod:`.hair`). Pores, blotches and mottling cover all the skin, so optical
+colour, inner ring, limbal ring), lid margins and lashes, make-up
+(:mod:`.makeup`), eyebrows and facial hair as hair strokes, and scalp hair
+with a hairline per style (:mod:`.hair`). Pores, blotches and mottling cover all the skin, so optical
 flow is locally identifiable. Besides the colour, every feature writes a
 material map (roughness, specular scale, bump height: :mod:`.canvas`)
 that the renderer's skin shader reads. Regions come from
@@ -26,6 +26,8 @@ from .canvas import SurfaceCanvas
 from .colour import REC709_LUMINANCE, linear_to_srgb, srgb_to_linear, to_uint8
 from .config import AppearanceConfig
 from .hair import paint_brows, paint_facial_hair, paint_lid_margins, paint_scalp_hair, smoothstep
+from .lighting import skin_exposure
+from .makeup import paint_makeup
 from .noise import fractal_noise_3d, value_noise_3d
 from .seeding import stream
 from .traits import EAR_COVERING_STYLES, IRIS_COLOURS, N_MONK_TONES, SkinTraits, hex_srgb, sample_traits
@@ -164,7 +166,9 @@ def procedural_textures(
     traits = traits or sample_traits(seed, config)
     points = interpolate(raster, model.faces, model.v_template)
     anatomy = head_anatomy(model)
-    canvas = _paint(points, _region_weights(model, raster), anatomy, traits, seed, texel_size(model, size))
+    # the exposure this skin will get (sample.py measures it on the painted albedo; the base colour is close to it)
+    exposure = skin_exposure(float(skin_colour(traits) @ REC709_LUMINANCE), config or AppearanceConfig())
+    canvas = _paint(points, _region_weights(model, raster), anatomy, traits, seed, texel_size(model, size), exposure)
     _paint_moles_and_age_spots(canvas, points, model, traits, seed, anatomy.scale)
     albedo = np.zeros((size, size, 3))
     albedo[raster.covered] = canvas.colour
@@ -189,9 +193,10 @@ def procedural_albedo(
 
 
 def _paint(
-    points: np.ndarray, regions: dict[str, np.ndarray], anatomy: HeadAnatomy, traits: SkinTraits, seed: int, texel: float
+    points: np.ndarray, regions: dict[str, np.ndarray], anatomy: HeadAnatomy, traits: SkinTraits, seed: int, texel: float,
+    exposure: float,
 ) -> SurfaceCanvas:
-    """All layers for surface points (N, 3) with region weights (name → (N,))."""
+    """All layers for surface points (N, 3) with region weights (name → (N,)); ``exposure``: the skin's (make-up)."""
     n = len(points)
     zero, one = np.zeros(n), np.ones(n)
     eyes = np.maximum(regions.get("left_eyeball", zero), regions.get("right_eyeball", zero))
@@ -210,6 +215,7 @@ def _paint(
         _paint_mouth(canvas, points, mouth, anatomy)
     paint_lid_margins(canvas, points, skin * (1 - regions.get("lips", zero)), anatomy, traits)
     _paint_lid_creases(canvas, points, face, anatomy, traits)
+    paint_makeup(canvas, points, regions.get("lips", zero), face * (1 - regions.get("lips", zero)), anatomy, traits, exposure)
     hairy_skin = skin * (1 - regions.get("lips", zero))
     paint_brows(canvas, points, face * (1 - regions.get("lips", zero)), anatomy, traits, stream(seed, "albedo.brows"), texel)
     paint_facial_hair(canvas, points, hairy_skin, anatomy, traits, stream(seed, "albedo.beard"), texel)

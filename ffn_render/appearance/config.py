@@ -81,6 +81,7 @@ class AppearanceConfig:
     freckles_probability: float = 0.25
     facial_hair_probability: float = 0.6
     bald_probability: float = 0.1
+    makeup_probability: float = 0.7  # women wearing make-up (lipstick, liner, shadow, mascara, blush), less from 45
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -96,7 +97,7 @@ class AppearanceConfig:
             size = getattr(self, name)
             if not isinstance(size, int) or not 16 <= size <= 8192:
                 raise AppearanceError(f"appearance config: '{name}' must be an integer in 16..8192, got {size!r}")
-        for name in ("male_probability", "freckles_probability", "facial_hair_probability", "bald_probability"):
+        for name in ("male_probability", "freckles_probability", "facial_hair_probability", "bald_probability", "makeup_probability"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise AppearanceError(f"appearance config: '{name}' must be in [0, 1]")
         if not 0.0 <= self.skin_tone[0] <= self.skin_tone[1] <= 9.0:

@@ -286,6 +286,22 @@ def brow_strokes(traits: SkinTraits, rng: np.random.Generator) -> Strokes:
     return hair_strokes(rng, roots, angles, lengths, traits)
 
 
+# The brow's tail ends this far inside the lateral orbital rim (m at FLAME scale), fading over BROW_TAIL_FADE:
+# hairs painted past the rim lie on the temple, which faces sideways, and on a head turned 10–25° from the
+# camera they reach the far side's outline; dlib then fits the brow's end 2–4 px beyond the head
+# (docs/identity.md, "Session 6"). The usual end of a brow, the line from the nose's wing through the eye's outer
+# corner, meets ffn-head's brow height 16–21 mm outward from the eye centre; 3 mm inside its 23 mm rim is 20 mm.
+BROW_RIM_MARGIN = 0.003
+BROW_TAIL_FADE = 0.003
+
+
+def brow_tail_fade(outward: np.ndarray, rim: float) -> np.ndarray:
+    """Weight of brow hair at ``outward`` (m from the eye centre, FLAME scale): 1 up to the fade, 0 from
+    BROW_RIM_MARGIN inside the rim ``rim`` outwards."""
+    end = rim - BROW_RIM_MARGIN
+    return 1.0 - smoothstep(end - BROW_TAIL_FADE, end, outward)
+
+
 def paint_brows(
     canvas: SurfaceCanvas, points: np.ndarray, skin: np.ndarray, anatomy: HeadAnatomy, traits: SkinTraits,
     rng: np.random.Generator, texel: float,
@@ -293,13 +309,14 @@ def paint_brows(
     s = anatomy.scale
     strokes = brow_strokes(traits, rng)
     lo, hi = np.array([-0.04, 0.0]), np.array([0.045, 0.05])  # room for a high, arched, slanting brow
-    for eye in anatomy.eyes:
+    for eye, rim in zip(anatomy.eyes, anatomy.orbital_rims):
         local = _brow_frame(points, eye, s)
         near = (skin > 0.5) & np.all((local > lo) & (local < hi), axis=1) & (points[:, 2] > eye[2] - 0.01 * s)
         index = np.flatnonzero(near)
         if len(index) == 0:
             continue
         cover, lightness, grey = stroke_layer(local[index], strokes, lo, hi, texel / s)
+        cover = cover * brow_tail_fade(local[index, 0], rim)
         # Brows are darker than the scalp hair and greying later; fair brows on tanned or dark skin still read
         # darker than the skin beneath them (at most half its luminance), as brows do.
         skin_luminance = float(np.median(canvas.colour[index] @ REC709_LUMINANCE))
@@ -375,20 +392,42 @@ def paint_facial_hair(
 # --- lid margins -----------------------------------------------------------------------------------------
 
 
-def paint_lid_margins(canvas: SurfaceCanvas, points: np.ndarray, skin: np.ndarray, anatomy: HeadAnatomy, traits: SkinTraits) -> None:
-    """Lashes and the dark lid rim as a darkening of the skin next to the eye opening (upper lid stronger)."""
+@dataclass(frozen=True)
+class LidMargins:
+    """Skin points near the eye opening: which, how far from it (front view, m) and whether above it (upper lid)."""
+
+    index: np.ndarray  # (K,) indices of the points
+    distance: np.ndarray  # (K,) to the nearest visible eyeball point, in x and y
+    above: np.ndarray  # (K,) bool, above that point: the upper lid
+    nearest: np.ndarray  # (K, 3) that eyeball point
+
+
+def lid_margins(points: np.ndarray, skin: np.ndarray, anatomy: HeadAnatomy, within: float) -> LidMargins | None:
+    """The skin points (``skin`` > 0.3) within ``within`` (m, ×scale) of the eyeball's surface; None without an opening."""
     if len(anatomy.apertures) == 0:
-        return
-    s = anatomy.scale
+        return None
     near = skin > 0.3
-    near &= np.min(np.linalg.norm(points[:, None] - anatomy.eyes[None], axis=2), axis=1) < anatomy.eye_radius + 0.006 * s
+    near &= np.min(np.linalg.norm(points[:, None] - anatomy.eyes[None], axis=2), axis=1) < anatomy.eye_radius + within * anatomy.scale
     index = np.flatnonzero(near)
     if len(index) == 0:
-        return
+        return None
     distance, nearest = cKDTree(anatomy.apertures[:, :2]).query(points[index, :2])
-    above = points[index, 1] > anatomy.apertures[nearest, 1]
-    reach = np.where(above, 0.0028, 0.0012) * s
-    strength = np.where(above, 1.0, 0.55) * traits.lash_strength
+    opening = anatomy.apertures[nearest]
+    return LidMargins(index, distance, points[index, 1] > opening[:, 1], opening)
+
+
+def paint_lid_margins(canvas: SurfaceCanvas, points: np.ndarray, skin: np.ndarray, anatomy: HeadAnatomy, traits: SkinTraits) -> None:
+    """Lashes and the dark lid rim as a darkening of the skin next to the eye opening (upper lid stronger).
+
+    Mascara (``traits.mascara``) makes the upper lashes reach up to 40 % farther and the lower ones darker.
+    """
+    margins = lid_margins(points, skin, anatomy, 0.006)
+    if margins is None:
+        return
+    s = anatomy.scale
+    index, distance, above = margins.index, margins.distance, margins.above
+    reach = np.where(above, 0.0028 * (1 + 0.4 * traits.mascara), 0.0012) * s
+    strength = np.minimum(np.where(above, 1.0, 0.55 + 0.3 * traits.mascara) * (traits.lash_strength + traits.mascara), 1.0)
     single = strength * smoothstep(reach, 0.2 * reach, distance)
     alpha = (2 * single - single**2) * skin[index]  # lashes grow in overlapping rows: two layers of the one profile
     lash = 0.5 * hair_shade(traits) * 0.4 + 0.5 * srgb_to_linear(hex_srgb(LASH_SRGB))  # lashes stay dark on fair hair

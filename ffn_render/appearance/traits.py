@@ -125,6 +125,24 @@ ANCESTRY_LOOKS = {
 }
 # Facial hair styles for men who have any (women have none).
 FACIAL_HAIR_STYLES = {"stubble": 0.35, "moustache": 0.1, "goatee": 0.15, "beard": 0.4}
+# Make-up, as in the photos face recognizers learn from (celebrity and portrait photos): women only. sRGB colour,
+# weight on light skin (Monk 0-3), weight on dark skin (Monk 6-9): deep shades are worn more on darker skin.
+LIPSTICK_COLOURS = {
+    "red": ("#9e1b24", 0.22, 0.15),
+    "berry": ("#6e1f3a", 0.12, 0.25),
+    "rose": ("#b04a5e", 0.22, 0.05),
+    "nude": ("#a86a5c", 0.24, 0.0),
+    "brown_nude": ("#6a3a30", 0.02, 0.3),
+    "coral": ("#c4503c", 0.12, 0.05),
+    "plum": ("#5e2336", 0.06, 0.2),
+}
+EYE_SHADOW_COLOURS = {
+    "taupe": ("#6f5a4e", 0.3, 0.15),
+    "brown": ("#5a3f30", 0.25, 0.35),
+    "plum": ("#5d3a4e", 0.15, 0.15),
+    "grey": ("#4e4d52", 0.15, 0.1),
+    "bronze": ("#8a6a3e", 0.15, 0.25),
+}
 
 
 class Demographics(Protocol):
@@ -179,6 +197,16 @@ class SkinTraits:
     crease_height: float  # the fold above the upper lid margin at mid-eye (m)
     socket_shadow: float  # how deep-set the eyes look: shading between brow and upper lid, 0..1
     sclera_tint: float  # 0 clear white .. 1 yellowish and veined (rising with age)
+    # Make-up (women, AppearanceConfig.makeup_probability, less often with age); every strength 0 = none:
+    lipstick: str  # colour name (LIPSTICK_COLOURS)
+    lipstick_strength: float  # 0..1, opacity over the lips' own colour
+    eyeliner: float  # 0..1, darkness of a line along the upper lid margin
+    eyeliner_width: float  # (m) above the margin
+    eyeliner_wing: float  # (m) how far the line runs out and up past the outer corner
+    eye_shadow: str  # colour name (EYE_SHADOW_COLOURS)
+    eye_shadow_strength: float  # 0..1, over the upper lid up to the crease
+    mascara: float  # 0..1, lashes darker and longer
+    blush_makeup: float  # 0..1, rouge on the cheekbones
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -292,7 +320,26 @@ def sample_traits(seed: int, config: AppearanceConfig | None = None, demographic
         crease_height=float(rng.uniform(0.0035, 0.006)),
         socket_shadow=float(np.clip(rng.uniform(0.0, 0.8) + 0.2 * (age - 40.0) / 40.0, 0.0, 1.0)),
         sclera_tint=float(np.clip(rng.uniform(0.0, 0.5) + 0.5 * (age - 20.0) / 60.0, 0.0, 1.0)),
+        **_makeup(stream(seed, "albedo.makeup"), male, age, tone, config.makeup_probability),
     )
+
+
+def _makeup(rng: np.random.Generator, male: bool, age: float, tone: float, probability: float) -> dict:
+    """The make-up fields of SkinTraits: none for men, drawn less often and lighter from about 45 (own stream)."""
+    older = float(np.clip((age - 45.0) / 35.0, 0.0, 1.0))
+    worn = not male and rng.random() < probability * (1.0 - 0.5 * older)
+    amount = float(rng.uniform(0.5, 1.0)) * (1.0 - 0.4 * older) if worn else 0.0
+    return {
+        "lipstick": _choose(rng, _by_tone(LIPSTICK_COLOURS, tone)),
+        "lipstick_strength": amount * float(rng.uniform(0.5, 1.0)) if rng.random() < 0.85 else 0.0,
+        "eyeliner": amount * float(rng.uniform(0.4, 1.0)) if rng.random() < 0.7 else 0.0,
+        "eyeliner_width": float(rng.uniform(0.001, 0.0025)),
+        "eyeliner_wing": float(rng.uniform(0.003, 0.008)) if rng.random() < 0.5 else 0.0,
+        "eye_shadow": _choose(rng, _by_tone(EYE_SHADOW_COLOURS, tone)),
+        "eye_shadow_strength": amount * float(rng.uniform(0.3, 0.8)) if rng.random() < 0.6 else 0.0,
+        "mascara": amount * float(rng.uniform(0.5, 1.0)),
+        "blush_makeup": amount * float(rng.uniform(0.2, 0.8)) if rng.random() < 0.6 else 0.0,
+    }
 
 
 def hex_srgb(colour: str) -> np.ndarray:

@@ -1,7 +1,6 @@
 """Appearance on the built-in head (skipped until ffn_render.facemodel.builtin_head exists)."""
 
 import numpy as np
-import pytest
 
 from ffn_render.appearance import AppearanceConfig, procedural_albedo, sample_appearance
 from ffn_render.appearance.colour import srgb_to_lab
@@ -9,13 +8,6 @@ from ffn_render.appearance.uvmap import rasterize_uv
 
 
 SIZE = 256
-
-
-@pytest.fixture(scope="module")
-def builtin():
-    from ffn_render.facemodel import load_face_model
-
-    return load_face_model("ffn-head")
 
 
 def region_texels(model, name):

@@ -8,12 +8,6 @@ import pytest
 from ffn_render.appearance import AppearanceConfig, sample_appearance
 from ffn_render.appearance.albedo import face_skin_luminance
 from ffn_render.appearance.lighting import skin_exposure
-from ffn_render.facemodel import load_face_model
-
-
-@pytest.fixture(scope="module")
-def builtin():
-    return load_face_model("ffn-head")
 
 
 def test_a_skin_four_times_darker_gets_one_stop_more_light_within_the_range():

@@ -10,13 +10,7 @@ import pytest
 from ffn_render.appearance.anatomy import head_anatomy
 from ffn_render.appearance.hair import scalp_hair_cover
 from ffn_render.appearance.traits import sample_traits
-from ffn_render.facemodel import load_face_model
 from ffn_render.facemodel.builtin_blendshapes import HANGING_HAIR
-
-
-@pytest.fixture(scope="module")
-def builtin():
-    return load_face_model("ffn-head")
 
 
 @pytest.mark.parametrize("style", list(HANGING_HAIR))

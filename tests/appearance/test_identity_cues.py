@@ -15,33 +15,21 @@ from ffn_render.appearance import AppearanceConfig
 from ffn_render.appearance.albedo import procedural_textures, sample_traits
 from ffn_render.appearance.colour import srgb_to_lab, srgb_to_linear
 from ffn_render.appearance.traits import FACIAL_HAIR_STYLES, HAIR_STYLES
-from ffn_render.appearance.uvmap import interpolate, rasterize_uv
+
+from .texels import region_texels, texel_points
 
 SIZE = 512
 SEEDS = (0, 1, 4)  # light, medium and very dark skin
 
 
 @pytest.fixture(scope="module")
-def builtin():
-    from ffn_render.facemodel import load_face_model
-
-    return load_face_model("ffn-head")
-
-
-@pytest.fixture(scope="module")
 def places(builtin):
     """Boolean texel masks of anatomical places on the built-in head."""
-    raster = rasterize_uv(builtin.vt, builtin.ft, SIZE)
-    points = np.full((SIZE, SIZE, 3), np.nan)
-    points[raster.covered] = interpolate(raster, builtin.faces, builtin.v_template)
+    points, raster = texel_points(builtin, SIZE)
     v = builtin.v_template
 
     def region(name):
-        member = np.zeros(builtin.n_vertices, bool)
-        member[builtin.regions[name]] = True
-        out = np.zeros((SIZE, SIZE), bool)
-        out[raster.covered] = member[builtin.faces[raster.face_id[raster.covered]]].all(axis=1)
-        return out
+        return region_texels(builtin, raster, name)
 
     eye = v[builtin.regions["left_eyeball"]].mean(axis=0)
     mouth_bottom = v[builtin.regions["lips"]][:, 1].min()
@@ -175,14 +163,8 @@ EYE_SIZE = 1024  # the default texture size: the lids get ~0.9 mm texels (1.8 mm
 @pytest.fixture(scope="module")
 def eye_texels(builtin):
     """The rest-head point (x, y, z) each texel of an EYE_SIZE² map shows (NaN where none), and the left eyeball's texels."""
-    raster = rasterize_uv(builtin.vt, builtin.ft, EYE_SIZE)
-    points = np.full((EYE_SIZE, EYE_SIZE, 3), np.nan)
-    points[raster.covered] = interpolate(raster, builtin.faces, builtin.v_template)
-    member = np.zeros(builtin.n_vertices, bool)
-    member[builtin.regions["left_eyeball"]] = True
-    eyeball = np.zeros((EYE_SIZE, EYE_SIZE), bool)
-    eyeball[raster.covered] = member[builtin.faces[raster.face_id[raster.covered]]].all(axis=1)
-    return points, eyeball
+    points, raster = texel_points(builtin, EYE_SIZE)
+    return points, region_texels(builtin, raster, "left_eyeball")
 
 
 def paint_eyes(model, seed, **changes):
