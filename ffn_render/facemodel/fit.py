@@ -93,6 +93,9 @@ class FitOptions:
     mouth_parting_weight: float = 10.0
     mouth_expression_weight: float = 30.0
     mouth_iterations: int = 30
+    # Last, β and the camera alone (pose, jaw and ψ held) meet landmarks and outline once more at these search
+    # distances: the jaw the mouth stage sets moves the chin, which the outline had placed with the landmark fit's.
+    final_search_px: tuple[float, ...] = (6.0,)
 
 
 @dataclass(frozen=True)
@@ -393,13 +396,20 @@ def refine_with_silhouette(model: FaceModel, embedding: LandmarkEmbedding, fits:
     with _one_torch_thread():
         for fit, target, image in zip(fits, targets, images):
             target, photo = np.asarray(target, np.float64), photo_floats(image)
-            fit = _refine_one(model, embedding, fit, target, photo, allowed, options)
-            refined.append(_fit_mouth_opening(model, embedding, fit, target, photo, mouth, options) if len(mouth[0]) else fit)
+            fit = _refine_one(model, embedding, fit, target, photo, allowed, options, options.silhouette_search_px)
+            if len(mouth[0]):
+                fit = _fit_mouth_opening(model, embedding, fit, target, photo, mouth, options)
+                fit = _refine_one(model, embedding, fit, target, photo, allowed, options, options.final_search_px, pose=False)
+            refined.append(fit)
     return refined
 
 
 def _refine_one(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit, target: np.ndarray, image: np.ndarray,
-                allowed: np.ndarray, options: FitOptions) -> LandmarkFit:
+                allowed: np.ndarray, options: FitOptions, searches: tuple[float, ...], pose: bool = True) -> LandmarkFit:
+    """Landmarks and outline fitted together, one round per search distance (px) of ``searches``; everything
+    free, or with ``pose`` False only β and the camera (rotations, jaw and ψ held)."""
+    if not searches:
+        return fit
     n_shape = len(fit.beta)
     ids = embedding.landmark_ids()
     weight = torch.as_tensor(landmark_weights(embedding, options.contour_weight))
@@ -407,16 +417,20 @@ def _refine_one(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit
     centre = torch.tensor([[fit.width / 2.0, fit.height / 2.0]], dtype=torch.float64)
     focal_prior = float(np.log(options.focal_prior_mm / SENSOR_WIDTH_MM * max(fit.width, fit.height)))
     unknown = lambda a: torch.tensor(np.asarray(a, np.float64)[None], requires_grad=True)  # noqa: E731
-    coeffs, rotation, neck, jaw = (unknown(a) for a in (np.r_[fit.beta, fit.psi], fit.theta[0:3], fit.theta[3:6], fit.theta[6:9]))
+    beta, psi, rotation, neck, jaw = (unknown(a) for a in (fit.beta, fit.psi, fit.theta[0:3], fit.theta[3:6], fit.theta[6:9]))
     translation, log_focal = unknown(fit.translation), unknown([np.log(fit.focal_px)])
     full = functools.partial(_project, centre=centre)
+    parameters = [beta, psi, rotation, neck, jaw, translation, log_focal] if pose else [beta, translation, log_focal]
 
     def theta() -> torch.Tensor:
         return torch.cat([rotation, neck, jaw, torch.zeros(1, POSE_SIZE - 9, dtype=torch.float64)], dim=1)
 
-    for search in options.silhouette_search_px:
+    def coeffs() -> torch.Tensor:
+        return torch.cat([beta, psi], dim=1)
+
+    for search in searches:
         with torch.no_grad():
-            verts = torch.as_tensor(model.forward(coeffs[:, :n_shape].numpy(), theta().numpy(), coeffs[:, n_shape:].numpy()))
+            verts = torch.as_tensor(model.forward(beta.numpy(), theta().numpy(), psi.numpy()))
             pixels = full(verts, translation, torch.exp(log_focal[:, 0]))[0].numpy()
         outline, normals, edges = silhouette_targets(model, pixels, allowed, image, search, options.edge_window_px,
                                                        options.edge_prior_px)
@@ -425,28 +439,27 @@ def _refine_one(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit
         normals_t, edges_t = torch.as_tensor(normals), torch.as_tensor(edges)
         yaw = head_yaw_deg(theta().detach().numpy())
         per_point = options.silhouette_weight * N_LANDMARKS / max(len(outline), 1)
-        parameters = [coeffs, rotation, neck, jaw, translation, log_focal]
         optimizer = torch.optim.LBFGS(parameters, lr=1.0, max_iter=options.silhouette_iterations, line_search_fn="strong_wolfe")
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
             focal = torch.exp(log_focal[:, 0])
-            posed = subset.posed(coeffs, theta())
-            marks = full(subset.landmarks(coeffs, theta(), yaw, posed), translation, focal)
+            posed = subset.posed(coeffs(), theta())
+            marks = full(subset.landmarks(coeffs(), theta(), yaw, posed), translation, focal)
             loss = (weight * _pseudo_huber(((marks - target_t) ** 2).sum(dim=-1), options.robust_px)).sum()
             across = ((full(posed[:, rows], translation, focal)[0] - edges_t) * normals_t).sum(dim=-1)
             loss = loss + per_point * _pseudo_huber(across**2, options.silhouette_robust_px).sum()
             loss = loss + options.focal_weight * (log_focal[0, 0] - focal_prior) ** 2
-            loss = loss + _shape_and_pose_prior(options, coeffs, n_shape, neck, jaw).sum()
+            loss = loss + _shape_and_pose_prior(options, coeffs(), n_shape, neck, jaw).sum()
             loss.backward()
             return loss
 
         optimizer.step(closure)
     with torch.no_grad():
         yaw = head_yaw_deg(theta().numpy())
-        marks = full(subset.landmarks(coeffs, theta(), yaw), translation, torch.exp(log_focal[:, 0]))[0].numpy()
+        marks = full(subset.landmarks(coeffs(), theta(), yaw), translation, torch.exp(log_focal[:, 0]))[0].numpy()
     landmarks, error = _landmarks_and_error(marks, target, ids)
-    return replace(fit, beta=coeffs[0, :n_shape].detach().numpy().copy(), psi=coeffs[0, n_shape:].detach().numpy().copy(),
+    return replace(fit, beta=beta[0].detach().numpy().copy(), psi=psi[0].detach().numpy().copy(),
                    theta=theta()[0].detach().numpy().copy(), focal_px=float(torch.exp(log_focal[0, 0]).detach()),
                    translation=translation[0].detach().numpy().copy(), landmarks=landmarks, error_px=error)
 

@@ -193,3 +193,7 @@ def test_the_jaw_carries_a_mouth_opening_the_landmark_fit_gave_the_expression():
     assert true_jaw - jaw_alone.theta[6] > 0.05  # and a jaw fitted on top of that opens too little
     assert abs(refined.theta[6] - true_jaw) < 0.03
     assert _inner_lip_parting_px(model, refined) < 1.0
+    # The last round (β and camera against landmarks and outline) keeps the mouth stage's jaw and ψ.
+    mouth_stage = refine_with_silhouette(model, embedding, fits, marks[None], [image], replace(options, final_search_px=()))[0]
+    np.testing.assert_array_equal(refined.theta, mouth_stage.theta)
+    np.testing.assert_array_equal(refined.psi, mouth_stage.psi)
