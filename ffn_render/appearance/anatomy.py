@@ -23,6 +23,14 @@ _FALLBACK = {"nose_tip": (0.0, -0.02, 0.035), "nose_bottom": -0.044, "mouth": (0
 # Lid margin search: the eyeball's visible part is where no lid skin lies in front within this distance (×scale).
 _LID_COVER_RADIUS = 0.0008
 _SAMPLES_PER_FACE = 12
+# The lateral orbital rim: at brow height (this band above the eye centre, ×scale, where brows grow) the front of
+# the head turns from the brow ridge into the temple; the rim is where its surface first faces more than
+# RIM_TURN_DEG sideways. On ffn-head the turn is abrupt (39° at 22 mm outward from the eye centre, 60–78° at
+# 24–26 mm): the rim is at 23 mm.
+_RIM_BAND = (0.012, 0.022)
+RIM_TURN_DEG = 45.0
+_RIM_SEARCH = (0.008, 0.045)  # outward from the eye centre (×scale), in 1 mm steps
+_FALLBACK_RIM = 0.023
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class HeadAnatomy:
     chin_y: float
     crown_height: float  # top of the head above the eyes (÷ scale)
     apertures: np.ndarray  # (M, 3) visible eyeball surface points between the lids (may be empty)
+    orbital_rims: np.ndarray  # (2,) outward distance (÷ scale) from each eye centre to its lateral orbital rim
 
     @property
     def eye_y(self) -> float:
@@ -92,6 +101,39 @@ def _eye_apertures(model: FaceModel, eyes: np.ndarray, radius: float, scale: flo
     return eyeball[~covered]
 
 
+def _vertex_normals(model: FaceModel) -> np.ndarray:
+    corners = model.v_template[model.faces]
+    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals = np.zeros_like(model.v_template)
+    for k in range(3):
+        np.add.at(normals, model.faces[:, k], face_normals)
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+
+
+def _orbital_rims(model: FaceModel, eyes: np.ndarray, scale: float) -> np.ndarray:
+    """Outward distance (÷ scale) from each eye centre to where the front of the head at brow height turns sideways.
+
+    Per 1 mm step outward the front-most template vertex in the brow band is taken (the brow ridge, not the
+    socket or the back of the head); the rim is the first step whose surface faces more than RIM_TURN_DEG away
+    from straight ahead, towards the temple. Without such a step, FLAME's proportion.
+    """
+    verts, normals = model.v_template, _vertex_normals(model)
+    rims = np.full(2, _FALLBACK_RIM)
+    steps = np.arange(*_RIM_SEARCH, 0.001)
+    for i, eye in enumerate(eyes):
+        side = np.sign(eye[0]) if abs(eye[0]) > 1e-9 else 1.0
+        outward = (verts[:, 0] - eye[0]) * side / scale
+        height = (verts[:, 1] - eye[1]) / scale
+        band = (height > _RIM_BAND[0]) & (height < _RIM_BAND[1]) & (verts[:, 2] > eye[2] - 0.03 * scale)
+        turn = np.degrees(np.arctan2(normals[:, 0] * side, normals[:, 2]))
+        for step in steps:
+            here = np.flatnonzero(band & (np.abs(outward - step) < 0.0005))
+            if len(here) and turn[here[np.argmax(verts[here, 2])]] > RIM_TURN_DEG:
+                rims[i] = step
+                break
+    return rims
+
+
 def head_anatomy(model: FaceModel) -> HeadAnatomy:
     """Measure the reference points on ``model``'s template."""
     joints = model.j_regressor @ model.v_template
@@ -124,4 +166,5 @@ def head_anatomy(model: FaceModel) -> HeadAnatomy:
         eyes=eyes, eye_radius=radius, scale=scale, centre=centre, nose_tip=nose_tip, nose_bottom_y=nose_bottom,
         mouth=mouth, mouth_half_width=half_width, chin_y=chin,
         crown_height=float((head[:, 1].max() - mid[1]) / scale), apertures=_eye_apertures(model, eyes, radius, scale),
+        orbital_rims=_orbital_rims(model, eyes, scale),
     )
