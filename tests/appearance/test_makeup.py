@@ -118,3 +118,13 @@ def test_eye_shadow_tints_the_upper_lid_and_blush_the_cheeks(builtin, texels, wo
     redness = {name: srgb_to_lab(img[cheek] / 255.0)[:, 1].mean() for name, img in (("bare", bare), ("blush", blushed))}
     assert cheek.sum() > 50 and redness["blush"] > redness["bare"] + 3  # CIE a*: redder
     assert (blushed[forehead] == bare[forehead]).all()
+
+
+def test_mascara_only_darkens_the_lashes_around_the_eye_opening(builtin, texels, woman):
+    points, _, eyeball, _ = texels
+    x, y = points[..., 0], points[..., 1]
+    eye_x, eye_y = np.nanmean(np.where(eyeball, x, np.nan)), np.nanmean(np.where(eyeball, y, np.nan))
+    bare, mascara = paint(builtin, woman, lash_strength=0.7), paint(builtin, woman, lash_strength=0.7, mascara=1.0)
+    darker = ((bare - mascara).min(axis=2) > 3) & ~np.isnan(x)  # covered texels (the rest is filled from them)
+    assert (darker & (x > 0)).sum() > 20 and (mascara <= bare + 1).all()  # darker lashes, nothing lighter
+    assert (np.abs(np.abs(x[darker]) - eye_x) < 0.02).all() and (np.abs(y[darker] - eye_y) < 0.013).all()
