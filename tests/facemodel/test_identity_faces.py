@@ -1,9 +1,14 @@
 """Every default identity still reads as a human face to a face detector, and the identity tools on real renders.
 
-Eight prior identities of the built-in head are rendered through the real
-pipeline (192², few samples); dlib must find one face in each frame, and its
-68 landmarks must lie on the rendered head (the dataset's mask): the inner 51
-on it (to 1.5 px), the 17 jaw-contour points on or just beside its outline.
+Prior identities of the built-in head are rendered through the real pipeline
+(192², few samples); dlib must find one face in each frame, and its 68
+landmarks must lie on the rendered head (the dataset's mask): the inner 51 on
+it (to 1.5 px), the 17 jaw-contour points on or just beside its outline. The
+fast test checks eight identities (seed 3); the slow one every identity of
+the identity benchmark (benchmarks/bench_identity.py's defaults: 24 prior
+identities, seed 0), rendered as the fast test renders them (the first frame
+of a 2-frame sequence: half the drawn head turn, where the benchmark's 5-frame
+sequence shows a fifth of it).
 
 Faces are found with dlib's CNN (MMOD) detector. The HOG detector, the
 identity figures' default, is trained on near-frontal faces: on a head turned
@@ -26,20 +31,30 @@ from ffn_render.render import parse_config
 from ffn_render.render.pipeline import render_dataset
 
 IDENTITIES = 8
+BENCHMARK_IDENTITIES, BENCHMARK_SEED = 24, 0  # bench_identity.py's --count and --seed defaults
 SIZE = 192
 DETECTOR = "cnn"
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("identities")
+def render_identities(root, count: int, seed: int):
+    """``count`` prior identities of ``seed``, one 2-frame sequence each, rendered into ``root``."""
     config = parse_config({
         "render": {"width": SIZE, "height": SIZE, "samples": 4, "head_images": False},
         "appearance": {"texture_size": 512},
-        "sequences": {"count": IDENTITIES, "n": 2, "seed": 3, "split_ratios": [1, 0, 0]},
+        "sequences": {"count": count, "n": 2, "seed": seed, "split_ratios": [1, 0, 0]},
     }, source="test")
     render_dataset(config, root, progress=False)
     return root
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return render_identities(tmp_path_factory.mktemp("identities"), IDENTITIES, 3)
+
+
+@pytest.fixture(scope="module")
+def benchmark_root(tmp_path_factory):
+    return render_identities(tmp_path_factory.mktemp("benchmark_identities"), BENCHMARK_IDENTITIES, BENCHMARK_SEED)
 
 
 def mask_of(frame):
@@ -49,26 +64,56 @@ def mask_of(frame):
     return np.load(root / "mask" / relative) > 0
 
 
+def face_problem(analyzer, frame) -> str | None:
+    """Why ``frame`` does not read as one face with its landmarks on the rendered head, or None if it does."""
+    faces = analyzer.detect(read_rgb(frame))
+    if len(faces) != 1:
+        return f"{frame}: {len(faces)} faces found"
+    mask = mask_of(frame)
+    columns, rows = np.floor(faces[0].landmarks).astype(int).T  # pixel (x, y) covers [x, x+1) (SPEC §3)
+    inside = (rows >= 0) & (rows < SIZE) & (columns >= 0) & (columns < SIZE)
+    if not inside.all():
+        return f"{frame}: landmarks outside the image"
+    # Brows, nose, eyes and mouth on the head (within 1.5 px: a brow's outer end meets the outline on a
+    # turned head); the 17 jaw-contour points, which dlib puts on the face's outline, at most a tenth
+    # of the face box's width beyond the silhouette.
+    off_head = distance_transform_edt(~mask)[rows, columns]
+    left, _, right, _ = faces[0].box
+    inner = np.ones(68, dtype=bool)
+    inner[list(LANDMARK_REGIONS["jaw"])] = False
+    if not (off_head[inner] <= 1.5).all():
+        return f"{frame}: inner landmarks {np.flatnonzero(inner & (off_head > 1.5))} off the head"
+    if not off_head.max() <= 0.1 * (right - left):
+        return f"{frame}: a jaw landmark {off_head.max():.1f} px off the head"
+    return None
+
+
 def test_every_identity_is_a_face_with_landmarks_on_the_head(root):
     frames = first_facial_frames(root)
     assert len(frames) == IDENTITIES
     analyzer = default_analyzer(DETECTOR)
-    for frame in frames:
-        faces = analyzer.detect(read_rgb(frame))
-        assert len(faces) == 1, f"{frame}: {len(faces)} faces found"
-        mask = mask_of(frame)
-        columns, rows = np.floor(faces[0].landmarks).astype(int).T  # pixel (x, y) covers [x, x+1) (SPEC §3)
-        inside = (rows >= 0) & (rows < SIZE) & (columns >= 0) & (columns < SIZE)
-        assert inside.all(), f"{frame}: landmarks outside the image"
-        # Brows, nose, eyes and mouth on the head (within 1.5 px: a brow's outer end meets the outline on a
-        # turned head); the 17 jaw-contour points, which dlib puts on the face's outline, at most a tenth
-        # of the face box's width beyond the silhouette.
-        off_head = distance_transform_edt(~mask)[rows, columns]
-        left, _, right, _ = faces[0].box
-        inner = np.ones(68, dtype=bool)
-        inner[list(LANDMARK_REGIONS["jaw"])] = False
-        assert (off_head[inner] <= 1.5).all(), f"{frame}: inner landmarks {np.flatnonzero(inner & (off_head > 1.5))} off the head"
-        assert off_head.max() <= 0.1 * (right - left), f"{frame}: a jaw landmark {off_head.max():.1f} px off the head"
+    problems = [problem for problem in (face_problem(analyzer, frame) for frame in frames) if problem]
+    assert not problems, "\n".join(problems)
+
+
+# Benchmark identities known to fail the check, and why (docs/identity.md, "Session 6"). Strict: one that starts
+# passing fails the run, so its mark goes.
+KNOWN_FAILURES = {
+    7: "turned 24.5° from the camera with a heavy, high brow ridge whose lateral end forms the far outline: "
+       "dlib fits that brow's end (landmark 17) 3 px beyond the head",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", [
+    pytest.param(index, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[index])) if index in KNOWN_FAILURES
+    else index for index in range(BENCHMARK_IDENTITIES)
+])
+def test_benchmark_identity_is_a_face_with_landmarks_on_the_head(benchmark_root, index):
+    frames = {frame.parent.name: frame for frame in first_facial_frames(benchmark_root)}
+    assert len(frames) == BENCHMARK_IDENTITIES
+    problem = face_problem(default_analyzer(DETECTOR), frames[f"prior-s{BENCHMARK_SEED}-{index:06d}"])
+    assert problem is None, problem
 
 
 def test_identity_statistics_of_the_rendered_set(root):
