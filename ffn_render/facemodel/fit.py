@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 SENSOR_WIDTH_MM = 36.0  # focal lengths are stated as 35 mm-equivalent lenses
 ROTATION_UNIT, TRANSLATION_UNIT, LOG_FOCAL_UNIT = 0.05, 0.01, 0.1
 N_LANDMARKS = 68
+# The outline refinement's unknowns: β, ψ, global and neck rotations, the jaw's, translation and focal length.
+FREE_ALL = frozenset({"shape", "expression", "head", "jaw", "camera"})
 
 
 @dataclass(frozen=True)
@@ -385,8 +387,11 @@ def _landmarks_and_error(projected: np.ndarray, target: np.ndarray, ids: np.ndar
 
 def refine_with_silhouette(model: FaceModel, embedding: LandmarkEmbedding, fits: list[LandmarkFit], targets: np.ndarray,
                            images: list[np.ndarray], options: FitOptions | None = None) -> list[LandmarkFit]:
-    """Refine landmark fits with the head's outline in their photos (8-bit RGB): landmarks and outline together;
-    then the jaw's opening from the photo's mouth opening (``options.mouth_opening``)."""
+    """Refine landmark fits with the head's outline in their photos (8-bit RGB): landmarks and outline together.
+    With the mouth stage (``options.mouth_opening``, models with lips and a mouth interior), the jaw's opening is
+    first set from the photo's mouth opening and held while the outline places the head (a jaw opened too little
+    left the chin to the head's pitch), set again from the refined pose, and last β and the camera alone meet
+    landmarks and outline once more (the jaw moves the chin)."""
     options = options or FitOptions()
     allowed = outline_vertices(model)
     if not options.silhouette_search_px or not allowed.any():
@@ -396,18 +401,22 @@ def refine_with_silhouette(model: FaceModel, embedding: LandmarkEmbedding, fits:
     with _one_torch_thread():
         for fit, target, image in zip(fits, targets, images):
             target, photo = np.asarray(target, np.float64), photo_floats(image)
-            fit = _refine_one(model, embedding, fit, target, photo, allowed, options, options.silhouette_search_px)
-            if len(mouth[0]):
-                fit = _fit_mouth_opening(model, embedding, fit, target, photo, mouth, options)
-                fit = _refine_one(model, embedding, fit, target, photo, allowed, options, options.final_search_px, pose=False)
-            refined.append(fit)
+            if not len(mouth[0]):
+                refined.append(_refine_one(model, embedding, fit, target, photo, allowed, options, options.silhouette_search_px))
+                continue
+            fit = _fit_mouth_opening(model, embedding, fit, target, photo, mouth, options)
+            fit = _refine_one(model, embedding, fit, target, photo, allowed, options, options.silhouette_search_px,
+                              free=FREE_ALL - {"jaw"})
+            fit = _fit_mouth_opening(model, embedding, fit, target, photo, mouth, options)
+            refined.append(_refine_one(model, embedding, fit, target, photo, allowed, options, options.final_search_px,
+                                       free=frozenset({"shape", "camera"})))
     return refined
 
 
 def _refine_one(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit, target: np.ndarray, image: np.ndarray,
-                allowed: np.ndarray, options: FitOptions, searches: tuple[float, ...], pose: bool = True) -> LandmarkFit:
-    """Landmarks and outline fitted together, one round per search distance (px) of ``searches``; everything
-    free, or with ``pose`` False only β and the camera (rotations, jaw and ψ held)."""
+                allowed: np.ndarray, options: FitOptions, searches: tuple[float, ...], free: frozenset[str] = FREE_ALL) -> LandmarkFit:
+    """Landmarks and outline fitted together, one round per search distance (px) of ``searches``, the unknowns
+    named in ``free`` (of :data:`FREE_ALL`) fitted and the others held."""
     if not searches:
         return fit
     n_shape = len(fit.beta)
@@ -420,7 +429,8 @@ def _refine_one(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit
     beta, psi, rotation, neck, jaw = (unknown(a) for a in (fit.beta, fit.psi, fit.theta[0:3], fit.theta[3:6], fit.theta[6:9]))
     translation, log_focal = unknown(fit.translation), unknown([np.log(fit.focal_px)])
     full = functools.partial(_project, centre=centre)
-    parameters = [beta, psi, rotation, neck, jaw, translation, log_focal] if pose else [beta, translation, log_focal]
+    groups = {"shape": [beta], "expression": [psi], "head": [rotation, neck], "jaw": [jaw], "camera": [translation, log_focal]}
+    parameters = [tensor for name in sorted(free) for tensor in groups[name]]
 
     def theta() -> torch.Tensor:
         return torch.cat([rotation, neck, jaw, torch.zeros(1, POSE_SIZE - 9, dtype=torch.float64)], dim=1)
