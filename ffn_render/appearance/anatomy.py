@@ -14,6 +14,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..facemodel import FaceModel
+from ..meshes import vertex_normals
 
 # Sizes (metres) for a head with FLAME's 63 mm distance between the eye centres.
 REFERENCE_EYE_DISTANCE = 0.063
@@ -101,15 +102,6 @@ def _eye_apertures(model: FaceModel, eyes: np.ndarray, radius: float, scale: flo
     return eyeball[~covered]
 
 
-def _vertex_normals(model: FaceModel) -> np.ndarray:
-    corners = model.v_template[model.faces]
-    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = np.zeros_like(model.v_template)
-    for k in range(3):
-        np.add.at(normals, model.faces[:, k], face_normals)
-    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-
-
 def _orbital_rims(model: FaceModel, eyes: np.ndarray, scale: float) -> np.ndarray:
     """Outward distance (÷ scale) from each eye centre to where the front of the head at brow height turns sideways.
 
@@ -117,7 +109,8 @@ def _orbital_rims(model: FaceModel, eyes: np.ndarray, scale: float) -> np.ndarra
     socket or the back of the head); the rim is the first step whose surface faces more than RIM_TURN_DEG away
     from straight ahead, towards the temple. Without such a step, FLAME's proportion.
     """
-    verts, normals = model.v_template, _vertex_normals(model)
+    verts = model.v_template
+    normals = vertex_normals(verts, np.asarray(model.faces))
     rims = np.full(2, _FALLBACK_RIM)
     steps = np.arange(*_RIM_SEARCH, 0.001)
     for i, eye in enumerate(eyes):

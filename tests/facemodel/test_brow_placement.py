@@ -22,6 +22,7 @@ from ffn_render.appearance.seeding import stream
 from ffn_render.appearance.traits import sample_traits
 from ffn_render.appearance.uvmap import interpolate, rasterize_uv
 from ffn_render.facemodel import FaceModelRef
+from ffn_render.meshes import vertex_normals
 
 TEXTURE = 512  # as the plausibility test paints
 TURN_DEG = 20.0  # about the largest head turn from the camera in the plausibility test's frames
@@ -44,15 +45,6 @@ def brow_cover(head, seed: int = 5) -> np.ndarray:
     canvas = SurfaceCanvas.blank(np.full((len(points), 3), 0.5))
     paint_brows(canvas, points, face, head_anatomy(model), traits, stream(seed, "albedo.brows"), texel_size(model, TEXTURE))
     return 2.0 * canvas.height  # brows paint height 0.5 with the cover as alpha onto height 0
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    corners = vertices[faces]
-    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_normals)
-    return normals / np.linalg.norm(normals, axis=1, keepdims=True)
 
 
 @pytest.mark.parametrize("shape", [{}, {"temple_width": -3.0}, {"head_width": -3.0, "temple_width": -3.0}, {"eye_spacing": 3.0}])
