@@ -6,6 +6,9 @@
     python benchmarks/bench_identity.py --baseline-prior designed_shape_sigma=1.0,designed_bound_sigmas=2.5,shape_covariation=0
                                                                  # also this tree with other prior settings (here: the
                                                                  # independent σ = 1 shape draws before session 5)
+    python benchmarks/bench_identity.py --baseline-appearance makeup_probability=0
+                                                                 # also this tree with other appearance settings (here:
+                                                                 # nobody wears make-up, as before session 6)
     python benchmarks/bench_identity.py --keep out/identity      # keep the rendered ROOT (e.g. for texture-report)
     python benchmarks/bench_identity.py --isolate geometry       # same appearance, neutral pose: what shape alone gives
     python benchmarks/bench_identity.py --count 18 --size 512 --sheet docs/identity_sheet.png   # the docs' contact sheet
@@ -101,8 +104,29 @@ def make_specs(count: int, seed: int, n: int, isolate: str | None = None, prior:
     return [first_two_frames(s) for s in specs]
 
 
-def make_renderer(root: Path, size: int, samples: int | None):
-    """(renderer, worker) rendering into ``root`` with the default settings except size and samples."""
+def appearance_settings(overrides: str | None) -> dict:
+    """AppearanceConfig numbers ``FIELD=VALUE,...`` as a config section (None: none); a bad one stops with one line."""
+    from ffn_render.appearance import AppearanceConfig
+    from ffn_render.errors import AppearanceError
+
+    if not overrides:
+        return {}
+    fields = {}
+    for item in overrides.split(","):
+        name, _, value = item.partition("=")
+        try:
+            fields[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"--baseline-appearance: '{item}' is not FIELD=NUMBER") from None
+    try:
+        AppearanceConfig.from_mapping(fields, source="--baseline-appearance")
+    except AppearanceError as error:
+        raise SystemExit(str(error)) from None
+    return fields
+
+
+def make_renderer(root: Path, size: int, samples: int | None, appearance: str | None = None):
+    """(renderer, worker) rendering into ``root`` with the default settings except size, samples and ``appearance``."""
     from ffn_render.render import parse_config
     from ffn_render.render.pipeline import DatasetRenderer
     from ffn_render.render.worker import InProcessWorker
@@ -110,15 +134,15 @@ def make_renderer(root: Path, size: int, samples: int | None):
     settings = {"width": size, "height": size, "head_images": False}
     if samples is not None:
         settings["samples"] = samples
-    config = parse_config({"render": settings}, source="bench-identity")
+    config = parse_config({"render": settings, "appearance": appearance_settings(appearance)}, source="bench-identity")
     worker = InProcessWorker(config.render.blender_settings())
     return DatasetRenderer(config, root, worker), worker
 
 
 def render_root(root: Path, count: int, seed: int, n: int, size: int, samples: int | None, isolate: str | None = None,
-                prior: str | None = None) -> dict:
+                prior: str | None = None, appearance: str | None = None) -> dict:
     """Render the identities into ``root``; returns cost figures (run by whichever tree is on sys.path)."""
-    renderer, worker = make_renderer(root, size, samples)
+    renderer, worker = make_renderer(root, size, samples, appearance)
     specs = make_specs(count, seed, n, isolate, prior)
     beauty_s, prepare_s, cpu_s = [], [], 0.0
     for index, spec in enumerate(specs):
@@ -192,8 +216,9 @@ def baseline_tree(commit: str, into: Path) -> Path:
     return into
 
 
-def render_with_tree(tree: Path, root: Path, args, prior: str | None = None) -> dict:
-    """Run this script's render step in a subprocess importing ffn_render from ``tree`` (``prior``: see make_specs)."""
+def render_with_tree(tree: Path, root: Path, args, prior: str | None = None, appearance: str | None = None) -> dict:
+    """Run this script's render step in a subprocess importing ffn_render from ``tree`` (``prior``: see make_specs;
+    ``appearance``: AppearanceConfig numbers, see appearance_settings)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     command = [sys.executable, str(Path(__file__).resolve()), "--render-only", str(root), "--count", str(args.count),
                "--seed", str(args.seed), "--n", str(args.n), "--size", str(args.size)]
@@ -203,6 +228,8 @@ def render_with_tree(tree: Path, root: Path, args, prior: str | None = None) -> 
         command += ["--isolate", args.isolate]
     if prior is not None:
         command += ["--render-prior", prior]
+    if appearance is not None:
+        command += ["--render-appearance", appearance]
     result = subprocess.run(command, env=env, check=True, capture_output=True, text=True, cwd=tree)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -242,6 +269,8 @@ def main() -> None:
                         help="also render with the tree of this git commit, side by side (repeatable)")
     parser.add_argument("--baseline-prior", action="append", default=[], metavar="FIELD=VALUE,...",
                         help="also render this tree with these PriorConfig numbers, side by side (repeatable)")
+    parser.add_argument("--baseline-appearance", action="append", default=[], metavar="FIELD=VALUE,...",
+                        help="also render this tree with these AppearanceConfig numbers, side by side (repeatable)")
     parser.add_argument("--keep", type=Path, default=None, help="render into this folder and keep it")
     parser.add_argument("--sheet", type=Path, default=None, help="also write a contact sheet PNG of the frames")
     parser.add_argument("--sheet-thumb", type=int, default=256, help="contact-sheet thumbnail side")
@@ -251,6 +280,7 @@ def main() -> None:
     parser.add_argument("--sensitivity-sigma", type=float, default=2.0, help="k of --sensitivity")
     parser.add_argument("--render-only", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--render-prior", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--render-appearance", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.sensitivity:
@@ -268,7 +298,7 @@ def main() -> None:
 
     if args.render_only is not None:
         print(json.dumps(render_root(args.render_only, args.count, args.seed, args.n, args.size, args.samples, args.isolate,
-                                     args.render_prior)))
+                                     args.render_prior, args.render_appearance)))
         return
     if args.root is not None:
         report(str(args.root), args.root)
@@ -282,17 +312,21 @@ def main() -> None:
         trees = []
         for k, commit in enumerate(args.baseline):
             tree = baseline_tree(commit, Path(tempfile.mkdtemp(prefix="baseline-", dir=workdir)))
-            trees.append((f"baseline {commit}", tree, workdir / f"baseline-{k}", None))
+            trees.append((f"baseline {commit}", tree, workdir / f"baseline-{k}", None, None))
         for k, prior in enumerate(args.baseline_prior):
             prior_config(prior)  # a bad setting stops here, before any render
-            trees.append((f"baseline prior {prior}", REPO, workdir / f"baseline-prior-{k}", prior))
-        trees.append(("current", REPO, current_root, None))
-        costs = {label: render_with_tree(tree, root, args, prior) for label, tree, root, prior in trees}
+            trees.append((f"baseline prior {prior}", REPO, workdir / f"baseline-prior-{k}", prior, None))
+        for k, appearance in enumerate(args.baseline_appearance):
+            appearance_settings(appearance)  # likewise
+            trees.append((f"baseline appearance {appearance}", REPO, workdir / f"baseline-appearance-{k}", None, appearance))
+        trees.append(("current", REPO, current_root, None, None))
+        costs = {label: render_with_tree(tree, root, args, prior, appearance)
+                 for label, tree, root, prior, appearance in trees}
         samples = args.samples if args.samples is not None else "default"
         isolated = f", only {args.isolate} differs" if args.isolate else ""
         print(f"{args.count} prior identities (seed {args.seed}), frame 1 of n={args.n}, {args.size}², "
               f"{samples} samples{isolated}; {time.perf_counter() - start:.0f} s")
-        for label, _, root, _ in trees:
+        for label, _, root, *_ in trees:
             report(label, root)
         if args.sheet:
             write_sheet(current_root, args.sheet, args.sheet_thumb, args.sheet_columns)
