@@ -38,24 +38,26 @@ def test_open_mouth_fits_a_wider_jaw_than_closed(fitted):
     open_jaw = [fit.theta[6] for frame, fit in zip(frames, fits) if frame.theta[6] >= 0.18]
     closed_jaw = [fit.theta[6] for frame, fit in zip(frames, fits) if frame.theta[6] == 0.0]
     assert len(open_jaw) == 3 and len(closed_jaw) == 5
-    # Measured (head v6, the jaw from the mouth opening): open 0.18..0.28 (true 0.18..0.30), closed <= 0.002.
+    # Measured (head v6, the jaw from the mouth opening, ψ's lip parting moved to the jaw): open 0.19..0.31 (true
+    # 0.18..0.30), closed 0.000 (session 5: 0.18..0.28 and <= 0.002).
     assert min(open_jaw) > max(closed_jaw) + 0.1
 
 
 def test_inner_landmarks_and_rotation_within_the_measured_bounds(fitted):
     # Measured (heads v5 and v6): rotation at most 3.1-5.3° off (run to run: Cycles' noise moves dlib's points, and
-    # the refinement follows them) (landmarks alone: 7.3°, the closed-mouth identity, whose nose and lips dlib
-    # places 4-8 px off the calibrated points at the true pose); the jaw, set from the mouth opening, up to
-    # 0.022-0.025 rad off (from dlib's lips: 0.07-0.09); the refined fit leaves dlib's biased points: inner 51
-    # 1.6-3.3 px, all 68 2.4-5.9 px (landmarks alone 1.0-2.0 and 1.6-3.2 px), and lies 2.4-7.0 px from the true
-    # landmarks (landmarks alone 2.5-7.3 px). Geometric embedding, landmarks alone: 6-9 px from dlib's, 8.6°.
+    # the refinement follows them; session 6, head v6: 4.3°, closed/0005's yaw) (landmarks alone: 7.3°, the
+    # closed-mouth identity, whose nose and lips dlib places 4-8 px off the calibrated points at the true pose);
+    # the jaw, set from the mouth opening, up to 0.022-0.025 rad off (session 6: 0.016; from dlib's lips:
+    # 0.07-0.09); the refined fit leaves dlib's biased points: inner 51 1.6-3.4 px, all 68 2.4-5.9 px (landmarks
+    # alone 1.0-2.0 and 1.6-3.2 px), and lies 2.0-7.0 px from the true landmarks (landmarks alone 2.5-7.3 px).
+    # Geometric embedding, landmarks alone: 6-9 px from dlib's, 8.6°.
     frames, fits, targets = fitted
     inner = [np.linalg.norm(fit.landmarks[17:] - target[17:], axis=1).mean() for fit, target in zip(fits, targets)]
     assert max(inner) <= 4.0
     assert max(fit.error_px for fit in fits) <= 6.5
     assert max(true_landmark_errors(frames, fits)) <= 8.0
     assert max(euler_errors_deg(frame, fit).max() for frame, fit in zip(frames, fits)) <= 6.0
-    assert max(abs(frame.theta[6] - fit.theta[6]) for frame, fit in zip(frames, fits)) <= 0.06
+    assert max(abs(frame.theta[6] - fit.theta[6]) for frame, fit in zip(frames, fits)) <= 0.04
 
 
 def true_landmark_errors(frames, fits) -> list[float]:
@@ -67,9 +69,10 @@ def true_landmark_errors(frames, fits) -> list[float]:
                                  axis=1).mean()) for frame, fit in zip(frames, fits)]
 
 
-@pytest.mark.xfail(strict=True, reason="not met: rotation up to 3.1-5.3° off and landmarks 2.4-7.0 px from the true "
-                                       "ones (the fit's brows, nose and lips follow dlib's biased points); the jaw, "
-                                       "from the mouth opening, is within 0.05 rad")
+@pytest.mark.xfail(strict=True, reason="not met: rotation up to 3.1-5.3° off (4.3° in session 6) and landmarks "
+                                       "2.0-7.0 px from the true ones (the fit's brows, nose and lips follow dlib's "
+                                       "biased points; its head's size and place); the jaw, from the mouth opening, "
+                                       "is within 0.05 rad")
 def test_pose_jaw_and_landmark_error_within_the_targets(fitted):
     frames, fits, _ = fitted
     assert max(euler_errors_deg(frame, fit).max() for frame, fit in zip(frames, fits)) <= 3.0
