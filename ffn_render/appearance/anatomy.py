@@ -23,7 +23,7 @@ EYEBALL_REGIONS = ("left_eyeball", "right_eyeball")
 _FALLBACK = {"nose_tip": (0.0, -0.02, 0.035), "nose_bottom": -0.044, "mouth": (0.0, -0.064, 0.022), "chin": -0.118}
 # Lid margin search: the eyeball's visible part is where no lid skin lies in front within this distance (×scale).
 _LID_COVER_RADIUS = 0.0008
-_SAMPLES_PER_FACE = 12
+_SAMPLES_PER_FACE = 24  # the eyeball's triangles are ~4 mm: at 12 the opening's edge had gaps lid points fell into
 # The lateral orbital rim: at brow height (this band above the eye centre, ×scale, where brows grow) the front of
 # the head turns from the brow ridge into the temple; the rim is where its surface first faces more than
 # RIM_TURN_DEG sideways. On ffn-head the turn is abrupt (39° at 22 mm outward from the eye centre, 60–78° at

@@ -95,6 +95,11 @@ SHAPE_NAMES = (
 # The components a hairstyle sets (params.demographics): hair, not the person's shape, so priors do not draw
 # them and fits hold them at zero (neither landmarks nor the face's outline see the hair).
 HAIR_COMPONENTS = ("hair_volume", "hair_bun", "hair_long", "hair_bob")
+# How far from the midline each superciliary arch is centred, at mid-brow height (m; the eye centres are 31.5 mm
+# out). With its 14 mm spread the ridge is even from the glabella to above the eye centre (half) and fades towards
+# the lateral orbital rim (a tenth 45 mm out, the rim at about 54 mm).
+BROW_RIDGE_X = 0.016
+
 # These designed components come from re-cast openings (the lids slide over the eyeballs); the rest are vector fields.
 OPENING_SHAPES = ("eye_opening", "eye_roundness")
 
@@ -247,6 +252,7 @@ def _designed_identity(head: NeutralHead) -> dict[str, np.ndarray]:
     cheekbones = sum(_gauss(v, (s * 0.047, 0.0, 0.062), (0.014, 0.012, 0.02)) for s in (1, -1))
     cheeks = sum(_gauss(v, (s * 0.045, -0.035, 0.055), (0.018, 0.02, 0.02)) for s in (1, -1))
     dorsum = np.exp(-((x / 0.009) ** 2) - ((y - 0.008) / 0.012) ** 2) * smoothstep((z - 0.07) / 0.01)
+    brow_arches = [(np.sign(b[0]) * BROW_RIDGE_X, b[1], b[2]) for b in m.brow]
     fields = {
         "head_width": _along(0, 0.035 * x),
         "head_length": _along(2, 0.06 * z * smoothstep(-z / 0.05)),  # the back of the skull
@@ -258,7 +264,10 @@ def _designed_identity(head: NeutralHead) -> dict[str, np.ndarray]:
         "nose_length": _gauss(v, m.nose_tip, (0.011, 0.013, 0.015))[:, None] * np.array([0.0, -0.0015, 0.003]),
         "nose_width": _along(0, 0.18 * x * _gauss(v, (0.0, -0.015, 0.09), (0.016, 0.011, 0.015))),
         "nose_bridge": _along(2, 0.0022 * dorsum),
-        "brow_ridge": _along(2, 0.0022 * sum(_gauss(v, b, (0.026, 0.009, 0.02)) for b in m.brow)),
+        # The superciliary arches: prominent above the medial half of each orbit and meeting at the glabella,
+        # flat towards the lateral orbital rim (v7; v6 spread 26 mm to each side of the mid-brow and moved the
+        # temple's edge as far forward as the glabella).
+        "brow_ridge": _along(2, 0.0022 * sum(_gauss(v, arch, (0.014, 0.009, 0.02)) for arch in brow_arches)),
         "cheekbones": head.normals * (0.0025 * cheekbones)[:, None],
         "eye_spacing": _along(0, side * 0.0020 * near_eyes),
         "eye_height": _along(1, 0.0016 * near_eyes),
@@ -614,7 +623,9 @@ def _designed_expression(head: NeutralHead) -> dict[str, np.ndarray]:
 
     # Closed: the upper lid's edge comes down to 0.4 mm above the lower lid's; fully closed at 2.
     out["eye_close"] = 0.5 * _opening_change(head, **both_eyes(-(o.left_lid_upper + o.left_lid_lower) + 0.0004, 0.0))
-    out["eye_wide"] = _opening_change(head, **both_eyes(0.0022, 0.0004))
+    # Wide: at 2 the upper lid's edge 6.4 mm above the eye centre (v7; rest 4.3 mm), sclera showing above the iris;
+    # more bunches the upper lid's skin into folds under the brow.
+    out["eye_wide"] = _opening_change(head, **both_eyes(0.0012, 0.0003))
     lids_tighten = _opening_change(head, **both_eyes(-0.0008, -0.0018))
     out["squint"] = lids_tighten + out.pop("squint_cheeks")
     out["lip_part"] = _opening_change(head, mouth_upper=0.0015, mouth_lower=0.0025)

@@ -43,7 +43,7 @@ from .builtin_rig import joint_regressor, landmarks, pose_correctives, region_ma
 from .builtin_sdf import HeadShape
 from .builtin_uv import uv_layout
 
-BUILTIN_HEAD_VERSION = 6  # bump whenever the generated arrays change (the loader caches by version)
+BUILTIN_HEAD_VERSION = 7  # bump whenever the generated arrays change (the loader caches by version)
 
 __all__ = [
     "BUILTIN_HEAD_VERSION",

@@ -62,10 +62,12 @@ class Openings:
     ``*_upper`` moves the upper edge up, ``*_lower`` moves the lower edge down.
     """
 
-    left_lid_upper: float = 0.0037
-    left_lid_lower: float = 0.0047
-    right_lid_upper: float = 0.0037
-    right_lid_lower: float = 0.0047
+    # Rest pose (v7): the upper lid's edge 4.3 mm above the eye centre (over the iris's top, 5.9 mm), the lower one
+    # 5.3 mm below (near the limbus), a fissure 9.7 mm high at the iris (adults 8-11 mm, Farkas; v6: 7.4 mm).
+    left_lid_upper: float = 0.0052
+    left_lid_lower: float = 0.0058
+    right_lid_upper: float = 0.0052
+    right_lid_lower: float = 0.0058
     mouth_upper: float = 0.0
     mouth_lower: float = 0.0
 

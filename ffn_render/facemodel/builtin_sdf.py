@@ -24,7 +24,9 @@ class HeadShape:
 
     eye_center: tuple[float, float, float] = (0.0315, 0.0200, 0.0610)  # left eyeball centre; the right one mirrors it
     eye_radius: float = 0.0120
-    lid_radii: tuple[float, float, float] = (0.0154, 0.0134, 0.0131)  # eyelid shell around the eyeball
+    # Eyelid shell around the eyeball. v7: 14.0 mm sideways (v6: 15.4), so the lids hug the eyeball towards the
+    # corners instead of standing 4 mm in front of it there (the eye read sunken and slit-like).
+    lid_radii: tuple[float, float, float] = (0.0140, 0.0134, 0.0130)
     neck_radii: tuple[float, float] = (0.054, 0.050)
     neck_center_z: float = -0.022
     nose_tip: tuple[float, float, float] = (0.0, -0.011, 0.1045)

@@ -354,6 +354,59 @@ def test_eye_close_brings_the_upper_lid_down_to_the_lower(model):
         assert np.linalg.norm(lid - centre, axis=1).min() > radius - 0.0002
 
 
+def _eyeball_seen_from_the_front(model, eye: str, points: np.ndarray) -> np.ndarray:
+    """For points (N, 2) in the x, y plane: whether the front-most surface along -z there is the eyeball."""
+    v, faces = model.v_template, model.faces
+    on_ball = np.zeros(len(v), dtype=bool)
+    on_ball[model.regions[f"{eye}_eyeball"]] = True
+    centre = v[on_ball].mean(axis=0)
+    near = np.linalg.norm(v[faces].mean(axis=1) - centre, axis=1) < 0.03
+    a, b, c = (v[faces[near, k]] for k in range(3))
+    # barycentric coordinates of every point in every nearby triangle's projection onto x, y
+    e1, e2, d = (b - a)[None, :, :2], (c - a)[None, :, :2], points[:, None, :] - a[None, :, :2]
+    det = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = (d[..., 0] * e2[..., 1] - d[..., 1] * e2[..., 0]) / det
+        w = (e1[..., 0] * d[..., 1] - e1[..., 1] * d[..., 0]) / det
+        z = np.where((u >= 0) & (w >= 0) & (u + w <= 1), a[None, :, 2] + u * (b - a)[None, :, 2] + w * (c - a)[None, :, 2], -np.inf)
+    return on_ball[faces[near]].all(axis=1)[np.argmax(z, axis=1)] & np.isfinite(z.max(axis=1))
+
+
+@pytest.mark.parametrize("eye", ["left", "right"])
+def test_rest_eye_fissure_is_as_open_as_adults(model, eye):
+    """Seen from the front, the rest pose's fissure at the iris is 8–11 mm high (adults' palpebral fissure
+    height, Farkas), with the upper lid over the iris's top (iris radius 5.9 mm) and the lower one near its
+    bottom; the eyeball shows over more than 22 mm across (its own width, 24 mm, bounds what can show)."""
+    v = model.v_template
+    centre = v[model.regions[f"{eye}_eyeball"]].mean(axis=0)
+    steps = np.arange(-0.015, 0.015, 0.0001)
+    vertical = _eyeball_seen_from_the_front(model, eye, np.stack([np.full_like(steps, centre[0]), centre[1] + steps], 1))
+    across = _eyeball_seen_from_the_front(model, eye, np.stack([centre[0] + steps, np.full_like(steps, centre[1])], 1))
+    top, bottom = steps[vertical].max(), steps[vertical].min()
+    assert 0.008 <= top - bottom <= 0.011
+    assert 0.0035 < top < 0.0059 and -0.0059 < bottom < -0.0045
+    assert steps[across].max() - steps[across].min() > 0.022
+
+
+def test_brow_ridge_is_a_medial_feature(model):
+    """The superciliary arches stand out above the medial half of the orbits and at the glabella and flatten
+    towards the lateral orbital rim: one σ brings the brow forward there by a fifth of what it does medially."""
+    v = model.v_template
+    ex, ey, _ = v[model.regions["left_eyeball"]].mean(axis=0)
+    beta = np.zeros(model.n_shape)
+    beta[model.shape_names.index("brow_ridge")] = 1.0
+    forward = posed(model, beta=beta)[:, 2] - v[:, 2]
+
+    def brow_at(x: float) -> float:
+        """Forward movement of the front-most skin at brow height, 2 mm either side of ``x``."""
+        band = np.flatnonzero((np.abs(v[:, 0] - x) < 0.002) & (np.abs(v[:, 1] - (ey + 0.023)) < 0.003))
+        return float(forward[band[np.argmax(v[band, 2])]])
+
+    medial, glabella, lateral = brow_at(ex - 0.015), brow_at(0.0), brow_at(ex + 0.02)
+    assert medial > 0.0015 and glabella > 0.0015
+    assert lateral < 0.2 * medial
+
+
 def test_components_leave_eyeballs_rigid(arrays):
     dirs = arrays["shapedirs"]
     for mask in ("mask_left_eyeball", "mask_right_eyeball"):
