@@ -64,23 +64,33 @@ def first_two_frames(spec):
     return dataclasses.replace(spec, n=2, frames_f=spec.frames_f[:2], frames_h=spec.frames_h[:1])
 
 
+def number_fields(overrides: str, option: str, accepts=lambda name: True, what: str = "") -> dict[str, float]:
+    """``FIELD=VALUE,...`` as {field: number}; an item that is not a number, or a field ``accepts`` refuses, stops
+    with one line naming ``option`` (``what`` says which fields it takes)."""
+    fields = {}
+    for item in overrides.split(","):
+        name, _, value = item.partition("=")
+        try:
+            if not accepts(name):
+                raise ValueError(name)
+            fields[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"{option}: '{item}' is not FIELD=NUMBER{what}") from None
+    return fields
+
+
 def prior_config(overrides: str | None):
     """PriorConfig with ``FIELD=VALUE,...`` numbers changed (None: the defaults)."""
     from ffn_render.params.prior import PriorConfig
 
     if not overrides:
         return PriorConfig()
-    fields = {}
-    for item in overrides.split(","):
-        name, _, value = item.partition("=")
+
+    def number_field(name: str) -> bool:
         field = PriorConfig.__dataclass_fields__.get(name)
-        try:
-            if field is None or field.type not in ("float", float):
-                raise ValueError(name)
-            fields[name] = float(value)
-        except ValueError:
-            raise SystemExit(f"--baseline-prior: '{item}' is not FIELD=NUMBER of a number field of PriorConfig") from None
-    return PriorConfig(**fields)
+        return field is not None and field.type in ("float", float)
+
+    return PriorConfig(**number_fields(overrides, "--baseline-prior", number_field, " of a number field of PriorConfig"))
 
 
 def make_specs(count: int, seed: int, n: int, isolate: str | None = None, prior: str | None = None):
@@ -111,13 +121,7 @@ def appearance_settings(overrides: str | None) -> dict:
 
     if not overrides:
         return {}
-    fields = {}
-    for item in overrides.split(","):
-        name, _, value = item.partition("=")
-        try:
-            fields[name] = float(value)
-        except ValueError:
-            raise SystemExit(f"--baseline-appearance: '{item}' is not FIELD=NUMBER") from None
+    fields = number_fields(overrides, "--baseline-appearance")
     try:
         AppearanceConfig.from_mapping(fields, source="--baseline-appearance")
     except AppearanceError as error:

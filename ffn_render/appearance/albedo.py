@@ -203,6 +203,8 @@ def _paint(
     mouth = regions.get("mouth_interior", zero)
     skin = np.clip(1.0 - eyes - mouth, 0.0, 1.0)
     face = regions.get("face", one) * skin
+    off_lips = 1 - regions.get("lips", zero)
+    hairy_skin, hairy_face = skin * off_lips, face * off_lips  # where lashes, make-up and hair may lie
     canvas = SurfaceCanvas.blank(_paint_skin(points, traits, seed, anatomy.scale))
     _paint_regional_colour(canvas, points, regions, anatomy, traits, skin)
     _paint_pores(canvas, points, traits, seed, anatomy.scale, skin)
@@ -213,11 +215,10 @@ def _paint(
         _paint_lips(canvas, points, regions["lips"], traits, seed, anatomy.scale)
     if mouth.any():
         _paint_mouth(canvas, points, mouth, anatomy)
-    paint_lid_margins(canvas, points, skin * (1 - regions.get("lips", zero)), anatomy, traits)
+    paint_lid_margins(canvas, points, hairy_skin, anatomy, traits)
     _paint_lid_creases(canvas, points, face, anatomy, traits)
-    paint_makeup(canvas, points, regions.get("lips", zero), face * (1 - regions.get("lips", zero)), anatomy, traits, exposure)
-    hairy_skin = skin * (1 - regions.get("lips", zero))
-    paint_brows(canvas, points, face * (1 - regions.get("lips", zero)), anatomy, traits, stream(seed, "albedo.brows"), texel)
+    paint_makeup(canvas, points, 1 - off_lips, hairy_face, anatomy, traits, exposure)
+    paint_brows(canvas, points, hairy_face, anatomy, traits, stream(seed, "albedo.brows"), texel)
     paint_facial_hair(canvas, points, hairy_skin, anatomy, traits, stream(seed, "albedo.beard"), texel)
     if "scalp" in regions:  # where hair grows is the hairline's business; ears stay bare unless hair is long
         ears = np.maximum(regions.get("left_ear", zero), regions.get("right_ear", zero))
