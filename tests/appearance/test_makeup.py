@@ -128,3 +128,20 @@ def test_mascara_only_darkens_the_lashes_around_the_eye_opening(builtin, texels,
     darker = ((bare - mascara).min(axis=2) > 3) & ~np.isnan(x)  # covered texels (the rest is filled from them)
     assert (darker & (x > 0)).sum() > 20 and (mascara <= bare + 1).all()  # darker lashes, nothing lighter
     assert (np.abs(np.abs(x[darker]) - eye_x) < 0.02).all() and (np.abs(y[darker] - eye_y) < 0.013).all()
+
+
+def test_a_makeup_probability_outside_0_1_is_a_one_line_error_through_the_command(tmp_path):
+    import subprocess
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "render: {width: 32, height: 32, samples: 1, denoiser: none, device: cpu}\n"
+        "sequences: {count: 1, n: 2}\n"
+        "appearance: {texture_size: 32, background_size: 32, makeup_probability: 1.5}\n"
+    )
+    out = tmp_path / "out"
+    result = subprocess.run(["ffn-render", "render", "--config", str(config), "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode != 0
+    message = [line for line in result.stderr.replace("\r", "\n").splitlines() if line.startswith("error:")]
+    assert len(message) == 1 and "'makeup_probability' must be in [0, 1]" in message[0] and "Traceback" not in result.stderr
+    assert not list(out.glob("image/**/*.jpg"))  # nothing rendered
