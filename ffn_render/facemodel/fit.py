@@ -24,8 +24,10 @@ translation) with β = ψ = 0, started from a frontal and two turned heads,
 each image keeping its best start; then everything, in rounds between which
 the yaw-dependent points (jaw-line contour, and the inner points where the
 embedding has them per yaw) are re-chosen for the current yaw (the choice
-is not differentiable). Only the vertices the landmarks and the joint regressor
-use are skinned, so one step costs a fraction of a full forward pass.
+is not differentiable). Only the vertices a step uses are skinned (the current
+yaw's landmark triangles, the joint regressor's, the outline's or the inner
+lips'), from one subset of the model built per call, so one step costs a
+fraction of a full forward pass.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from smplx.lbs import lbs
 from ..camera import PinholeCamera
 from ..errors import FaceModelError
 from .builtin_blendshapes import HAIR_COMPONENTS
-from .landmarks import N_CONTOUR, LandmarkEmbedding
+from .landmarks import N_CONTOUR, LandmarkEmbedding, yaw_bin
 from .model import POSE_SIZE, FaceModel
 from .silhouette import mouth_border_pairs, mouth_opening, outline_vertices, photo_floats, silhouette_targets
 
@@ -137,7 +139,9 @@ class LandmarkFit:
 
 
 class _SkinnedSubset:
-    """The model restricted to the vertices landmarks and joints need, as torch tensors (float64)."""
+    """The model restricted to some of its vertices (always the joint regressor's), as torch tensors (float64):
+    built once from the model with every vertex a fit may need, then :meth:`narrowed` to a step's few (posing
+    costs in proportion to the vertices kept)."""
 
     def __init__(self, model: FaceModel, embedding: LandmarkEmbedding, n_shape: int, n_expr: int,
                  extra_vertices: np.ndarray = np.zeros(0, np.int64)) -> None:
@@ -146,13 +150,12 @@ class _SkinnedSubset:
             corners.append(model.faces[embedding.contour_faces.reshape(-1)])
         if embedding.yaw_static_faces is not None:
             corners.append(model.faces[embedding.yaw_static_faces.reshape(-1)])
-        joint_support = np.flatnonzero(np.abs(model.j_regressor).sum(axis=0) > 0)
-        keep = np.union1d(np.unique(np.concatenate([c.reshape(-1) for c in corners])), joint_support)
-        self.remap = np.full(model.n_vertices, -1, dtype=np.int64)
-        self.remap[keep] = np.arange(len(keep))
-        self.faces = self.remap[model.faces]  # only rows of landmark faces are used
+        self.joint_support = np.flatnonzero(np.abs(model.j_regressor).sum(axis=0) > 0)
+        self._keep(np.union1d(np.unique(np.concatenate([c.reshape(-1) for c in corners])), self.joint_support), model.n_vertices)
+        self.model_faces = model.faces
         self.embedding = embedding
         as_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
+        keep = self.vertices
         self.v_template = as_t(model.v_template[keep])
         shapedirs = model.shapedirs[keep][..., :n_shape].copy()
         shapedirs[..., held_shape_components(model, n_shape)] = 0.0  # their coefficients stay at the start's zero
@@ -161,6 +164,39 @@ class _SkinnedSubset:
         self.j_regressor = as_t(model.j_regressor[:, keep])
         self.weights = as_t(model.weights[keep])
         self.parents = torch.as_tensor(model.parents, dtype=torch.long)
+        self._by_yaw_bins: dict[bytes, _SkinnedSubset] = {}
+
+    def _keep(self, vertices: np.ndarray, n_vertices: int) -> None:
+        self.vertices = vertices  # sorted model vertex ids; row r is vertex vertices[r]
+        self.remap = np.full(n_vertices, -1, dtype=np.int64)
+        self.remap[vertices] = np.arange(len(vertices))
+
+    def landmark_vertices(self, yaw_deg: np.ndarray) -> np.ndarray:
+        """Vertices of the landmark triangles of heads at ``yaw_deg`` (B,)."""
+        return np.unique(self.model_faces[self.embedding.faces_and_bary(yaw_deg)[0]])
+
+    def narrowed(self, vertices: np.ndarray) -> _SkinnedSubset:
+        """This subset restricted to ``vertices`` (all kept here) and the joints' support: the same posed vertices
+        (to float round-off: the joint regressor's sums lose zero terms)."""
+        rows = self.remap[np.union1d(np.asarray(vertices, np.int64), self.joint_support)]
+        if (rows < 0).any():
+            raise FaceModelError("fit: a step needs vertices its skinned subset was not built with")
+        narrow = object.__new__(_SkinnedSubset)
+        narrow.__dict__.update(self.__dict__)
+        narrow._keep(self.vertices[rows], len(self.remap))
+        index = torch.as_tensor(rows)
+        narrow.v_template, narrow.dirs, narrow.weights = self.v_template[index], self.dirs[index], self.weights[index]
+        narrow.posedirs = self.posedirs[:, torch.as_tensor((rows[:, None] * 3 + np.arange(3)).reshape(-1))]
+        narrow.j_regressor = self.j_regressor[:, index]
+        narrow._by_yaw_bins = {}
+        return narrow
+
+    def at_yaw(self, yaw_deg: np.ndarray) -> _SkinnedSubset:
+        """:meth:`narrowed` to the landmark triangles of heads at ``yaw_deg`` (B,) (kept per yaw bin)."""
+        key = yaw_bin(np.atleast_1d(yaw_deg)).tobytes()
+        if key not in self._by_yaw_bins:
+            self._by_yaw_bins[key] = self.narrowed(self.landmark_vertices(yaw_deg))
+        return self._by_yaw_bins[key]
 
     def posed(self, coeffs: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         """(B, K, 3) the kept vertices posed (row ``remap[v]`` is vertex v)."""
@@ -171,7 +207,7 @@ class _SkinnedSubset:
         """(B, L, 3) landmark points in the model frame (from ``verts``, the posed kept vertices, when given)."""
         verts = self.posed(coeffs, theta) if verts is None else verts
         faces, bary = self.embedding.faces_and_bary(yaw_deg)
-        corners = torch.as_tensor(self.faces[faces])  # (B, L, 3)
+        corners = torch.as_tensor(self.remap[self.model_faces[faces]])  # (B, L, 3)
         batch = torch.arange(len(verts))[:, None, None]
         return torch.einsum("blk,blkd->bld", torch.as_tensor(bary, dtype=torch.float64), verts[batch, corners])
 
@@ -311,7 +347,7 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
     def image_losses(rigid: bool) -> torch.Tensor:
         """(B,) loss of each image: robust reprojection error plus priors."""
         _, neck, jaw, translation, log_focal = unknowns()
-        points = subset.landmarks(coeffs * (0.0 if rigid else 1.0), theta(), yaw)
+        points = subset.at_yaw(yaw).landmarks(coeffs * (0.0 if rigid else 1.0), theta(), yaw)
         projected = _project(points, translation, torch.exp(log_focal), centre)
         sq = ((projected - target) ** 2).sum(dim=-1)
         total = (weight * _pseudo_huber(sq, options.robust_px)).sum(dim=1)
@@ -359,7 +395,7 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
     with torch.no_grad():
         yaw = head_yaw_deg(theta().numpy())
         _, _, _, translation, log_focal = unknowns()
-        projected = _project(subset.landmarks(coeffs, theta(), yaw), translation, torch.exp(log_focal), centre).numpy()
+        projected = _project(subset.at_yaw(yaw).landmarks(coeffs, theta(), yaw), translation, torch.exp(log_focal), centre).numpy()
     fits = []
     for b in range(batch):
         full, error = _landmarks_and_error(projected[b], targets[b], ids)
@@ -399,29 +435,32 @@ def refine_with_silhouette(model: FaceModel, embedding: LandmarkEmbedding, fits:
     mouth = mouth_border_pairs(model) if options.mouth_opening else (np.zeros(0, np.int64),) * 3
     refined = []
     with _one_torch_thread():
+        # Every stage's vertices (landmarks, any outline, the inner lips), skinned from one subset, narrowed per step.
+        subset = _SkinnedSubset(model, embedding, len(fits[0].beta), len(fits[0].psi),
+                                extra_vertices=np.r_[np.flatnonzero(allowed), mouth[0], mouth[1]])
         for fit, target, image in zip(fits, targets, images):
             target, photo = np.asarray(target, np.float64), photo_floats(image)
             if not len(mouth[0]):
-                refined.append(_refine_one(model, embedding, fit, target, photo, allowed, options, options.silhouette_search_px))
+                refined.append(_refine_one(model, subset, fit, target, photo, allowed, options, options.silhouette_search_px))
                 continue
-            fit = _fit_mouth_opening(model, embedding, fit, target, photo, mouth, options)
-            fit = _refine_one(model, embedding, fit, target, photo, allowed, options, options.silhouette_search_px,
+            fit = _fit_mouth_opening(model, subset, fit, target, photo, mouth, options)
+            fit = _refine_one(model, subset, fit, target, photo, allowed, options, options.silhouette_search_px,
                               free=FREE_ALL - {"jaw"})
-            fit = _fit_mouth_opening(model, embedding, fit, target, photo, mouth, options)
-            refined.append(_refine_one(model, embedding, fit, target, photo, allowed, options, options.final_search_px,
+            fit = _fit_mouth_opening(model, subset, fit, target, photo, mouth, options)
+            refined.append(_refine_one(model, subset, fit, target, photo, allowed, options, options.final_search_px,
                                        free=frozenset({"shape", "camera"})))
     return refined
 
 
-def _refine_one(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit, target: np.ndarray, image: np.ndarray,
+def _refine_one(model: FaceModel, subset: _SkinnedSubset, fit: LandmarkFit, target: np.ndarray, image: np.ndarray,
                 allowed: np.ndarray, options: FitOptions, searches: tuple[float, ...], free: frozenset[str] = FREE_ALL) -> LandmarkFit:
     """Landmarks and outline fitted together, one round per search distance (px) of ``searches``, the unknowns
     named in ``free`` (of :data:`FREE_ALL`) fitted and the others held."""
     if not searches:
         return fit
     n_shape = len(fit.beta)
-    ids = embedding.landmark_ids()
-    weight = torch.as_tensor(landmark_weights(embedding, options.contour_weight))
+    ids = subset.embedding.landmark_ids()
+    weight = torch.as_tensor(landmark_weights(subset.embedding, options.contour_weight))
     target_t = torch.as_tensor(target[None, ids])
     centre = torch.tensor([[fit.width / 2.0, fit.height / 2.0]], dtype=torch.float64)
     focal_prior = float(np.log(options.focal_prior_mm / SENSOR_WIDTH_MM * max(fit.width, fit.height)))
@@ -444,18 +483,18 @@ def _refine_one(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit
             pixels = full(verts, translation, torch.exp(log_focal[:, 0]))[0].numpy()
         outline, normals, edges = silhouette_targets(model, pixels, allowed, image, search, options.edge_window_px,
                                                        options.edge_prior_px)
-        subset = _SkinnedSubset(model, embedding, n_shape, len(fit.psi), extra_vertices=outline)
-        rows = torch.as_tensor(subset.remap[outline])
-        normals_t, edges_t = torch.as_tensor(normals), torch.as_tensor(edges)
         yaw = head_yaw_deg(theta().detach().numpy())
+        step = subset.narrowed(np.r_[subset.landmark_vertices(yaw), outline])
+        rows = torch.as_tensor(step.remap[outline])
+        normals_t, edges_t = torch.as_tensor(normals), torch.as_tensor(edges)
         per_point = options.silhouette_weight * N_LANDMARKS / max(len(outline), 1)
         optimizer = torch.optim.LBFGS(parameters, lr=1.0, max_iter=options.silhouette_iterations, line_search_fn="strong_wolfe")
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
             focal = torch.exp(log_focal[:, 0])
-            posed = subset.posed(coeffs(), theta())
-            marks = full(subset.landmarks(coeffs(), theta(), yaw, posed), translation, focal)
+            posed = step.posed(coeffs(), theta())
+            marks = full(step.landmarks(coeffs(), theta(), yaw, posed), translation, focal)
             loss = (weight * _pseudo_huber(((marks - target_t) ** 2).sum(dim=-1), options.robust_px)).sum()
             across = ((full(posed[:, rows], translation, focal)[0] - edges_t) * normals_t).sum(dim=-1)
             loss = loss + per_point * _pseudo_huber(across**2, options.silhouette_robust_px).sum()
@@ -467,14 +506,14 @@ def _refine_one(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit
         optimizer.step(closure)
     with torch.no_grad():
         yaw = head_yaw_deg(theta().numpy())
-        marks = full(subset.landmarks(coeffs(), theta(), yaw), translation, torch.exp(log_focal[:, 0]))[0].numpy()
+        marks = full(subset.at_yaw(yaw).landmarks(coeffs(), theta(), yaw), translation, torch.exp(log_focal[:, 0]))[0].numpy()
     landmarks, error = _landmarks_and_error(marks, target, ids)
     return replace(fit, beta=beta[0].detach().numpy().copy(), psi=psi[0].detach().numpy().copy(),
                    theta=theta()[0].detach().numpy().copy(), focal_px=float(torch.exp(log_focal[0, 0]).detach()),
                    translation=translation[0].detach().numpy().copy(), landmarks=landmarks, error_px=error)
 
 
-def _fit_mouth_opening(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit, target: np.ndarray, image: np.ndarray,
+def _fit_mouth_opening(model: FaceModel, subset: _SkinnedSubset, fit: LandmarkFit, target: np.ndarray, image: np.ndarray,
                        mouth: tuple[np.ndarray, np.ndarray, np.ndarray], options: FitOptions) -> LandmarkFit:
     """The jaw's opening fitted to the height of the dark band between the lips in the photo (floats): the model's
     inner-lip pairs ``mouth`` (upper, lower, corners) as far apart across the mouth as the band is high, the jaw
@@ -492,8 +531,8 @@ def _fit_mouth_opening(model: FaceModel, embedding: LandmarkEmbedding, fit: Land
     down = np.array([-across[1], across[0]]) / max(width, 1e-9)
     down = down if down[1] >= 0 else -down  # image y grows downwards
     measured = mouth_opening(image, pixels[upper], pixels[lower], down, options.mouth_margin_px, options.mouth_reach * width)
-    subset = _SkinnedSubset(model, embedding, len(fit.beta), len(fit.psi), extra_vertices=np.r_[upper, lower])
-    upper_rows, lower_rows = torch.as_tensor(subset.remap[upper]), torch.as_tensor(subset.remap[lower])
+    lips = subset.narrowed(np.r_[upper, lower])
+    upper_rows, lower_rows = torch.as_tensor(lips.remap[upper]), torch.as_tensor(lips.remap[lower])
     beta, fitted_psi = torch.as_tensor(fit.beta[None]), torch.as_tensor(fit.psi[None])
     psi = fitted_psi.clone().requires_grad_(True)
     centre = torch.tensor([[fit.width / 2.0, fit.height / 2.0]], dtype=torch.float64)
@@ -507,7 +546,7 @@ def _fit_mouth_opening(model: FaceModel, embedding: LandmarkEmbedding, fit: Land
     def gaps(jaw_opening: torch.Tensor) -> torch.Tensor:
         """(P,) distances (px) across the mouth between the inner-lip pairs, the jaw opened by ``jaw_opening``."""
         theta = torch.cat([held[:, :6], jaw_opening[None], held[:, 7:]], dim=1)
-        posed = _project(subset.posed(torch.cat([beta, psi], dim=1), theta), translation, focal, centre)[0]
+        posed = _project(lips.posed(torch.cat([beta, psi], dim=1), theta), translation, focal, centre)[0]
         return (posed[lower_rows] - posed[upper_rows]) @ down_t
 
     optimizer = torch.optim.LBFGS([opening, psi], lr=1.0, max_iter=options.mouth_iterations, line_search_fn="strong_wolfe")
@@ -525,10 +564,11 @@ def _fit_mouth_opening(model: FaceModel, embedding: LandmarkEmbedding, fit: Land
     theta_final = fit.theta.copy()
     theta_final[6] = float(opening.detach()[0])
     psi_final = psi.detach()[0].numpy().copy()
+    yaw = head_yaw_deg(theta_final)
     with torch.no_grad():
-        marks = _project(subset.landmarks(torch.as_tensor(np.r_[fit.beta, psi_final][None]), torch.as_tensor(theta_final[None]),
-                                          head_yaw_deg(theta_final)), translation, focal, centre)[0].numpy()
-    landmarks, error = _landmarks_and_error(marks, target, embedding.landmark_ids())
+        marks = _project(subset.at_yaw(yaw).landmarks(torch.as_tensor(np.r_[fit.beta, psi_final][None]),
+                                                      torch.as_tensor(theta_final[None]), yaw), translation, focal, centre)[0].numpy()
+    landmarks, error = _landmarks_and_error(marks, target, subset.embedding.landmark_ids())
     return replace(fit, theta=theta_final, psi=psi_final, landmarks=landmarks, error_px=error)
 
 

@@ -16,7 +16,9 @@ from scipy.spatial.transform import Rotation
 
 from ffn_render.errors import FaceModelError
 from ffn_render.facemodel import load_face_model
-from ffn_render.facemodel.fit import fit_landmarks, fit_landmarks_in_image, head_yaw_deg, landmarks_in_image
+from ffn_render.facemodel.fit import (
+    _SkinnedSubset, fit_landmarks, fit_landmarks_in_image, head_yaw_deg, held_shape_components, landmarks_in_image,
+)
 from ffn_render.facemodel.flame_io import write_npz
 from ffn_render.camera import PinholeCamera
 from ffn_render.facemodel.landmarks import (
@@ -119,6 +121,29 @@ def test_calibrated_embedding_is_the_heads_and_falls_back_for_other_triangles(he
         np.savez(tmp_path / "other.npz", **{**data, "faces_sha1": "0" * 40})
     fallback = calibrated_landmark_embedding(head, tmp_path / "other.npz")
     assert "built-in" in fallback.source and "calibrated for other triangles" in caplog.text
+
+
+def test_a_narrowed_skinned_subset_poses_its_vertices_as_the_full_model(head):
+    # Independent truth: the model's own forward pass over all its vertices (numpy).
+    embedding = calibrated_landmark_embedding(head)
+    rng = np.random.default_rng(3)
+    beta, psi, theta = rng.normal(0, 0.5, 50), rng.normal(0, 0.5, 50), rng.normal(0, 0.1, 15)
+    beta[held_shape_components(head, 50)] = 0.0  # the subset holds the hair components at zero
+    extra = np.flatnonzero(np.isin(np.arange(head.n_vertices), head.regions["neck"]))[:40]
+    subset = _SkinnedSubset(head, embedding, 50, 50, extra_vertices=extra)
+    yaw = head_yaw_deg(theta)
+    step = subset.narrowed(np.r_[subset.landmark_vertices(yaw), extra[::3]])
+    assert len(step.vertices) < len(subset.vertices) / 2
+    coeffs, theta_t = torch.as_tensor(np.r_[beta, psi][None]), torch.as_tensor(theta[None])
+    full = head.forward(beta[None], theta[None], psi[None])[0]
+    np.testing.assert_allclose(step.posed(coeffs, theta_t)[0].numpy(), full[step.vertices], atol=1e-12)
+    faces, bary = embedding.faces_and_bary(yaw)
+    np.testing.assert_allclose(step.landmarks(coeffs, theta_t, yaw)[0].numpy(),
+                               np.einsum("lk,lkd->ld", bary[0], full[head.faces[faces[0]]]), atol=1e-12)
+    np.testing.assert_allclose(subset.at_yaw(yaw).landmarks(coeffs, theta_t, yaw).numpy(), step.landmarks(coeffs, theta_t, yaw).numpy(),
+                               atol=1e-12)
+    with pytest.raises(FaceModelError, match="not built with"):
+        subset.narrowed(np.setdiff1d(np.arange(head.n_vertices), subset.vertices)[:1])
 
 
 def test_known_parameters_are_recovered_from_projected_landmarks(head, embedding):
