@@ -290,9 +290,12 @@ def brow_strokes(traits: SkinTraits, rng: np.random.Generator) -> Strokes:
 # hairs painted past the rim lie on the temple, which faces sideways, and on a head turned 10–25° from the
 # camera they reach the far side's outline; dlib then fits the brow's end 2–4 px beyond the head
 # (docs/identity.md, "Session 6"). The usual end of a brow, the line from the nose's wing through the eye's outer
-# corner, meets ffn-head's brow height 16–21 mm outward from the eye centre; 3 mm inside its 23 mm rim is 20 mm.
-BROW_RIM_MARGIN = 0.003
-BROW_TAIL_FADE = 0.003
+# corner, meets ffn-head's brow height 16–21 mm outward from the eye centre: the tail thins out from 14 mm and
+# ends at 18 mm, 5 mm inside the 23 mm rim. Where it stopped abruptly (fading over 17–20 mm), dlib carried its
+# brow end on to about 0.2 eye distances beyond the eye's outer corner, past the far outline of narrow or turned
+# heads whose outline at that height lies closer (docs/identity.md, "Session 7").
+BROW_RIM_MARGIN = 0.005
+BROW_TAIL_FADE = 0.004
 
 
 def brow_tail_fade(outward: np.ndarray, rim: float) -> np.ndarray:
