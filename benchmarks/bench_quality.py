@@ -96,6 +96,9 @@ CANDIDATES: dict[str, dict] = {
     **{f"s{n}-bn-nb-fast-prefilter": {"quality": "legacy", "samples": n, **LOW_NOISE, "denoiser_prefilter": "fast"}
        for n in (20, 24)},
     "s20-bn-nb-albedo-guide": {"quality": "legacy", "samples": 20, **LOW_NOISE, "denoiser_passes": "albedo"},
+    # OpenImageDenoise's balanced quality: ~3x less denoiser CPU than high (bench_sample_cost.py).
+    **{f"s{n}-bn-nb-balanced": {"quality": "legacy", "samples": n, **LOW_NOISE, "denoiser_quality": "balanced"}
+       for n in (24, 32, 40)},
     "a48-t0.02-m16-bn-nb": {"quality": "legacy", "samples": 48, **LOW_NOISE, "adaptive_sampling": True,
                             "noise_threshold": 0.02, "min_samples": 16},
     "a48-t0.05-m8-bn-nb": {"quality": "legacy", "samples": 48, **LOW_NOISE, "adaptive_sampling": True,

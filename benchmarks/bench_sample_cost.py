@@ -70,6 +70,11 @@ def _cycles(**values):
     return lambda scene: [(scene.scene.cycles, name, value) for name, value in values.items()]
 
 
+def _oidn(input_passes: str, prefilter: str, quality: str):
+    return _cycles(use_denoising=True, denoiser="OPENIMAGEDENOISE", denoising_input_passes=input_passes,
+                   denoising_prefilter=prefilter, denoising_quality=quality, denoising_use_gpu=False)
+
+
 def _objects_visibility(objects: Callable, **flags):
     return lambda scene: [(obj, f"visible_{flag}", value) for obj in objects(scene) for flag, value in flags.items()]
 
@@ -127,11 +132,11 @@ VARIANTS = [
     Variant("static-bvh", "BVH type static (viewport setting)", _cycles(debug_bvh_type="STATIC_BVH")),
     # The denoiser (its cost is per frame: see the 1-sample column).
     Variant("oidn-accurate", "OpenImageDenoise, albedo+normal guides, accurate prefilter (the levels' denoiser)",
-            _cycles(use_denoising=True, denoiser="OPENIMAGEDENOISE", denoising_input_passes="RGB_ALBEDO_NORMAL",
-                    denoising_prefilter="ACCURATE", denoising_quality="HIGH", denoising_use_gpu=False)),
-    Variant("oidn-fast-prefilter", "OpenImageDenoise as above with the fast prefilter",
-            _cycles(use_denoising=True, denoiser="OPENIMAGEDENOISE", denoising_input_passes="RGB_ALBEDO_NORMAL",
-                    denoising_prefilter="FAST", denoising_quality="HIGH", denoising_use_gpu=False)),
+            _oidn("RGB_ALBEDO_NORMAL", "ACCURATE", "HIGH")),
+    Variant("oidn-fast-prefilter", "OpenImageDenoise as above with the fast prefilter", _oidn("RGB_ALBEDO_NORMAL", "FAST", "HIGH")),
+    Variant("oidn-balanced", "OpenImageDenoise, albedo+normal guides, accurate prefilter, quality balanced",
+            _oidn("RGB_ALBEDO_NORMAL", "ACCURATE", "BALANCED")),
+    Variant("oidn-albedo-guide", "OpenImageDenoise, albedo guide only, accurate prefilter", _oidn("RGB_ALBEDO", "ACCURATE", "HIGH")),
     Variant("no-auto-tile", "auto tiling off", _cycles(use_auto_tile=False)),
     Variant("no-persistent-data", "persistent data off (sync per render)", lambda s: [(s.scene.render, "use_persistent_data", False)]),
 ]
