@@ -10,7 +10,8 @@ frame's truth.
 
 With ``--baseline COMMIT`` the same frame is also fitted by that commit's tree, side by side: each tree fits it in
 its own process (ffn_render imported from that tree), the processes alternating ``--rounds`` times so that the
-shared machine's load falls on both alike; the median CPU seconds per image of each and their ratio are printed.
+shared machine's load falls on both alike (each process fits it once first, uncounted: dlib's models and torch's
+first calls); the median CPU seconds per image of each and their ratio are printed.
 
     python benchmarks/bench_fit.py
     python benchmarks/bench_fit.py --baseline 8f6f275 --rounds 3
@@ -112,14 +113,14 @@ def report(image: np.ndarray, frame) -> None:
 @click.option("--repeats", type=click.IntRange(1), default=2, show_default=True,
               help="With --baseline: fits of the frame per process.")
 @click.option("--time-image", type=click.Path(dir_okay=False, exists=True), default=None, hidden=True,
-              help="Worker: print the CPU seconds per image of --repeats fits of this image as JSON.")
+              help="Worker: print the CPU seconds per image of --repeats fits of this image (after one uncounted) as JSON.")
 def main(baseline: str | None, rounds: int, repeats: int, time_image: str | None) -> None:
     """Measure the cost of fitting one rendered 512² frame against the 5 s budget."""
     if time_image is not None:
         image = read_rgb(time_image)
         model = load_face_model("ffn-head")
         embedding = landmark_embedding_for(model)
-        detect_landmarks(image, "warm-up")
+        fit_costs(image, model, embedding)  # warm-up: dlib's models, torch's first calls
         costs = [fit_costs(image, model, embedding) for _ in range(repeats)]
         print(json.dumps([c["detect_s"] + c["fit_s"] + c["refine_s"] for c in costs]))
         return

@@ -24,10 +24,10 @@ translation) with β = ψ = 0, started from a frontal and two turned heads,
 each image keeping its best start; then everything, in rounds between which
 the yaw-dependent points (jaw-line contour, and the inner points where the
 embedding has them per yaw) are re-chosen for the current yaw (the choice
-is not differentiable). Only the vertices a step uses are skinned (the current
-yaw's landmark triangles, the joint regressor's, the outline's or the inner
-lips'), from one subset of the model built per call, so one step costs a
-fraction of a full forward pass.
+is not differentiable). Only the vertices the landmarks and the joint regressor
+use are skinned, so one step costs a fraction of a full forward pass; the
+refinement builds one such subset per call, with every vertex its stages may
+need, and narrows it per step to the ones that step poses.
 """
 
 from __future__ import annotations
@@ -347,7 +347,7 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
     def image_losses(rigid: bool) -> torch.Tensor:
         """(B,) loss of each image: robust reprojection error plus priors."""
         _, neck, jaw, translation, log_focal = unknowns()
-        points = subset.at_yaw(yaw).landmarks(coeffs * (0.0 if rigid else 1.0), theta(), yaw)
+        points = subset.landmarks(coeffs * (0.0 if rigid else 1.0), theta(), yaw)
         projected = _project(points, translation, torch.exp(log_focal), centre)
         sq = ((projected - target) ** 2).sum(dim=-1)
         total = (weight * _pseudo_huber(sq, options.robust_px)).sum(dim=1)
@@ -395,7 +395,7 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
     with torch.no_grad():
         yaw = head_yaw_deg(theta().numpy())
         _, _, _, translation, log_focal = unknowns()
-        projected = _project(subset.at_yaw(yaw).landmarks(coeffs, theta(), yaw), translation, torch.exp(log_focal), centre).numpy()
+        projected = _project(subset.landmarks(coeffs, theta(), yaw), translation, torch.exp(log_focal), centre).numpy()
     fits = []
     for b in range(batch):
         full, error = _landmarks_and_error(projected[b], targets[b], ids)
@@ -566,8 +566,9 @@ def _fit_mouth_opening(model: FaceModel, subset: _SkinnedSubset, fit: LandmarkFi
     psi_final = psi.detach()[0].numpy().copy()
     yaw = head_yaw_deg(theta_final)
     with torch.no_grad():
-        marks = _project(subset.at_yaw(yaw).landmarks(torch.as_tensor(np.r_[fit.beta, psi_final][None]),
-                                                      torch.as_tensor(theta_final[None]), yaw), translation, focal, centre)[0].numpy()
+        coeffs = torch.as_tensor(np.r_[fit.beta, psi_final][None])
+        points = subset.at_yaw(yaw).landmarks(coeffs, torch.as_tensor(theta_final[None]), yaw)
+        marks = _project(points, translation, focal, centre)[0].numpy()
     landmarks, error = _landmarks_and_error(marks, target, subset.embedding.landmark_ids())
     return replace(fit, theta=theta_final, psi=psi_final, landmarks=landmarks, error_px=error)
 

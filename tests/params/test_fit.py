@@ -140,8 +140,8 @@ def test_a_narrowed_skinned_subset_poses_its_vertices_as_the_full_model(head):
     faces, bary = embedding.faces_and_bary(yaw)
     np.testing.assert_allclose(step.landmarks(coeffs, theta_t, yaw)[0].numpy(),
                                np.einsum("lk,lkd->ld", bary[0], full[head.faces[faces[0]]]), atol=1e-12)
-    np.testing.assert_allclose(subset.at_yaw(yaw).landmarks(coeffs, theta_t, yaw).numpy(), step.landmarks(coeffs, theta_t, yaw).numpy(),
-                               atol=1e-12)
+    np.testing.assert_allclose(subset.at_yaw(yaw).landmarks(coeffs, theta_t, yaw).numpy(),
+                               step.landmarks(coeffs, theta_t, yaw).numpy(), atol=1e-12)
     with pytest.raises(FaceModelError, match="not built with"):
         subset.narrowed(np.setdiff1d(np.arange(head.n_vertices), subset.vertices)[:1])
 
