@@ -9,6 +9,8 @@ from ffn_render.appearance.background import BACKGROUND_STYLES, list_images
 from ffn_render.appearance.colour import srgb_to_lab
 from ffn_render.errors import AppearanceError
 
+from .render_errors import render_error_line
+
 
 @pytest.mark.parametrize("style", BACKGROUND_STYLES)
 def test_every_style_is_textured_not_flat(style):
@@ -72,21 +74,8 @@ def test_photo_folders_refuse_what_is_not_an_image(tmp_path, head):
 
 
 def test_render_command_reports_a_bad_photo_folder_in_one_line(tmp_path):
-    import subprocess
-
     folder = tmp_path / "photos"
     folder.mkdir()
     Image.new("RGB", (32, 32)).save(folder / "a.png")
     (folder / "readme.md").write_text("# my photos")
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        "render: {width: 32, height: 32, samples: 1, denoiser: none, device: cpu}\n"
-        "sequences: {count: 1, n: 2}\n"
-        f"appearance: {{texture_size: 32, background_size: 32, backgrounds_dir: {folder}}}\n"
-    )
-    out = tmp_path / "out"
-    result = subprocess.run(["ffn-render", "render", "--config", str(config), "--out", str(out)], capture_output=True, text=True)
-    assert result.returncode != 0
-    message = [line for line in result.stderr.replace("\r", "\n").splitlines() if line.startswith("error:")]
-    assert len(message) == 1 and "readme.md: not an image" in message[0] and "Traceback" not in result.stderr
-    assert not list(out.glob("image/**/*.jpg"))  # nothing rendered
+    assert "readme.md: not an image" in render_error_line(tmp_path, f"backgrounds_dir: {folder}")
