@@ -99,6 +99,8 @@ CANDIDATES: dict[str, dict] = {
     # OpenImageDenoise's balanced quality: ~3x less denoiser CPU than high (bench_sample_cost.py).
     **{f"s{n}-bn-nb-balanced": {"quality": "legacy", "samples": n, **LOW_NOISE, "denoiser_quality": "balanced"}
        for n in (24, 32, 40)},
+    # OpenImageDenoise on the head's projected box (+16 px) only, the backdrop left undenoised (issue 13, sixth pass).
+    **{f"s{n}-bn-nb-head": {"quality": "legacy", "samples": n, **LOW_NOISE, "denoise_region": "head"} for n in (24, 32, 40)},
     "a48-t0.02-m16-bn-nb": {"quality": "legacy", "samples": 48, **LOW_NOISE, "adaptive_sampling": True,
                             "noise_threshold": 0.02, "min_samples": 16},
     "a48-t0.05-m8-bn-nb": {"quality": "legacy", "samples": 48, **LOW_NOISE, "adaptive_sampling": True,
@@ -456,6 +458,8 @@ def describe(render: dict) -> str:
         extras.append(f"pattern {r.sampling_pattern}")
     if not r.backdrop_light_sampling:
         extras.append("backdrop not a light")
+    if r.denoise_region != "frame":
+        extras.append(f"denoised: {r.denoise_region} only")
     if (r.clamp_direct, r.clamp_indirect) != (0.0, 10.0):
         extras.append(f"clamp {r.clamp_direct:g}/{r.clamp_indirect:g}")
     return f"{sampling}; {', '.join(extras)}"

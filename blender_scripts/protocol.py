@@ -86,6 +86,7 @@ class RenderSettings:
     label_passes: tuple[str, ...] = ()  # extra passes of the label render (products switched on that need one)
     sampling_pattern: str = "TABULATED_SOBOL"  # Cycles' sampling_pattern of the beauty renders
     backdrop_light_sampling: bool = True  # the emissive backdrop sampled as a light (next-event estimation)
+    denoise_region: str = "frame"  # frame | head: OpenImageDenoise on the whole frame or on the head's crop only
 
     def to_json(self) -> dict:
         return asdict(self)

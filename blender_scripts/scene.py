@@ -36,6 +36,7 @@ import numpy as np
 from mathutils import Euler
 
 from .devices import DeviceChoice, DeviceError, choose_denoiser, configure_device
+from .head_denoise import HeadCropDenoiser, crop_box
 from .protocol import MATERIAL_SOCKETS, Camera, Light, Material, RenderSettings, SequenceJob, World, beauty_name, labels_name
 
 SHAPE_KEYS = ("before", "rendered", "after")
@@ -79,6 +80,10 @@ class HeadScene:
             self.denoiser = choose_denoiser(self.settings.denoiser, self.device.backend)
         except DeviceError as exc:
             raise SceneError(str(exc)) from None
+        # The head crop is OpenImageDenoise's, in the compositor; OptiX's denoiser is cheap beside a GPU render
+        # and always takes the whole frame.
+        self.head_denoiser = (HeadCropDenoiser(self.scene, self.settings, self.device.is_gpu)
+                              if settings.denoise_region == "head" and self.denoiser == "OPENIMAGEDENOISE" else None)
         self._images = {
             name: bpy.data.images.new(f"ffn_{name}", 4, 4, alpha=False) for name in ("albedo", "eye_albedo", "background", "material")
         }
@@ -402,6 +407,9 @@ class HeadScene:
         backdrop_as_light = labels or s.backdrop_light_sampling
         self._plane.active_material.cycles.emission_sampling = "AUTO" if backdrop_as_light else "NONE"
         denoiser = None if labels else self.denoiser
+        if self.head_denoiser is not None:
+            self.head_denoiser.use(not labels)
+            denoiser = None  # the compositor denoises the head's crop instead
         cycles.use_denoising = denoiser is not None
         if denoiser is not None:
             cycles.denoiser = denoiser
@@ -452,6 +460,8 @@ class HeadScene:
             frames += [("head", t, verts_h[t - 2]) for t in range(2, n + 1)]
         for kind, t, vertices in frames:
             self._set_shape("rendered", vertices)
+            if self.head_denoiser is not None:
+                self.head_denoiser.set_box(crop_box(vertices, job.camera, self.settings.width, self.settings.height))
             beauty_s.append(self._render_to(out_dir / beauty_name(kind, t, fmt)))
         self._use_mode("labels")
         for t in range(1, n + 1):
@@ -464,7 +474,8 @@ class HeadScene:
 
     def info(self) -> dict:
         """Blender version and device, for the metadata."""
-        return {"blender_version": bpy.app.version_string, "device": self.device.to_json(), "denoiser": self.denoiser}
+        return {"blender_version": bpy.app.version_string, "device": self.device.to_json(), "denoiser": self.denoiser,
+                "denoise_region": "head" if self.head_denoiser is not None else "frame"}
 
     def datablock_counts(self) -> dict[str, int]:
         """Sizes of bpy.data collections (to check that nothing accumulates)."""

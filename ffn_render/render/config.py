@@ -34,6 +34,9 @@ DENOISER_QUALITIES = ("high", "balanced", "fast")  # OpenImageDenoise's filter q
 # Cycles' sampling patterns outside its debug menu (its "automatic" renders final frames as blue_noise);
 # tabulated_sobol is what Blender's factory scene uses, and what every render used before issue 13.
 SAMPLING_PATTERNS = ("tabulated_sobol", "blue_noise")
+# Where OpenImageDenoise runs: the whole frame (Cycles' own denoiser) or only the head's projected box plus a margin
+# (the compositor's; the backdrop, an emission texture, is left as rendered). OptiX's denoiser always takes the frame.
+DENOISE_REGIONS = ("frame", "head")
 # Beauty sampling by a quality target, chosen with benchmarks/bench_quality.py (docs/render.md,
 # "Beauty quality per cost"). A level sets these keys; any of them given explicitly wins.
 # adaptive_sampling: Cycles stops sampling a pixel once its noise estimate is below
@@ -48,12 +51,12 @@ SAMPLING_PATTERNS = ("tabulated_sobol", "blue_noise")
 QUALITY_LEVELS: dict[str, dict[str, Any]] = {
     name: {"samples": samples, "adaptive_sampling": False, "noise_threshold": 0.01, "min_samples": 0,
            "denoiser_prefilter": prefilter, "denoiser_quality": "high", "sampling_pattern": pattern,
-           "backdrop_light_sampling": backdrop_as_light}
-    for name, samples, prefilter, pattern, backdrop_as_light in (
-        ("standard", 40, "accurate", "blue_noise", False),
-        ("draft", 16, "accurate", "blue_noise", False),
-        ("reference", 1024, "accurate", "tabulated_sobol", True),
-        ("legacy", 64, "accurate", "tabulated_sobol", True),  # before issue 13
+           "backdrop_light_sampling": backdrop_as_light, "denoise_region": region}
+    for name, samples, prefilter, pattern, backdrop_as_light, region in (
+        ("standard", 40, "accurate", "blue_noise", False, "frame"),
+        ("draft", 16, "accurate", "blue_noise", False, "frame"),
+        ("reference", 1024, "accurate", "tabulated_sobol", True, "frame"),
+        ("legacy", 64, "accurate", "tabulated_sobol", True, "frame"),  # before issue 13
     )
 }
 IMAGE_FORMATS = ("jpeg", "png")
@@ -88,6 +91,7 @@ class RenderConfig:
     denoiser_quality: str | None = None  # DENOISER_QUALITIES
     sampling_pattern: str | None = None  # SAMPLING_PATTERNS (beauty renders; labels keep the factory tabulated_sobol)
     backdrop_light_sampling: bool | None = None  # sample the emissive backdrop as a light; false: same image, less noise
+    denoise_region: str | None = None  # DENOISE_REGIONS: OpenImageDenoise on the whole frame or the head's box only
     light_tree: bool = True  # Cycles' light tree (many-light sampling)
     clamp_direct: float = 0.0  # largest direct-light sample value, 0 = no clamp (Cycles' default)
     clamp_indirect: float = 10.0  # largest indirect-light sample value (Cycles' default)
@@ -152,6 +156,7 @@ class RenderConfig:
         _check_choice(self, "denoiser_quality", DENOISER_QUALITIES)
         _check_choice(self, "sampling_pattern", SAMPLING_PATTERNS)
         _check_bool(self, "backdrop_light_sampling")
+        _check_choice(self, "denoise_region", DENOISE_REGIONS)
         if self.min_samples > self.samples:
             raise RenderError(f"render config: 'min_samples' ({self.min_samples}) must not exceed 'samples' ({self.samples})")
 
@@ -183,6 +188,7 @@ class RenderConfig:
             denoiser_quality=self.denoiser_quality,
             sampling_pattern=self.sampling_pattern.upper(),
             backdrop_light_sampling=self.backdrop_light_sampling,
+            denoise_region=self.denoise_region,
             light_tree=self.light_tree,
             clamp_direct=float(self.clamp_direct),
             clamp_indirect=float(self.clamp_indirect),

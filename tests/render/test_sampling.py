@@ -100,7 +100,7 @@ def test_configured_sampling_is_what_blender_renders_with(tmp_path, head, case):
 
 
 def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
-    """New and old beauty settings and skins (light tree, clamping, guides changed too) give the same label files."""
+    """New and old beauty settings and skins (light tree, clamping, guides, the head-only denoiser changed too) give the same label files."""
     _, model_path = head
     spec = make_spec(model_path, n=3)
     key = SequenceKey(spec.split, spec.emotion, spec.seq_id)
@@ -109,7 +109,7 @@ def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
         "default": tiny_from(CONFIGS / "render_default.yaml"),
         "other": tiny_from(CONFIGS / "render_default.yaml", quality="legacy", samples=4, light_tree=False,
                            clamp_indirect=1.0, denoiser_passes="rgb", denoiser_prefilter="none",
-                           sampling_pattern="blue_noise", backdrop_light_sampling=False,
+                           sampling_pattern="blue_noise", backdrop_light_sampling=False, denoise_region="head",
                            skin={"subsurface_method": "random_walk", "subsurface_radius": [1.0, 1.0, 1.0]}),
     }
     for name, config in configs.items():
@@ -134,6 +134,7 @@ def test_labels_are_byte_identical_whatever_the_beauty_settings(tmp_path, head):
         ("quality: ultra", "'quality' must be one of standard, draft, reference, legacy, got 'ultra'"),
         ("denoiser_quality: best", "'denoiser_quality' must be one of high, balanced, fast, got 'best'"),
         ("sampling_pattern: sobol", "'sampling_pattern' must be one of tabulated_sobol, blue_noise, got 'sobol'"),
+        ("denoise_region: face", "'denoise_region' must be one of frame, head, got 'face'"),
         ("skin: {subsurface_method: cubic}", "'skin.subsurface_method' must be one of burley, random_walk"),
         ("skin: {subsurface_radius: [1.0, 0.2]}", "'skin.subsurface_radius' must be three positive numbers"),
         ("skin: {subsurface_radius: [1.0, -0.2, 0.1]}", "'skin.subsurface_radius' must be three positive numbers"),
