@@ -17,9 +17,14 @@ Landmark error, three ways (mean over the 68 points, px):
 - "dlib": against dlib's detections (what records carry as ``landmark_error_px``; dlib's per-face bias is in it).
 
 The renders are measured with the head they were rendered with (the cached head of that version, so a newer
-head in the tree does not change the fit under test), and fitted with it.
+head in the tree does not change the fit under test), and fitted with it. With ``--embedding FILE`` (repeatable)
+the same detections are fitted with each of those calibrated embedding files in turn, side by side (default: the
+package's); "truth" is then each fit's own embedding, "geometric truth" the same definition for all. Per set the
+slope of the refined fit's signed pitch error against the true pitch is printed too (negative: pulled towards
+frontal).
 
     python benchmarks/fit_accuracy.py --work out/fit_accuracy      # renders ~10 min the first time
+    python benchmarks/fit_accuracy.py --work out/fitlab/v7 --embedding old.npz --embedding new.npz
 """
 
 from __future__ import annotations
@@ -36,11 +41,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the render helpe
 
 from ffn_render.facemodel import load_face_model
 from ffn_render.facemodel.fit import FitOptions, detect_landmarks, fit_landmarks, fit_landmarks_in_image, refine_with_silhouette
-from ffn_render.facemodel.landmarks import builtin_landmark_embedding, calibrated_landmark_embedding
+from ffn_render.facemodel.landmarks import CALIBRATED_EMBEDDING, builtin_landmark_embedding, calibrated_landmark_embedding
 from ffn_render.facemodel.loader import builtin_head_cache
 from ffn_render.faces import read_rgb
 from ffn_render.params.records import face_model_version
-from tests.params.known_renders import SIZE, euler_errors_deg, pose_theta, read_known, render_known, spec
+from tests.params.known_renders import (
+    SIZE, euler_differences_deg, euler_errors_deg, pose_theta, read_known, render_known, spec, true_euler_deg,
+)
 
 
 def _sets() -> dict[str, tuple[str, list]]:
@@ -95,38 +102,54 @@ def _range(px: np.ndarray) -> str:
     return f"{px.min():.2f}-{px.max():.2f} px ({(px <= 2).sum()} within 2)"
 
 
+def _pitch_slope(frames, fits) -> float:
+    """Least-squares slope of the fits' signed pitch error against the true pitch (camera frame)."""
+    true_pitch = np.array([true_euler_deg(frame)[1] for frame in frames])
+    error = np.array([euler_differences_deg(frame, fit)[1] for frame, fit in zip(frames, fits)])
+    return float(np.polyfit(true_pitch, error, 1)[0])
+
+
 @click.command()
 @click.option("--work", type=click.Path(file_okay=False), default="out/fit_accuracy", show_default=True,
               help="Folder for the renders (kept; a re-run renders only what is missing).")
-def main(work: str) -> None:
+@click.option("--embedding", "embedding_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="A calibrated embedding file to fit with (repeatable: side by side) [default: the package's].")
+def main(work: str, embedding_files: tuple[str, ...]) -> None:
     """Render known frames, fit them with landmarks alone and refined with the outline, print both."""
     options = FitOptions()
     for sub, (name, specs) in _sets().items():
         folder = Path(work) / sub
         render_known(folder, specs)
         model, version = _head_of_renders(folder)
-        embedding = calibrated_landmark_embedding(model)
-        embeddings = (embedding, builtin_landmark_embedding(model))
         frames = read_known(folder, [s.seq_id for s in specs])
         images = [read_rgb(frame.image) for frame in frames]
         targets = np.array([detect_landmarks(image, frame.image).landmarks for image, frame in zip(images, frames)])
-        sizes = np.full((len(frames), 2), SIZE)
-        alone = fit_landmarks(model, embedding, targets, sizes, replace(options, silhouette_search_px=()))
-        refined = refine_with_silhouette(model, embedding, alone, targets, images, options)
-        click.echo(f"\n{name}, {version}: |error| yaw pitch roll (deg) jaw (rad) | landmark error (px) "
-                   "vs truth, geometric truth, dlib; landmarks alone -> refined")
-        results = {label: np.array([_errors(model, embeddings, frame, fit) for frame, fit in zip(frames, fits)])
-                   for label, fits in (("landmarks alone", alone), ("refined", refined))}
-        for k, frame in enumerate(frames):
-            truth = f"{frame.image.parent.name}/{frame.image.stem}"
-            click.echo(f"  {truth:14s} jaw {frame.theta[6]:.2f} | {_row(results['landmarks alone'][k])} -> {_row(results['refined'][k])}")
-        for label, errors in results.items():
-            rotation = errors[:, :3].max(axis=1)
-            click.echo(f"  {label:>15}: worst rotation {rotation.max():.1f} deg ({(rotation <= 3).sum()}/{len(errors)} within 3), "
-                       f"worst jaw {errors[:, 3].max():.3f} rad ({(errors[:, 3] <= 0.05).sum()} within 0.05)")
-            click.echo(f"  {'':>15}  landmark error vs truth {_range(errors[:, 4])}, geometric truth {_range(errors[:, 5])}, "
-                       f"dlib {_range(errors[:, 6])}")
+        for path in map(Path, embedding_files or (CALIBRATED_EMBEDDING,)):
+            _report(name, f"{version}, embedding {path.name}", model, calibrated_landmark_embedding(model, path),
+                    frames, images, targets, options)
 
+
+def _report(name: str, label: str, model, embedding, frames, images, targets, options: FitOptions) -> None:
+    """Fit the set's detections with ``embedding``, landmarks alone and refined; print per frame and per set."""
+    embeddings = (embedding, builtin_landmark_embedding(model))
+    sizes = np.full((len(frames), 2), SIZE)
+    alone = fit_landmarks(model, embedding, targets, sizes, replace(options, silhouette_search_px=()))
+    fits = {"landmarks alone": alone, "refined": refine_with_silhouette(model, embedding, alone, targets, images, options)}
+    click.echo(f"\n{name}, {label}: |error| yaw pitch roll (deg) jaw (rad) | landmark error (px) "
+               "vs truth, geometric truth, dlib; landmarks alone -> refined")
+    results = {stage: np.array([_errors(model, embeddings, frame, fit) for frame, fit in zip(frames, stage_fits)])
+               for stage, stage_fits in fits.items()}
+    for k, frame in enumerate(frames):
+        truth = f"{frame.image.parent.name}/{frame.image.stem}"
+        click.echo(f"  {truth:14s} jaw {frame.theta[6]:.2f} | {_row(results['landmarks alone'][k])} -> {_row(results['refined'][k])}")
+    for stage, errors in results.items():
+        rotation = errors[:, :3].max(axis=1)
+        click.echo(f"  {stage:>15}: worst rotation {rotation.max():.2f} deg ({(rotation <= 3).sum()}/{len(errors)} within 3), "
+                   f"worst jaw {errors[:, 3].max():.3f} rad ({(errors[:, 3] <= 0.05).sum()} within 0.05)")
+        click.echo(f"  {'':>15}  landmark error vs truth {_range(errors[:, 4])}, geometric truth {_range(errors[:, 5])}, "
+                   f"dlib {_range(errors[:, 6])}")
+        click.echo(f"  {'':>15}  means: truth {errors[:, 4].mean():.2f} px, geometric truth {errors[:, 5].mean():.2f} px; "
+                   f"pitch error slope {_pitch_slope(frames, fits[stage]):+.2f}")
 
 if __name__ == "__main__":
     main()

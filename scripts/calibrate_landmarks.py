@@ -17,7 +17,12 @@ those of the tests), dlib is run on them, and
 - each of the 17 jaw-line points becomes, per yaw bin (FLAME's 79 bins), the
   surface point that best explains dlib's detections on frames near that yaw
   (Gaussian weights in yaw), which is FLAME's dynamic-contour rule learnt
-  from the detector.
+  from the detector;
+- the 51 inner points are solved again per yaw bin and per (pitch bin, yaw
+  bin) cell, on the frames near that yaw (and pitch): dlib pulls a turned or
+  tilted head's inner points towards where a frontal face has them, and a fit
+  whose points do not lag with it turns the lag into a pose pulled towards
+  frontal.
 
 Three steps, the first slow (renders, kept in ``--work``; a re-run renders only what is missing):
 
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -42,6 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the render helpe
 FRAMES_FILE = "frames.npz"
 FIRST_SEED = 1000  # the tests' renders use seeds below 100
 N_FRAMES = 5  # per sequence: frame t has (t/5)·θ, so each sequence gives five poses of one identity
+# End pitch of a sequence, ±: wide enough that each yaw sees heads tilted both ways, which the pitch bins learn from
+# (v5's file drew ±14°; the same draws otherwise, since a uniform's bounds do not change the generator's stream).
+PITCH_LIMIT_DEG = 22.0
 
 
 def _draw_sequence(index: int):
@@ -51,7 +59,7 @@ def _draw_sequence(index: int):
     rng = np.random.default_rng(FIRST_SEED + index)
     side = 1.0 if index % 2 == 0 else -1.0
     yaw = side * rng.uniform(5.0, 42.0)
-    theta = pose_theta(yaw, rng.uniform(-14.0, 14.0), rng.uniform(-8.0, 8.0), rng.uniform(0.0, 0.35))
+    theta = pose_theta(yaw, rng.uniform(-PITCH_LIMIT_DEG, PITCH_LIMIT_DEG), rng.uniform(-8.0, 8.0), rng.uniform(0.0, 0.35))
     beta = rng.normal(0.0, 0.8, 10)
     return theta, rng.normal(0.0, 0.8, 10), beta
 
@@ -117,6 +125,8 @@ def detect_command(work: str) -> None:
 ROBUST_PX = 4.0  # pseudo-Huber scale of the residuals, as the fit's
 YAW_SIGMA_DEG = 4.0  # width of the yaw window a contour bin learns from
 STATIC_YAW_SIGMA_DEG = 8.0  # and an inner point's bin (its drift with yaw is slow)
+PITCH_BINS_DEG = np.arange(-24.0, 24.5, 2.0)  # the inner points' pitch bins (the draws reach about ±22° plus the orbit)
+PITCH_SIGMA_DEG = 6.0  # width of the pitch window a (pitch, yaw) cell learns from
 NEAR_PX = 12.0  # candidate surface: vertices projecting this near a detection in some frame
 BARY_LEVELS = 6  # candidate points per triangle: a barycentric grid of this many steps
 REFINE_LEVELS = 24  # the best triangles are searched again on this finer grid
@@ -138,29 +148,31 @@ def _pseudo_huber(distance: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Frames:
-    """Calibration frames: dlib's landmarks, every vertex's pixel position, and the head's yaw to the camera."""
+    """Calibration frames: dlib's landmarks, every vertex's pixel position, and the head's yaw and pitch to the camera."""
 
     detected: np.ndarray  # (F, 68, 2)
     pixels: np.ndarray  # (F, V, 2) every vertex projected with the frame's true parameters and camera
     yaw_deg: np.ndarray  # (F,)
+    pitch_deg: np.ndarray  # (F,)
 
 
 def _load_frames(model, path: Path) -> _Frames:
     from ffn_render.camera import PinholeCamera
     from ffn_render.params.records import face_model_version
-    from tests.params.known_renders import head_yaw_to_camera_deg
+    from tests.params.known_renders import head_turn_to_camera_deg
 
     data = np.load(path)
     if str(data["version"]) != face_model_version(model):
         raise click.ClickException(f"{path}: frames of {data['version']}, but the head is now {face_model_version(model)}: "
                                    "render them again (a new --work folder)")
-    pixels, yaws = [], []
+    pixels, turns = [], []
     for b, th, ps, rot, tr, (fx, fy, cx, cy, w, h) in zip(data["beta"], data["theta"], data["psi"], data["rotation"],
                                                            data["translation"], data["intrinsics"]):
         camera = PinholeCamera(fx=fx, fy=fy, cx=cx, cy=cy, width=int(w), height=int(h), rotation=rot, translation=tr)
         pixels.append(camera.project(model.forward(b, th, ps)[0]))
-        yaws.append(head_yaw_to_camera_deg(rot, th))
-    return _Frames(data["landmarks"], np.array(pixels), np.array(yaws))
+        turns.append(head_turn_to_camera_deg(rot, th))
+    yaw, pitch = np.array(turns).T
+    return _Frames(data["landmarks"], np.array(pixels), yaw, pitch)
 
 
 def _candidate_faces(model, frames: _Frames, landmark: int, allowed: np.ndarray) -> np.ndarray:
@@ -177,7 +189,7 @@ def _costs(model, frames: _Frames, landmark: int, faces: np.ndarray, bary: np.nd
 
 
 def _best_point(model, frames: _Frames, landmark: int, allowed: np.ndarray, weights: np.ndarray):
-    """Per row of ``weights`` (R, F): the surface point with the least weighted cost, (faces (R,), bary (R, 3), cost (R,)).
+    """Per row of ``weights`` (R, F): the surface point with the least weighted cost, (faces (R,), bary (R, 3)).
 
     A coarse grid over the candidate triangles, then a fine grid over the few best triangles of each row.
     """
@@ -185,25 +197,38 @@ def _best_point(model, frames: _Frames, landmark: int, allowed: np.ndarray, weig
     grid = _bary_grid(BARY_LEVELS)
     cand_faces, cand_bary = np.repeat(faces, len(grid)), np.tile(grid, (len(faces), 1))
     cost = weights @ _costs(model, frames, landmark, cand_faces, cand_bary)  # (R, C)
-    best = np.argsort(cost, axis=1)[:, :3]
+    picks = cand_faces[np.argsort(cost, axis=1)[:, :3]]  # (R, 3) each row's best triangles
     fine = _bary_grid(REFINE_LEVELS)
-    out_faces, out_bary, out_cost = [], [], []
-    for row, picks in enumerate(best):
-        tri = np.unique(cand_faces[picks])
-        f2, b2 = np.repeat(tri, len(fine)), np.tile(fine, (len(tri), 1))
-        c2 = weights[row] @ _costs(model, frames, landmark, f2, b2)
-        k = int(np.argmin(c2))
-        out_faces.append(f2[k])
-        out_bary.append(b2[k])
-        out_cost.append(c2[k])
-    return np.array(out_faces), np.array(out_bary), np.array(out_cost)
+    # One fine grid over every row's triangles at once (rows are many with pitch cells); a row chooses among its own.
+    tri = np.unique(picks)
+    f2, b2 = np.repeat(tri, len(fine)), np.tile(fine, (len(tri), 1))
+    costs = _costs(model, frames, landmark, f2, b2)
+    k = np.zeros(len(weights), np.int64)
+    for rows in np.array_split(np.arange(len(weights)), max(1, len(weights) // 256)):  # (rows, T·grid) fits in memory
+        own = (picks[rows, :, None] == tri[None, None]).any(axis=1)  # (rows, T)
+        c2 = (weights[rows] @ costs).reshape(len(rows), len(tri), len(fine))
+        k[rows] = np.argmin(np.where(own[:, :, None], c2, np.inf).reshape(len(rows), -1), axis=1)
+    return f2[k], b2[k]
 
 
 def _yaw_weights(frames: _Frames, bin_yaws: np.ndarray, sigma_deg: float) -> np.ndarray:
     """(B, F) Gaussian weights of frames by yaw distance to each bin, relative to the bin's nearest frame
     (so bins beyond the frames' yaws learn from the outermost ones)."""
-    sq = (frames.yaw_deg[None] - bin_yaws[:, None]) ** 2
-    return np.exp(-(sq - sq.min(axis=1, keepdims=True)) / (2 * sigma_deg**2))
+    return _relative_gaussian(((frames.yaw_deg[None] - bin_yaws[:, None]) / sigma_deg) ** 2)
+
+
+def _cell_weights(frames: _Frames, bin_yaws: np.ndarray, bin_pitches: np.ndarray, yaw_sigma_deg: float,
+                  pitch_sigma_deg: float) -> np.ndarray:
+    """(P·B, F) Gaussian weights of frames by yaw and pitch distance to each (pitch, yaw) cell, pitch-major,
+    relative to the cell's nearest frame as in :func:`_yaw_weights`."""
+    yaw = ((frames.yaw_deg[None] - bin_yaws[:, None]) / yaw_sigma_deg) ** 2  # (B, F)
+    pitch = ((frames.pitch_deg[None] - bin_pitches[:, None]) / pitch_sigma_deg) ** 2  # (P, F)
+    return _relative_gaussian((pitch[:, None] + yaw[None]).reshape(-1, len(frames.yaw_deg)))
+
+
+def _relative_gaussian(sq: np.ndarray) -> np.ndarray:
+    """exp(−sq/2) per row (R, F) of squared normalised distances, scaled so each row's nearest frame weighs 1."""
+    return np.exp(-(sq - sq.min(axis=1, keepdims=True)) / 2)
 
 
 def _mean_error(model, frames: _Frames, faces: np.ndarray, bary: np.ndarray) -> np.ndarray:
@@ -216,12 +241,14 @@ def _mean_error(model, frames: _Frames, faces: np.ndarray, bary: np.ndarray) -> 
 @click.option("--work", type=click.Path(file_okay=False, exists=True), required=True, help="The render step's folder.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Embedding file [default: the package's ffn_render/facemodel/data/ffn_head_landmarks.npz].")
-def solve_command(work: str, out: str | None) -> None:
+@click.option("--pitch/--no-pitch", "per_pitch", default=True, show_default=True,
+              help="Also solve the inner points per (pitch, yaw) cell (--no-pitch: per yaw only, as format 1 files).")
+def solve_command(work: str, out: str | None, per_pitch: bool) -> None:
     """Solve for the surface points that best explain dlib's detections and write the embedding."""
     from ffn_render.facemodel import load_face_model
     from ffn_render.facemodel.landmarks import (
-        CALIBRATED_EMBEDDING, N_CONTOUR, N_STATIC, LandmarkEmbedding, builtin_landmark_embedding, faces_fingerprint,
-        yaw_bin_angles,
+        CALIBRATED_EMBEDDING, N_CONTOUR, N_STATIC, N_YAW_BINS, LandmarkEmbedding, builtin_landmark_embedding,
+        faces_fingerprint, yaw_bin_angles,
     )
 
     model = load_face_model("ffn-head")
@@ -230,34 +257,47 @@ def solve_command(work: str, out: str | None) -> None:
     for name in EXCLUDED_REGIONS:
         excluded[model.regions[name]] = True
     allowed = ~excluded[model.faces].any(axis=1)
-    # Row 0: all frames (the yaw-free static point); rows 1..79: the yaw bins, in a wider window than the jaw line's.
-    static_weights = np.vstack([np.ones((1, len(frames.yaw_deg))), _yaw_weights(frames, yaw_bin_angles(), STATIC_YAW_SIGMA_DEG)])
+    # Row 0: all frames (the yaw-free static point); rows 1..79: the yaw bins, in a wider window than the jaw line's;
+    # then, with --pitch, the (pitch, yaw) cells, pitch-major.
+    rows = [np.ones((1, len(frames.yaw_deg))), _yaw_weights(frames, yaw_bin_angles(), STATIC_YAW_SIGMA_DEG)]
+    if per_pitch:
+        rows.append(_cell_weights(frames, yaw_bin_angles(), PITCH_BINS_DEG, STATIC_YAW_SIGMA_DEG, PITCH_SIGMA_DEG))
+    static_weights = np.vstack(rows)
     static_faces, static_bary = np.zeros((len(static_weights), N_STATIC), np.int64), np.zeros((len(static_weights), N_STATIC, 3))
     for i in tqdm(range(N_STATIC), desc="inner points", unit="point"):
-        static_faces[:, i], static_bary[:, i], _ = _best_point(model, frames, N_CONTOUR + i, allowed, static_weights)
+        static_faces[:, i], static_bary[:, i] = _best_point(model, frames, N_CONTOUR + i, allowed, static_weights)
     bin_weights = _yaw_weights(frames, yaw_bin_angles(), YAW_SIGMA_DEG)
     contour_faces, contour_bary = np.zeros((len(bin_weights), N_CONTOUR), np.int64), np.zeros((len(bin_weights), N_CONTOUR, 3))
     for k in tqdm(range(N_CONTOUR), desc="jaw-line points", unit="point"):
-        contour_faces[:, k], contour_bary[:, k], _ = _best_point(model, frames, k, allowed, bin_weights)
-    embedding = LandmarkEmbedding(static_faces[0], static_bary[0], contour_faces, contour_bary, source="calibrated",
-                                  yaw_static_faces=static_faces[1:], yaw_static_bary=static_bary[1:]).check(len(model.faces))
+        contour_faces[:, k], contour_bary[:, k] = _best_point(model, frames, k, allowed, bin_weights)
+    n_yaw = N_YAW_BINS + 1
+    pitch = {}
+    if per_pitch:
+        pitch = dict(pitch_bins_deg=PITCH_BINS_DEG,
+                     pitch_static_faces=static_faces[n_yaw:].reshape(len(PITCH_BINS_DEG), N_YAW_BINS, N_STATIC),
+                     pitch_static_bary=static_bary[n_yaw:].reshape(len(PITCH_BINS_DEG), N_YAW_BINS, N_STATIC, 3))
+    yaw_only = LandmarkEmbedding(static_faces[0], static_bary[0], contour_faces, contour_bary, source="calibrated per yaw",
+                                 yaw_static_faces=static_faces[1:n_yaw], yaw_static_bary=static_bary[1:n_yaw])
+    embedding = replace(yaw_only, source="calibrated", **pitch).check(len(model.faces))
 
     errors = {}
-    for name, emb in (("geometric", builtin_landmark_embedding(model)), ("calibrated", embedding)):
-        faces, bary = emb.faces_and_bary(frames.yaw_deg)
+    candidates = [("geometric", builtin_landmark_embedding(model)), ("per yaw", yaw_only)]
+    for name, emb in candidates + ([("per pitch", embedding)] if per_pitch else []):
+        faces, bary = emb.faces_and_bary(frames.yaw_deg, frames.pitch_deg)
         errors[name] = error = _mean_error(model, frames, faces, bary)
         click.echo(f"{name:>10} embedding at the frames' true parameters (in-sample): mean error jaw line {error[:, :N_CONTOUR].mean():.2f} px, "
                    f"inner {error[:, N_CONTOUR:].mean():.2f} px, all {error.mean():.2f} px")
     # dlib's scatter about each calibrated point (median distance): the fit weights landmarks by its inverse square.
-    noise_px = np.median(errors["calibrated"], axis=0)
+    noise_px = np.median(errors["per pitch" if per_pitch else "per yaw"], axis=0)
     target = Path(out) if out else CALIBRATED_EMBEDDING
     target.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
-        target, static_faces=static_faces[0], static_bary=static_bary[0], yaw_static_faces=static_faces[1:],
-        yaw_static_bary=static_bary[1:], contour_faces=contour_faces, contour_bary=contour_bary,
+        target, static_faces=static_faces[0], static_bary=static_bary[0], yaw_static_faces=static_faces[1:n_yaw],
+        yaw_static_bary=static_bary[1:n_yaw], contour_faces=contour_faces, contour_bary=contour_bary, **pitch,
         noise_px=noise_px, faces_sha1=faces_fingerprint(model.faces), frames=len(frames.yaw_deg), first_seed=FIRST_SEED,
     )
-    click.echo(f"wrote {target} from {len(frames.yaw_deg)} frames (yaw {frames.yaw_deg.min():.0f}..{frames.yaw_deg.max():.0f} deg)")
+    click.echo(f"wrote {target} from {len(frames.yaw_deg)} frames (yaw {frames.yaw_deg.min():.0f}..{frames.yaw_deg.max():.0f}, "
+               f"pitch {frames.pitch_deg.min():.0f}..{frames.pitch_deg.max():.0f} deg)")
 
 
 if __name__ == "__main__":

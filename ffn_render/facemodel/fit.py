@@ -22,9 +22,9 @@ Optimisation is batched over images (every image is independent, so one
 L-BFGS run on the summed loss fits them all): a rigid stage (rotation,
 translation) with β = ψ = 0, started from a frontal and two turned heads,
 each image keeping its best start; then everything, in rounds between which
-the yaw-dependent points (jaw-line contour, and the inner points where the
-embedding has them per yaw) are re-chosen for the current yaw (the choice
-is not differentiable). Only the vertices the landmarks and the joint regressor
+the pose-dependent points (jaw-line contour, and the inner points where the
+embedding has them per yaw, or per yaw and pitch) are re-chosen for the
+current yaw and pitch (the choice is not differentiable). Only the vertices the landmarks and the joint regressor
 use are skinned, so one step costs a fraction of a full forward pass; the
 refinement builds one such subset per call, with every vertex its stages may
 need, and narrows it per step to the ones that step poses.
@@ -45,7 +45,7 @@ from smplx.lbs import lbs
 from ..camera import PinholeCamera
 from ..errors import FaceModelError
 from .builtin_blendshapes import HAIR_COMPONENTS
-from .landmarks import N_CONTOUR, LandmarkEmbedding, yaw_bin
+from .landmarks import N_CONTOUR, LandmarkEmbedding
 from .model import POSE_SIZE, FaceModel
 from .silhouette import mouth_border_pairs, mouth_opening, outline_vertices, photo_floats, silhouette_targets
 
@@ -150,6 +150,8 @@ class _SkinnedSubset:
             corners.append(model.faces[embedding.contour_faces.reshape(-1)])
         if embedding.yaw_static_faces is not None:
             corners.append(model.faces[embedding.yaw_static_faces.reshape(-1)])
+        if embedding.pitch_static_faces is not None:
+            corners.append(model.faces[embedding.pitch_static_faces.reshape(-1)])
         self.joint_support = np.flatnonzero(np.abs(model.j_regressor).sum(axis=0) > 0)
         self._keep(np.union1d(np.unique(np.concatenate([c.reshape(-1) for c in corners])), self.joint_support), model.n_vertices)
         self.model_faces = model.faces
@@ -164,16 +166,16 @@ class _SkinnedSubset:
         self.j_regressor = as_t(model.j_regressor[:, keep])
         self.weights = as_t(model.weights[keep])
         self.parents = torch.as_tensor(model.parents, dtype=torch.long)
-        self._by_yaw_bins: dict[bytes, _SkinnedSubset] = {}
+        self._by_bins: dict[bytes, _SkinnedSubset] = {}
 
     def _keep(self, vertices: np.ndarray, n_vertices: int) -> None:
         self.vertices = vertices  # sorted model vertex ids; row r is vertex vertices[r]
         self.remap = np.full(n_vertices, -1, dtype=np.int64)
         self.remap[vertices] = np.arange(len(vertices))
 
-    def landmark_vertices(self, yaw_deg: np.ndarray) -> np.ndarray:
-        """Vertices of the landmark triangles of heads at ``yaw_deg`` (B,)."""
-        return np.unique(self.model_faces[self.embedding.faces_and_bary(yaw_deg)[0]])
+    def landmark_vertices(self, turn_deg: np.ndarray) -> np.ndarray:
+        """Vertices of the landmark triangles of heads turned ``turn_deg`` (B, 2: yaw, pitch)."""
+        return np.unique(self.model_faces[self.embedding.faces_and_bary(*turn_deg.T)[0]])
 
     def narrowed(self, vertices: np.ndarray) -> _SkinnedSubset:
         """This subset restricted to ``vertices`` (all kept here) and the joints' support: the same posed vertices
@@ -188,25 +190,26 @@ class _SkinnedSubset:
         narrow.v_template, narrow.dirs, narrow.weights = self.v_template[index], self.dirs[index], self.weights[index]
         narrow.posedirs = self.posedirs[:, torch.as_tensor((rows[:, None] * 3 + np.arange(3)).reshape(-1))]
         narrow.j_regressor = self.j_regressor[:, index]
-        narrow._by_yaw_bins = {}
+        narrow._by_bins = {}
         return narrow
 
-    def at_yaw(self, yaw_deg: np.ndarray) -> _SkinnedSubset:
-        """:meth:`narrowed` to the landmark triangles of heads at ``yaw_deg`` (B,) (kept per yaw bin)."""
-        key = yaw_bin(np.atleast_1d(yaw_deg)).tobytes()
-        if key not in self._by_yaw_bins:
-            self._by_yaw_bins[key] = self.narrowed(self.landmark_vertices(yaw_deg))
-        return self._by_yaw_bins[key]
+    def at_turn(self, turn_deg: np.ndarray) -> _SkinnedSubset:
+        """:meth:`narrowed` to the landmark triangles of heads turned ``turn_deg`` (B, 2) (kept per bin)."""
+        key = self.embedding.bin_key(*turn_deg.T)
+        if key not in self._by_bins:
+            self._by_bins[key] = self.narrowed(self.landmark_vertices(turn_deg))
+        return self._by_bins[key]
 
     def posed(self, coeffs: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         """(B, K, 3) the kept vertices posed (row ``remap[v]`` is vertex v)."""
         return lbs(coeffs, theta, self.v_template, self.dirs, self.posedirs, self.j_regressor, self.parents, self.weights)[0]
 
-    def landmarks(self, coeffs: torch.Tensor, theta: torch.Tensor, yaw_deg: np.ndarray,
+    def landmarks(self, coeffs: torch.Tensor, theta: torch.Tensor, turn_deg: np.ndarray,
                   verts: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, L, 3) landmark points in the model frame (from ``verts``, the posed kept vertices, when given)."""
+        """(B, L, 3) landmark points in the model frame of heads turned ``turn_deg`` (B, 2: yaw, pitch) (from
+        ``verts``, the posed kept vertices, when given)."""
         verts = self.posed(coeffs, theta) if verts is None else verts
-        faces, bary = self.embedding.faces_and_bary(yaw_deg)
+        faces, bary = self.embedding.faces_and_bary(*turn_deg.T)
         corners = torch.as_tensor(self.remap[self.model_faces[faces]])  # (B, L, 3)
         batch = torch.arange(len(verts))[:, None, None]
         return torch.einsum("blk,blkd->bld", torch.as_tensor(bary, dtype=torch.float64), verts[batch, corners])
@@ -219,21 +222,30 @@ def held_shape_components(model: FaceModel, n_shape: int) -> np.ndarray:
     return np.array([k for k, name in enumerate(model.shape_names[:n_shape]) if name in HAIR_COMPONENTS], dtype=np.int64)
 
 
-def head_yaw_deg(theta: np.ndarray) -> np.ndarray:
-    """Yaw (degrees) of the head's rotation, global · neck, as FLAME's contour selection measures it."""
+def head_turn_deg(theta: np.ndarray) -> np.ndarray:
+    """(B, 2) yaw and pitch (degrees) of the head's rotation, global · neck: the yaw as FLAME's contour selection
+    measures it; the pitch as the X angle of its yaw-pitch-roll (YXZ) decomposition, the embedding's pitch bins'."""
     from scipy.spatial.transform import Rotation
 
     theta = np.atleast_2d(theta)
     rot = (Rotation.from_rotvec(theta[:, 0:3]) * Rotation.from_rotvec(theta[:, 3:6])).as_matrix()
-    return np.degrees(np.arctan2(-rot[:, 2, 0], np.hypot(rot[:, 0, 0], rot[:, 1, 0])))
+    yaw = np.arctan2(-rot[:, 2, 0], np.hypot(rot[:, 0, 0], rot[:, 1, 0]))
+    pitch = np.arcsin(np.clip(-rot[:, 1, 2], -1.0, 1.0))
+    return np.degrees(np.stack([yaw, pitch], axis=1))
+
+
+def head_yaw_deg(theta: np.ndarray) -> np.ndarray:
+    """Yaw (degrees) of the head's rotation, global · neck, as FLAME's contour selection measures it."""
+    return head_turn_deg(theta)[:, 0]
 
 
 def landmarks_in_image(model: FaceModel, embedding: LandmarkEmbedding, beta: np.ndarray, theta: np.ndarray, psi: np.ndarray,
-                       camera: PinholeCamera, yaw_deg: float) -> np.ndarray:
-    """(68, 2) the embedding's landmarks (its contour for a head turned ``yaw_deg`` to the camera) on the model posed
-    by β, θ, ψ, projected by ``camera`` in SPEC §3 pixels; NaN where the embedding has none."""
+                       camera: PinholeCamera, yaw_deg: float, pitch_deg: float | None = None) -> np.ndarray:
+    """(68, 2) the embedding's landmarks (its points for a head turned ``yaw_deg`` and pitched ``pitch_deg`` to the
+    camera) on the model posed by β, θ, ψ, projected by ``camera`` in SPEC §3 pixels; NaN where the embedding has none."""
     vertices = model.forward(np.asarray(beta)[None], np.asarray(theta)[None], np.asarray(psi)[None])[0]
-    faces, bary = embedding.faces_and_bary(np.array([yaw_deg], np.float64))
+    faces, bary = embedding.faces_and_bary(np.array([yaw_deg], np.float64),
+                                           None if pitch_deg is None else np.array([pitch_deg], np.float64))
     points = np.full((N_LANDMARKS, 2), np.nan)
     # Surface points first, then projected (as the fit's own landmarks): not the projections interpolated.
     points[embedding.landmark_ids()] = camera.project(np.einsum("lk,lkd->ld", bary[0], vertices[model.faces[faces[0]]]))
@@ -242,7 +254,8 @@ def landmarks_in_image(model: FaceModel, embedding: LandmarkEmbedding, beta: np.
 
 def fit_landmarks_in_image(model: FaceModel, embedding: LandmarkEmbedding, fit: LandmarkFit) -> np.ndarray:
     """(68, 2) ``embedding``'s landmarks on the fitted head, seen by the fitted camera."""
-    return landmarks_in_image(model, embedding, fit.beta, fit.theta, fit.psi, fit.camera(), float(head_yaw_deg(fit.theta)[0]))
+    yaw, pitch = head_turn_deg(fit.theta)[0]
+    return landmarks_in_image(model, embedding, fit.beta, fit.theta, fit.psi, fit.camera(), float(yaw), float(pitch))
 
 
 def landmark_weights(embedding: LandmarkEmbedding, contour_weight: float) -> np.ndarray:
@@ -342,12 +355,12 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
         rotation, neck, jaw = unknowns()[:3]
         return torch.cat([rotation, neck, jaw, torch.zeros(batch, 6, dtype=torch.float64)], dim=1)
 
-    yaw = np.zeros(batch)
+    turn = np.zeros((batch, 2))
 
     def image_losses(rigid: bool) -> torch.Tensor:
         """(B,) loss of each image: robust reprojection error plus priors."""
         _, neck, jaw, translation, log_focal = unknowns()
-        points = subset.landmarks(coeffs * (0.0 if rigid else 1.0), theta(), yaw)
+        points = subset.landmarks(coeffs * (0.0 if rigid else 1.0), theta(), turn)
         projected = _project(points, translation, torch.exp(log_focal), centre)
         sq = ((projected - target) ** 2).sum(dim=-1)
         total = (weight * _pseudo_huber(sq, options.robust_px)).sum(dim=1)
@@ -377,10 +390,10 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
         with torch.no_grad():
             rotation_u.copy_(torch.tensor([0.0, np.radians(start_yaw) / ROTATION_UNIT, 0.0]).expand(batch, 3))
             translation_u.zero_()
-        yaw = np.full(batch, float(start_yaw))
+        turn = np.tile([float(start_yaw), 0.0], (batch, 1))
         run([rotation_u, translation_u], rigid=True, iterations=options.rigid_iterations)
         with torch.no_grad():
-            yaw = head_yaw_deg(theta().numpy())
+            turn = head_turn_deg(theta().numpy())
             final = image_losses(rigid=True)
             better = final < best_loss
             best_loss = torch.where(better, final, best_loss)
@@ -389,13 +402,13 @@ def _fit(model: FaceModel, embedding: LandmarkEmbedding, targets: np.ndarray, si
         rotation_u.copy_(best_rotation)
         translation_u.copy_(best_translation)
     for _ in range(options.rounds):
-        yaw = head_yaw_deg(theta().detach().numpy())
+        turn = head_turn_deg(theta().detach().numpy())
         run([coeffs, rotation_u, neck_u, jaw_u, translation_u, focal_u], rigid=False, iterations=options.iterations)
 
     with torch.no_grad():
-        yaw = head_yaw_deg(theta().numpy())
+        turn = head_turn_deg(theta().numpy())
         _, _, _, translation, log_focal = unknowns()
-        projected = _project(subset.landmarks(coeffs, theta(), yaw), translation, torch.exp(log_focal), centre).numpy()
+        projected = _project(subset.landmarks(coeffs, theta(), turn), translation, torch.exp(log_focal), centre).numpy()
     fits = []
     for b in range(batch):
         full, error = _landmarks_and_error(projected[b], targets[b], ids)
@@ -483,8 +496,8 @@ def _refine_one(model: FaceModel, subset: _SkinnedSubset, fit: LandmarkFit, targ
             pixels = full(verts, translation, torch.exp(log_focal[:, 0]))[0].numpy()
         outline, normals, edges = silhouette_targets(model, pixels, allowed, image, search, options.edge_window_px,
                                                        options.edge_prior_px)
-        yaw = head_yaw_deg(theta().detach().numpy())
-        step = subset.narrowed(np.r_[subset.landmark_vertices(yaw), outline])
+        turn = head_turn_deg(theta().detach().numpy())
+        step = subset.narrowed(np.r_[subset.landmark_vertices(turn), outline])
         rows = torch.as_tensor(step.remap[outline])
         normals_t, edges_t = torch.as_tensor(normals), torch.as_tensor(edges)
         per_point = options.silhouette_weight * N_LANDMARKS / max(len(outline), 1)
@@ -494,7 +507,7 @@ def _refine_one(model: FaceModel, subset: _SkinnedSubset, fit: LandmarkFit, targ
             optimizer.zero_grad()
             focal = torch.exp(log_focal[:, 0])
             posed = step.posed(coeffs(), theta())
-            marks = full(step.landmarks(coeffs(), theta(), yaw, posed), translation, focal)
+            marks = full(step.landmarks(coeffs(), theta(), turn, posed), translation, focal)
             loss = (weight * _pseudo_huber(((marks - target_t) ** 2).sum(dim=-1), options.robust_px)).sum()
             across = ((full(posed[:, rows], translation, focal)[0] - edges_t) * normals_t).sum(dim=-1)
             loss = loss + per_point * _pseudo_huber(across**2, options.silhouette_robust_px).sum()
@@ -505,8 +518,8 @@ def _refine_one(model: FaceModel, subset: _SkinnedSubset, fit: LandmarkFit, targ
 
         optimizer.step(closure)
     with torch.no_grad():
-        yaw = head_yaw_deg(theta().numpy())
-        marks = full(subset.at_yaw(yaw).landmarks(coeffs(), theta(), yaw), translation, torch.exp(log_focal[:, 0]))[0].numpy()
+        turn = head_turn_deg(theta().numpy())
+        marks = full(subset.at_turn(turn).landmarks(coeffs(), theta(), turn), translation, torch.exp(log_focal[:, 0]))[0].numpy()
     landmarks, error = _landmarks_and_error(marks, target, ids)
     return replace(fit, beta=beta[0].detach().numpy().copy(), psi=psi[0].detach().numpy().copy(),
                    theta=theta()[0].detach().numpy().copy(), focal_px=float(torch.exp(log_focal[0, 0]).detach()),
@@ -564,10 +577,10 @@ def _fit_mouth_opening(model: FaceModel, subset: _SkinnedSubset, fit: LandmarkFi
     theta_final = fit.theta.copy()
     theta_final[6] = float(opening.detach()[0])
     psi_final = psi.detach()[0].numpy().copy()
-    yaw = head_yaw_deg(theta_final)
+    turn = head_turn_deg(theta_final)
     with torch.no_grad():
         coeffs = torch.as_tensor(np.r_[fit.beta, psi_final][None])
-        points = subset.at_yaw(yaw).landmarks(coeffs, torch.as_tensor(theta_final[None]), yaw)
+        points = subset.at_turn(turn).landmarks(coeffs, torch.as_tensor(theta_final[None]), turn)
         marks = _project(points, translation, focal, centre)[0].numpy()
     landmarks, error = _landmarks_and_error(marks, target, subset.embedding.landmark_ids())
     return replace(fit, theta=theta_final, psi=psi_final, landmarks=landmarks, error_px=error)

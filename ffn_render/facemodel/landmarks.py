@@ -7,6 +7,12 @@ detector reports is the face's silhouette, which slides over the surface as
 the head turns. Contours come in 79 yaw bins as in DECA/FLAME: bin i holds
 yaw i° for i = 0..39 and yaw (39 − i)° for i = 40..78; the yaw is that of the
 head's rotation (global · neck), rounded to a degree and clamped to ±39°.
+The built-in head's calibrated embedding also has the 51 inner points per yaw
+bin and per (pitch bin, yaw bin) cell: the detector pulls a turned or tilted
+head's inner points towards a frontal face, and points that lag with it keep
+that lag out of the fitted pose. Its file (``ffn_head_landmarks.npz``) adds
+``pitch_bins_deg``, ``pitch_static_faces``/``_bary`` to the per-yaw arrays;
+a file without them (the first format) still reads, per yaw only.
 
 Sources:
 
@@ -75,6 +81,11 @@ class LandmarkEmbedding:
     # head turns); None: ``static_*`` at every yaw, as FLAME's.
     yaw_static_faces: np.ndarray | None = None  # (79, 51)
     yaw_static_bary: np.ndarray | None = None  # (79, 51, 3)
+    # Where measured: the inner points per (pitch bin, yaw bin) too (the detector also pulls a tilted head towards
+    # frontal); pitch bin p holds heads pitched nearest ``pitch_bins_deg[p]``. None: ``yaw_static_*`` at every pitch.
+    pitch_bins_deg: np.ndarray | None = None  # (P,) ascending
+    pitch_static_faces: np.ndarray | None = None  # (P, 79, 51)
+    pitch_static_bary: np.ndarray | None = None  # (P, 79, 51, 3)
 
     @property
     def has_contour(self) -> bool:
@@ -84,11 +95,26 @@ class LandmarkEmbedding:
         """iBUG indices (0-based) of the points this embedding gives, in the order :meth:`faces_and_bary` returns them."""
         return np.arange(68) if self.has_contour else np.arange(N_CONTOUR, 68)
 
-    def faces_and_bary(self, yaw_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, L) faces and (B, L, 3) barycentrics for heads at ``yaw_deg`` (B,), in iBUG order."""
+    def pitch_bin(self, pitch_deg: np.ndarray) -> np.ndarray:
+        """Pitch bin (nearest of ``pitch_bins_deg``) of head pitch angles (degrees)."""
+        return np.abs(np.atleast_1d(pitch_deg)[:, None] - self.pitch_bins_deg[None]).argmin(axis=1)
+
+    def bin_key(self, yaw_deg: np.ndarray, pitch_deg: np.ndarray | None = None) -> bytes:
+        """Heads at these angles (B,) get the same points exactly when their keys are equal."""
+        bins = yaw_bin(np.atleast_1d(yaw_deg))
+        if self.pitch_static_faces is not None and pitch_deg is not None:
+            bins = np.stack([bins, self.pitch_bin(pitch_deg)])
+        return bins.tobytes()
+
+    def faces_and_bary(self, yaw_deg: np.ndarray, pitch_deg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(B, L) faces and (B, L, 3) barycentrics for heads at ``yaw_deg`` (B,) and ``pitch_deg`` (B,; None: the
+        inner points of any pitch, where the embedding has them per pitch), in iBUG order."""
         yaw_deg = np.atleast_1d(yaw_deg)
         bins = yaw_bin(yaw_deg)
-        if self.yaw_static_faces is not None:
+        if self.pitch_static_faces is not None and pitch_deg is not None:
+            pitch = self.pitch_bin(pitch_deg)
+            faces, bary = self.pitch_static_faces[pitch, bins], self.pitch_static_bary[pitch, bins]
+        elif self.yaw_static_faces is not None:
             faces, bary = self.yaw_static_faces[bins], self.yaw_static_bary[bins]
         else:
             faces = np.broadcast_to(self.static_faces, (len(yaw_deg), N_STATIC))
@@ -105,6 +131,15 @@ class LandmarkEmbedding:
             _check_part(self.contour_faces, self.contour_bary, (N_YAW_BINS, N_CONTOUR), n_faces, self.source, "dynamic")
         if self.yaw_static_faces is not None:
             _check_part(self.yaw_static_faces, self.yaw_static_bary, (N_YAW_BINS, N_STATIC), n_faces, self.source, "static per yaw")
+        pitch_parts = (self.pitch_bins_deg, self.pitch_static_faces, self.pitch_static_bary)
+        if any(part is not None for part in pitch_parts) and any(part is None for part in pitch_parts):
+            raise FaceModelError(f"{self.source}: a pitch model needs pitch bins, faces and barycentrics together")
+        if self.pitch_static_faces is not None:
+            bins = self.pitch_bins_deg
+            if bins.ndim != 1 or len(bins) == 0 or not np.all(np.diff(bins) > 0):
+                raise FaceModelError(f"{self.source}: pitch bins must be ascending angles, got {bins.shape}")
+            _check_part(self.pitch_static_faces, self.pitch_static_bary, (len(bins), N_YAW_BINS, N_STATIC), n_faces,
+                        self.source, "static per pitch and yaw")
         if self.noise_px is not None and (self.noise_px.shape != (68,) or not np.all(self.noise_px > 0)):
             raise FaceModelError(f"{self.source}: landmark noise must be 68 positive distances, got {self.noise_px.shape}")
         return self
@@ -266,10 +301,12 @@ def calibrated_landmark_embedding(model: FaceModel, path: Path = CALIBRATED_EMBE
     if path.is_file():
         with np.load(path, allow_pickle=False) as data:
             if str(data["faces_sha1"]) == faces_fingerprint(model.faces):
+                # Files from before the pitch model (format 1) have no pitch_* arrays: their inner points vary with yaw only.
+                pitch = {key: data[key] for key in ("pitch_bins_deg", "pitch_static_faces", "pitch_static_bary") if key in data}
                 return LandmarkEmbedding(data["static_faces"], data["static_bary"], data["contour_faces"], data["contour_bary"],
-                                         source=f"{model.name} (calibrated against dlib)",
+                                         source=f"{path} ({model.name}, calibrated against dlib)",
                                          noise_px=data["noise_px"], yaw_static_faces=data["yaw_static_faces"],
-                                         yaw_static_bary=data["yaw_static_bary"]).check(len(model.faces))
+                                         yaw_static_bary=data["yaw_static_bary"], **pitch).check(len(model.faces))
         log.warning("%s: calibrated for other triangles than %s's; using the geometric embedding "
                     "(re-run scripts/calibrate_landmarks.py)", path, model.name)
     else:

@@ -40,8 +40,8 @@ class KnownFrame:
         points a perfect fit's landmarks (through the same embedding) would be."""
         from ffn_render.facemodel.fit import landmarks_in_image
 
-        yaw = head_yaw_to_camera_deg(self.camera.rotation, self.theta)
-        return landmarks_in_image(model, embedding, self.beta, self.theta, self.psi, self.camera, yaw)
+        yaw, pitch = head_turn_to_camera_deg(self.camera.rotation, self.theta)
+        return landmarks_in_image(model, embedding, self.beta, self.theta, self.psi, self.camera, yaw, pitch)
 
     def head_rotation_in_camera(self) -> np.ndarray:
         """World → camera rotation of the head (global · neck), in OpenCV camera axes (x right, y down, z forward)."""
@@ -50,13 +50,14 @@ class KnownFrame:
         return flip @ self.camera.rotation @ head.as_matrix()
 
 
-def head_yaw_to_camera_deg(camera_rotation: np.ndarray, theta: np.ndarray) -> float:
-    """Yaw of the head to a camera of world → camera ``camera_rotation`` (Blender axes): the turn a fit sees, whose
-    own camera is not rotated (camera · global · neck), as the landmark contour is chosen by."""
-    from ffn_render.facemodel.fit import head_yaw_deg
+def head_turn_to_camera_deg(camera_rotation: np.ndarray, theta: np.ndarray) -> tuple[float, float]:
+    """Yaw and pitch of the head to a camera of world → camera ``camera_rotation`` (Blender axes): the turn a fit
+    sees, whose own camera is not rotated (camera · global · neck), as the landmark points are chosen by."""
+    from ffn_render.facemodel.fit import head_turn_deg
 
     head = Rotation.from_matrix(camera_rotation) * Rotation.from_rotvec(theta[0:3]) * Rotation.from_rotvec(theta[3:6])
-    return float(head_yaw_deg(np.r_[head.as_rotvec(), np.zeros(3)][None])[0])
+    yaw, pitch = head_turn_deg(np.r_[head.as_rotvec(), np.zeros(3)][None])[0]
+    return float(yaw), float(pitch)
 
 
 def pose_theta(yaw_deg: float, pitch_deg: float, roll_deg: float, jaw: float) -> np.ndarray:
@@ -111,8 +112,18 @@ def read_known(out: Path, seq_ids: list[str], emotion: str = "neutral") -> list[
     return frames
 
 
+def true_euler_deg(frame: KnownFrame) -> np.ndarray:
+    """Yaw, pitch, roll (YXZ) of the head's true rotation in the camera frame (camera · global · neck)."""
+    truth = Rotation.from_matrix(frame.camera.rotation) * Rotation.from_rotvec(frame.theta[0:3]) * Rotation.from_rotvec(frame.theta[3:6])
+    return truth.as_euler("YXZ", degrees=True)
+
+
+def euler_differences_deg(frame: KnownFrame, fit) -> np.ndarray:
+    """Fitted minus true yaw, pitch, roll of the head's rotation in the camera frame (a fit's camera: identity)."""
+    got = Rotation.from_rotvec(fit.theta[0:3]) * Rotation.from_rotvec(fit.theta[3:6])
+    return got.as_euler("YXZ", degrees=True) - true_euler_deg(frame)
+
+
 def euler_errors_deg(frame: KnownFrame, fit) -> np.ndarray:
     """|yaw|, |pitch|, |roll| differences of the head's rotation in the camera frame (a fit's camera: identity)."""
-    truth = Rotation.from_matrix(frame.camera.rotation) * Rotation.from_rotvec(frame.theta[0:3]) * Rotation.from_rotvec(frame.theta[3:6])
-    got = Rotation.from_rotvec(fit.theta[0:3]) * Rotation.from_rotvec(fit.theta[3:6])
-    return np.abs(truth.as_euler("YXZ", degrees=True) - got.as_euler("YXZ", degrees=True))
+    return np.abs(euler_differences_deg(frame, fit))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pickle
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from scipy.spatial.transform import Rotation
 from ffn_render.errors import FaceModelError
 from ffn_render.facemodel import load_face_model
 from ffn_render.facemodel.fit import (
-    _SkinnedSubset, fit_landmarks, fit_landmarks_in_image, head_yaw_deg, held_shape_components, landmarks_in_image,
+    _SkinnedSubset, fit_landmarks, fit_landmarks_in_image, head_turn_deg, held_shape_components, landmarks_in_image,
 )
 from ffn_render.facemodel.flame_io import write_npz
 from ffn_render.camera import PinholeCamera
@@ -123,6 +124,46 @@ def test_calibrated_embedding_is_the_heads_and_falls_back_for_other_triangles(he
     assert "built-in" in fallback.source and "calibrated for other triangles" in caplog.text
 
 
+def test_head_turn_is_the_yaw_and_pitch_of_a_known_rotation():
+    # Independent truth: rotations built from yaw-pitch-roll angles (scipy's YXZ), the neck adding to the global.
+    theta = np.zeros((2, 15))
+    theta[0, 0:3] = Rotation.from_euler("YXZ", np.radians([20.0, -11.0, 0.0])).as_rotvec()
+    theta[1, 0:3] = Rotation.from_euler("X", np.radians(7.0)).as_rotvec()
+    theta[1, 3:6] = Rotation.from_euler("X", np.radians(5.0)).as_rotvec()
+    np.testing.assert_allclose(head_turn_deg(theta), [[20.0, -11.0], [0.0, 12.0]], atol=1e-9)
+
+
+def _pitched(embedding, head, bins=np.array([-10.0, 0.0, 10.0])):
+    """``embedding`` with a pitch model whose every cell of pitch bin p holds the static points shifted to the
+    triangles p + 1 further (a marker of the bin that is easy to read back)."""
+    faces = np.stack([np.broadcast_to(embedding.static_faces + p + 1, (79, 51)) for p in range(len(bins))])
+    bary = np.broadcast_to(embedding.static_bary, (len(bins), 79, 51, 3))
+    return replace(embedding, pitch_bins_deg=bins, pitch_static_faces=faces, pitch_static_bary=bary).check(len(head.faces))
+
+
+def test_inner_points_are_chosen_by_the_nearest_pitch_bin(head, tmp_path):
+    embedding = _pitched(calibrated_landmark_embedding(head), head)
+    faces, _ = embedding.faces_and_bary(np.array([5.0, 5.0, -20.0, 0.0]), np.array([-30.0, 4.0, 6.0, 0.0]))
+    # Hand-computed: pitch −30 → bin −10 (0), 4 → 0 (1), 6 → 10 (2), 0 → 0 (1): static faces + bin + 1.
+    np.testing.assert_array_equal(faces[:, 17:] - embedding.static_faces, [[1] * 51, [2] * 51, [3] * 51, [2] * 51])
+    # Without a pitch the per-yaw points, as a file without a pitch model (format 1) gives at every pitch.
+    faces_any, _ = embedding.faces_and_bary(np.array([5.0]))
+    np.testing.assert_array_equal(faces_any[0, 17:], embedding.yaw_static_faces[5])
+    assert embedding.bin_key(np.array([5.0]), np.array([4.0])) == embedding.bin_key(np.array([5.4]), np.array([-4.0]))
+    assert embedding.bin_key(np.array([5.0]), np.array([4.0])) != embedding.bin_key(np.array([5.0]), np.array([6.0]))
+    with np.load(CALIBRATED_EMBEDDING) as data:
+        arrays = {key: data[key] for key in data.files if not key.startswith("pitch_")}
+    np.savez(tmp_path / "format1.npz", **arrays)
+    old = calibrated_landmark_embedding(head, tmp_path / "format1.npz")
+    assert old.pitch_static_faces is None
+    np.testing.assert_array_equal(old.faces_and_bary(np.array([5.0]), np.array([9.0]))[0][0, 17:], old.yaw_static_faces[5])
+    np.savez(tmp_path / "short.npz", **arrays, pitch_bins_deg=np.array([-10.0, 0.0, 10.0]),
+             pitch_static_faces=embedding.pitch_static_faces[:, :40], pitch_static_bary=embedding.pitch_static_bary[:, :40])
+    with pytest.raises(FaceModelError, match=r"short\.npz .*static per pitch and yaw landmark embedding has faces \(3, 40, 51\)") as error:
+        calibrated_landmark_embedding(head, tmp_path / "short.npz")
+    assert "\n" not in str(error.value)
+
+
 def test_a_narrowed_skinned_subset_poses_its_vertices_as_the_full_model(head):
     # Independent truth: the model's own forward pass over all its vertices (numpy).
     embedding = calibrated_landmark_embedding(head)
@@ -131,17 +172,17 @@ def test_a_narrowed_skinned_subset_poses_its_vertices_as_the_full_model(head):
     beta[held_shape_components(head, 50)] = 0.0  # the subset holds the hair components at zero
     extra = np.flatnonzero(np.isin(np.arange(head.n_vertices), head.regions["neck"]))[:40]
     subset = _SkinnedSubset(head, embedding, 50, 50, extra_vertices=extra)
-    yaw = head_yaw_deg(theta)
-    step = subset.narrowed(np.r_[subset.landmark_vertices(yaw), extra[::3]])
+    turn = head_turn_deg(theta)
+    step = subset.narrowed(np.r_[subset.landmark_vertices(turn), extra[::3]])
     assert len(step.vertices) < len(subset.vertices) / 2
     coeffs, theta_t = torch.as_tensor(np.r_[beta, psi][None]), torch.as_tensor(theta[None])
     full = head.forward(beta[None], theta[None], psi[None])[0]
     np.testing.assert_allclose(step.posed(coeffs, theta_t)[0].numpy(), full[step.vertices], atol=1e-12)
-    faces, bary = embedding.faces_and_bary(yaw)
-    np.testing.assert_allclose(step.landmarks(coeffs, theta_t, yaw)[0].numpy(),
+    faces, bary = embedding.faces_and_bary(*turn.T)
+    np.testing.assert_allclose(step.landmarks(coeffs, theta_t, turn)[0].numpy(),
                                np.einsum("lk,lkd->ld", bary[0], full[head.faces[faces[0]]]), atol=1e-12)
-    np.testing.assert_allclose(subset.at_yaw(yaw).landmarks(coeffs, theta_t, yaw).numpy(),
-                               step.landmarks(coeffs, theta_t, yaw).numpy(), atol=1e-12)
+    np.testing.assert_allclose(subset.at_turn(turn).landmarks(coeffs, theta_t, turn).numpy(),
+                               step.landmarks(coeffs, theta_t, turn).numpy(), atol=1e-12)
     with pytest.raises(FaceModelError, match="not built with"):
         subset.narrowed(np.setdiff1d(np.arange(head.n_vertices), subset.vertices)[:1])
 
@@ -156,10 +197,10 @@ def test_known_parameters_are_recovered_from_projected_landmarks(head, embedding
     camera = PinholeCamera(fx=900.0, fy=900.0, cx=256.0, cy=256.0, width=512, height=512,
                            rotation=np.eye(3), translation=np.array([0.01, -0.02, -0.62]))
     vertices = head.forward(beta, theta, psi)[0]
-    faces, bary = embedding.faces_and_bary(head_yaw_deg(theta))
+    turn = head_turn_deg(theta)
+    faces, bary = embedding.faces_and_bary(*turn.T)
     targets = camera.project(np.einsum("lk,lkd->ld", bary[0], vertices[head.faces[faces[0]]]))
-    np.testing.assert_allclose(landmarks_in_image(head, embedding, beta, theta, psi, camera, head_yaw_deg(theta)[0]), targets,
-                               atol=1e-9)
+    np.testing.assert_allclose(landmarks_in_image(head, embedding, beta, theta, psi, camera, *turn[0]), targets, atol=1e-9)
     fit = fit_landmarks(head, embedding, targets[None], np.array([[512, 512]]))[0]
     fitted = Rotation.from_rotvec(fit.theta[0:3]) * Rotation.from_rotvec(fit.theta[3:6])
     error_deg = np.degrees((fitted.inv() * Rotation.from_rotvec(theta[0:3])).magnitude())

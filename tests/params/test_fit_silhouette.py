@@ -14,7 +14,7 @@ import pytest
 
 from ffn_render.facemodel import load_face_model
 from ffn_render.facemodel.builtin_blendshapes import HAIR_COMPONENTS
-from ffn_render.facemodel.fit import FitOptions, fit_landmarks, head_yaw_deg, refine_with_silhouette
+from ffn_render.facemodel.fit import FitOptions, fit_landmarks, head_turn_deg, head_yaw_deg, refine_with_silhouette
 from ffn_render.facemodel.landmarks import landmark_embedding_for
 from ffn_render.facemodel.silhouette import mouth_border_pairs, mouth_opening, step_edges
 
@@ -50,7 +50,7 @@ def biased_head():
     translation, focal = np.array([0.0, 0.02, -0.6]), 60.0 / 36.0 * SIZE
     verts = model.forward(beta[None], theta[None], np.zeros((1, model.n_expr)))[0]
     pixels = _project(verts, translation, focal)
-    faces, bary = embedding.faces_and_bary(head_yaw_deg(theta))
+    faces, bary = embedding.faces_and_bary(*head_turn_deg(theta).T)
     marks = _project(np.einsum("lk,lkd->ld", bary[0], verts[model.faces[faces[0]]]), translation, focal)
     # dlib lags a turn: nose and mouth 6 px back towards where a frontal face has them.
     marks[27:36, 0] += 6.0 * np.sign(marks[27:36, 0].mean() - marks[36:48, 0].mean()) * -1
@@ -147,7 +147,7 @@ def test_the_jaw_follows_the_photos_mouth_opening_not_biased_lip_points(true_jaw
     biased = theta.copy()
     biased[6] = 0.1
     verts = model.forward(np.zeros((1, model.n_shape)), biased[None], np.zeros((1, model.n_expr)))[0]
-    faces, bary = embedding.faces_and_bary(head_yaw_deg(biased))
+    faces, bary = embedding.faces_and_bary(*head_turn_deg(biased).T)
     marks = _project(np.einsum("lk,lkd->ld", bary[0], verts[model.faces[faces[0]]]), translation, focal)
     options = FitOptions(n_shape=10, n_expr=10)
     fits = fit_landmarks(model, embedding, marks[None], np.array([[SIZE, SIZE]]), options)
@@ -183,7 +183,7 @@ def test_the_jaw_carries_a_mouth_opening_the_landmark_fit_gave_the_expression():
     parted_theta, parted_psi = theta.copy(), np.zeros(model.n_expr)
     parted_theta[6], parted_psi[13] = 0.0, 2.5
     verts = model.forward(np.zeros((1, model.n_shape)), parted_theta[None], parted_psi[None])[0]
-    faces, bary = embedding.faces_and_bary(head_yaw_deg(parted_theta))
+    faces, bary = embedding.faces_and_bary(*head_turn_deg(parted_theta).T)
     marks = _project(np.einsum("lk,lkd->ld", bary[0], verts[model.faces[faces[0]]]), translation, focal)
     options = FitOptions(n_shape=10, n_expr=20)
     fits = fit_landmarks(model, embedding, marks[None], np.array([[SIZE, SIZE]]), options)
