@@ -268,18 +268,20 @@ def _brow_frame(points: np.ndarray, eye: np.ndarray, s: float) -> np.ndarray:
     return np.column_stack([(points[:, 0] - eye[0]) * outward / s, (points[:, 1] - eye[1]) / s])
 
 
-def brow_strokes(traits: SkinTraits, rng: np.random.Generator) -> Strokes:
-    """Hairs of one brow in its frame (outward, up; metres at FLAME scale from the eye centre)."""
+def brow_strokes(traits: SkinTraits, rng: np.random.Generator, tail_end: float) -> Strokes:
+    """Hairs of one brow in its frame (outward, up; metres at FLAME scale from the eye centre), its tail thinning
+    to BROW_TAIL_THICKNESS at ``tail_end`` (outward, where the painted tail ends)."""
     # The head of the brow sits a little inside the eye's inner corner, nearer the nose for some people.
     start = -0.5 * traits.brow_length + 0.004 - traits.brow_gap
     area = traits.brow_length * traits.brow_thickness * 0.6
     count = int(traits.brow_density * area * 8e6)  # up to 8 hairs per mm²: brows read as a solid shape from afar
     t = rng.random(count) ** 0.85  # a little denser towards the head of the brow
-    thickness = traits.brow_thickness * (1.0 - 0.7 * t)
+    outward = start + traits.brow_length * t
+    thickness = np.minimum(traits.brow_thickness * (1.0 - 0.7 * t), brow_tail_thickness(outward, tail_end))
     rise = np.sin(np.pi * np.clip(t / (2 * traits.brow_peak), 0.0, 1.0))
     # The arch, the fall of the tail after the peak, and the slant of the whole brow (tail up or down).
     arch = traits.brow_arch * rise - 0.004 * np.clip(t - traits.brow_peak, 0.0, 1.0) + traits.brow_tilt * t
-    roots = np.column_stack([start + traits.brow_length * t, traits.brow_height + arch + thickness * rng.random(count) ** 1.3])
+    roots = np.column_stack([outward, traits.brow_height + arch + thickness * rng.random(count) ** 1.3])
     # Hairs stand up at the head of the brow, lie outward along its body and point down at the tail.
     angles = np.interp(t, [0.0, 0.15, 0.5, 1.0], np.radians([80.0, 40.0, 12.0, -15.0])) + rng.normal(0, np.radians(10), count)
     lengths = rng.uniform(0.004, 0.008, count) * np.interp(t, [0.0, 0.2, 1.0], [0.6, 1.0, 0.8])
@@ -298,6 +300,20 @@ BROW_RIM_MARGIN = 0.005
 BROW_TAIL_FADE = 0.004
 
 
+# A brow's tail is thin whatever its head's thickness: at most BROW_TAIL_THICKNESS where the painted tail ends,
+# BROW_TAIL_TAPER mm thicker per mm inward (a 13 mm brow's tail is 2.7 mm thick where it starts to fade, 14 mm
+# out). Brows thinning only in proportion to their head (to 30 %) ended 4–6 mm thick where the fade cut them
+# off: a blunt, dark end that dlib carried beyond the outline of low brows, wide-set eyes and narrow faces
+# (docs/identity.md, "Session 8").
+BROW_TAIL_THICKNESS = 0.0015
+BROW_TAIL_TAPER = 0.3
+
+
+def brow_tail_thickness(outward: np.ndarray, tail_end: float) -> np.ndarray:
+    """The thickest a brow may be at ``outward`` (m from the eye centre, FLAME scale), its tail ending at ``tail_end``."""
+    return BROW_TAIL_THICKNESS + BROW_TAIL_TAPER * np.maximum(tail_end - outward, 0.0)
+
+
 def brow_tail_fade(outward: np.ndarray, rim: float) -> np.ndarray:
     """Weight of brow hair at ``outward`` (m from the eye centre, FLAME scale): 1 up to the fade, 0 from
     BROW_RIM_MARGIN inside the rim ``rim`` outwards."""
@@ -310,7 +326,7 @@ def paint_brows(
     rng: np.random.Generator, texel: float,
 ) -> None:
     s = anatomy.scale
-    strokes = brow_strokes(traits, rng)
+    strokes = brow_strokes(traits, rng, tail_end=float(np.min(anatomy.orbital_rims)) - BROW_RIM_MARGIN)
     lo, hi = np.array([-0.04, 0.0]), np.array([0.045, 0.05])  # room for a high, arched, slanting brow
     for eye, rim in zip(anatomy.eyes, anatomy.orbital_rims):
         local = _brow_frame(points, eye, s)
