@@ -112,12 +112,16 @@ def _pitch_slope(frames, fits) -> float:
 @click.command()
 @click.option("--work", type=click.Path(file_okay=False), default="out/fit_accuracy", show_default=True,
               help="Folder for the renders (kept; a re-run renders only what is missing).")
+@click.option("--set", "set_names", multiple=True, type=click.Choice(["test", "heldout", "heldout2"]),
+              help="Only these sets (repeatable) [default: all three].")
 @click.option("--embedding", "embedding_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="A calibrated embedding file to fit with (repeatable: side by side) [default: the package's].")
-def main(work: str, embedding_files: tuple[str, ...]) -> None:
+def main(work: str, set_names: tuple[str, ...], embedding_files: tuple[str, ...]) -> None:
     """Render known frames, fit them with landmarks alone and refined with the outline, print both."""
     options = FitOptions()
     for sub, (name, specs) in _sets().items():
+        if set_names and sub not in set_names:
+            continue
         folder = Path(work) / sub
         render_known(folder, specs)
         model, version = _head_of_renders(folder)
