@@ -100,7 +100,7 @@ CANDIDATES: dict[str, dict] = {
     **{f"s{n}-bn-nb-balanced": {"quality": "legacy", "samples": n, **LOW_NOISE, "denoiser_quality": "balanced"}
        for n in (24, 32, 40)},
     # OpenImageDenoise on the head's projected box (+16 px) only, the backdrop left undenoised (issue 13, sixth pass).
-    **{f"s{n}-bn-nb-head": {"quality": "legacy", "samples": n, **LOW_NOISE, "denoise_region": "head"} for n in (24, 32, 40)},
+    **{f"s{n}-bn-nb-head": {"quality": "legacy", "samples": n, **LOW_NOISE, "denoise_region": "head"} for n in (16, 24, 32, 40)},
     "a48-t0.02-m16-bn-nb": {"quality": "legacy", "samples": 48, **LOW_NOISE, "adaptive_sampling": True,
                             "noise_threshold": 0.02, "min_samples": 16},
     "a48-t0.05-m8-bn-nb": {"quality": "legacy", "samples": 48, **LOW_NOISE, "adaptive_sampling": True,

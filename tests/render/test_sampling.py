@@ -18,9 +18,9 @@ from tests.render.support import make_spec
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = {"width": 64, "height": 48, "device": "cpu", "head_images": False}
-CYCLES_SETTINGS = ("samples", "use_adaptive_sampling", "adaptive_threshold", "adaptive_min_samples", "use_denoising",
-                   "denoiser", "denoising_input_passes", "denoising_prefilter", "denoising_quality", "use_light_tree",
+CYCLES_SETTINGS = ("samples", "use_adaptive_sampling", "adaptive_threshold", "adaptive_min_samples", "use_light_tree",
                    "sample_clamp_direct", "sample_clamp_indirect", "sampling_pattern")
+GUIDES_PASSES = {("Image",): "RGB", ("Albedo", "Image"): "RGB_ALBEDO", ("Albedo", "Image", "Normal"): "RGB_ALBEDO_NORMAL"}
 
 
 def tiny_from(path: Path, **render):
@@ -35,6 +35,22 @@ def tiny_from(path: Path, **render):
     return parse_config(data, source=str(path))
 
 
+def denoising_seen(scene) -> dict:
+    """Which denoiser Blender runs on this render and with what, in Cycles' terms: Cycles' own on the frame, or the
+    compositor's Denoise node (render config denoise_region: head) with its linked guides."""
+    tree = scene.compositing_node_group if scene.render.use_compositing else None
+    if tree is None:
+        cycles = scene.cycles
+        return {"denoised": "frame" if cycles.use_denoising else None, "denoiser": cycles.denoiser,
+                "denoising_input_passes": cycles.denoising_input_passes, "denoising_prefilter": cycles.denoising_prefilter,
+                "denoising_quality": cycles.denoising_quality}
+    node = next(n for n in tree.nodes if n.bl_idname == "CompositorNodeDenoise")
+    guides = tuple(sorted(s.name for s in node.inputs if s.is_linked))
+    return {"denoised": "head", "denoiser": "OPENIMAGEDENOISE", "denoising_input_passes": GUIDES_PASSES[guides],
+            "denoising_prefilter": node.inputs["Prefilter"].default_value.upper(),
+            "denoising_quality": node.inputs["Quality"].default_value.upper()}
+
+
 def render_and_watch(config, root: Path, spec) -> dict[str, list[dict]]:
     """Render one sequence in this process; Cycles' settings as each render starts, by render kind."""
     import bpy
@@ -44,7 +60,7 @@ def render_and_watch(config, root: Path, spec) -> dict[str, list[dict]]:
     def record(scene, *_):
         kind = "labels" if scene.view_layers[0].use_pass_vector else "beauty"
         skin = bpy.data.materials["ffn_skin"].node_tree.nodes["Principled BSDF"]
-        seen[kind].append({**{name: getattr(scene.cycles, name) for name in CYCLES_SETTINGS},
+        seen[kind].append({**{name: getattr(scene.cycles, name) for name in CYCLES_SETTINGS}, **denoising_seen(scene),
                            "subsurface_method": skin.subsurface_method,
                            "subsurface_radius": tuple(skin.inputs["Subsurface Radius"].default_value),
                            "subsurface_scale": skin.inputs["Subsurface Scale"].default_value,
@@ -61,29 +77,33 @@ def render_and_watch(config, root: Path, spec) -> dict[str, list[dict]]:
 
 # What Blender must show during the beauty renders, written out by hand from docs/render.md's choice.
 READ_BACK_CASES = {
-    "shipped": ({}, {"samples": 40, "use_adaptive_sampling": False, "denoising_prefilter": "ACCURATE",
-                     "denoising_quality": "HIGH", "subsurface_method": "BURLEY", "sampling_pattern": "BLUE_NOISE",
+    "shipped": ({}, {"samples": 40, "use_adaptive_sampling": False, "denoised": "head", "denoising_prefilter": "ACCURATE",
+                     "denoising_quality": "HIGH", "denoising_input_passes": "RGB_ALBEDO_NORMAL", "subsurface_method": "BURLEY", "sampling_pattern": "BLUE_NOISE",
                      "backdrop_emission_sampling": "NONE", "subsurface_radius": pytest.approx((1.0, 0.2, 0.1)),
                      "subsurface_scale": pytest.approx(0.003)}),
     # Jensen et al. 2001's measured skin1 (mean free paths 3.67, 1.37, 0.68 mm), in mm through the scale.
     "measured_skin": ({"skin": {"subsurface_radius": [1.0, 0.373, 0.185], "subsurface_scale": 0.00367}},
                       {"subsurface_radius": pytest.approx((1.0, 0.373, 0.185)), "subsurface_scale": pytest.approx(0.00367)}),
     "legacy": ({"quality": "legacy", "skin": {"subsurface_method": "random_walk"}},
-               {"samples": 64, "use_adaptive_sampling": False, "denoising_prefilter": "ACCURATE",
+               {"samples": 64, "use_adaptive_sampling": False, "denoised": "frame", "denoising_prefilter": "ACCURATE",
                 "denoising_quality": "HIGH", "subsurface_method": "RANDOM_WALK", "sampling_pattern": "TABULATED_SOBOL",
                 "backdrop_emission_sampling": "AUTO"}),
     "adaptive": ({"adaptive_sampling": True, "noise_threshold": 0.1, "min_samples": 4, "denoiser_prefilter": "accurate",
                   "denoiser_quality": "balanced", "denoiser_passes": "albedo"},
-                 {"use_adaptive_sampling": True, "adaptive_threshold": pytest.approx(0.1), "adaptive_min_samples": 4,
+                 {"use_adaptive_sampling": True, "adaptive_threshold": pytest.approx(0.1), "adaptive_min_samples": 4, "denoised": "head",
                   "denoising_prefilter": "ACCURATE", "denoising_quality": "BALANCED",
                   "denoising_input_passes": "RGB_ALBEDO"}),
+    "whole_frame": ({"denoise_region": "frame", "denoiser_quality": "balanced"},
+                    {"denoised": "frame", "denoising_prefilter": "ACCURATE", "denoising_quality": "BALANCED",
+                     "denoising_input_passes": "RGB_ALBEDO_NORMAL"}),
 }
 
 
 @pytest.mark.parametrize("case", list(READ_BACK_CASES))
 def test_configured_sampling_is_what_blender_renders_with(tmp_path, head, case):
-    """The shipped default, its one-key legacy variants (sampling and skin), adaptive sampling and the measured
-    skin's scattering radii, read back from Blender's scene during the renders."""
+    """The shipped default (OpenImageDenoise on the head's box), its one-key legacy variants (sampling and skin),
+    the whole-frame denoiser, adaptive sampling and the measured skin's scattering radii, read back from Blender's
+    scene during the renders."""
     _, model_path = head
     change, expected = READ_BACK_CASES[case]
     config = tiny_from(CONFIGS / "render_default.yaml", **change)
@@ -91,11 +111,11 @@ def test_configured_sampling_is_what_blender_renders_with(tmp_path, head, case):
     assert len(seen["beauty"]) == 2 and len(seen["labels"]) == 2
     for beauty in seen["beauty"]:
         assert {name: beauty[name] for name in expected} == expected
-        assert beauty["use_denoising"] and beauty["denoiser"] == "OPENIMAGEDENOISE"  # auto on a CPU
+        assert beauty["denoiser"] == "OPENIMAGEDENOISE"  # auto on a CPU
         assert beauty["use_light_tree"] is True and beauty["sample_clamp_indirect"] == pytest.approx(10.0)
     for labels in seen["labels"]:  # SPEC §4: one exact sample, whatever the beauty settings
         assert labels["samples"] == 1
-        assert labels["use_adaptive_sampling"] is False and labels["use_denoising"] is False
+        assert labels["use_adaptive_sampling"] is False and labels["denoised"] is None
         assert labels["sampling_pattern"] == "TABULATED_SOBOL" and labels["backdrop_emission_sampling"] == "AUTO"
 
 
