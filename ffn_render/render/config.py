@@ -46,7 +46,7 @@ DENOISE_REGIONS = ("frame", "head")
 # standard: 40 samples, delivered head-region PSNR within 0.15 dB of legacy's at ~0.6-0.7x its CPU; draft:
 # 16 samples, ~0.3-0.4x the cost, 1.0-1.2 dB lower. The subsurface skin's noise keeps the issue's target
 # (<= 0.35x within 0.3 dB) out of reach of any sampling setting measured (docs/render.md, "Third pass").
-# standard and draft denoise the head's box only (denoise_region: head): ~0.4x the denoiser's CPU at 256², the head
+# standard and draft denoise the head's box only (denoise_region: head): ~0.6x the denoiser's CPU at 256², the head
 # +0.04 dB, the frame unchanged (docs/render.md, "Sixth pass").
 # reference: 1024 samples; the low-noise keys would not change its converged image, and keeping them as
 # before keeps benchmarks' cached references valid.

@@ -12,7 +12,7 @@ from ffn_render.dataset import layout
 from ffn_render.dataset.layout import SequenceKey
 from ffn_render.labels.depthmask import read_mask
 from tests.render.support import make_spec
-from tests.render.test_sampling import CONFIGS, tiny_from
+from tests.render.test_sampling import CONFIGS, denoising_seen, render_watching, tiny_from
 
 WIDTH, HEIGHT = 128, 96
 
@@ -54,34 +54,19 @@ def test_crop_box_adds_the_margin_stays_in_the_frame_and_has_even_sides():
 
 
 def render_watched(config, root, spec) -> list[dict]:
-    """Render one sequence; per render, what Blender's scene says about denoising and the crop as it starts."""
-    import bpy
-
-    from ffn_render.render.pipeline import DatasetRenderer
-    from ffn_render.render.worker import InProcessWorker
-
+    """Render one sequence; per render, how Blender denoises it and the compositor's box (rows top-down)."""
     seen = []
 
     def record(scene, *_):
-        tree = scene.compositing_node_group
-        state = {"labels": scene.view_layers[0].use_pass_vector, "cycles_denoising": scene.cycles.use_denoising,
-                 "compositing": scene.render.use_compositing and tree is not None,
+        state = {"labels": scene.view_layers[0].use_pass_vector, **denoising_seen(scene),
                  "store_passes": scene.view_layers[0].cycles.denoising_store_passes}
-        if state["compositing"]:
-            crops = [n for n in tree.nodes if n.bl_idname == "CompositorNodeCrop"]
-            x, y, w, h = (crops[0].inputs[k].default_value for k in ("X", "Y", "Width", "Height"))
-            denoise = next(n for n in tree.nodes if n.bl_idname == "CompositorNodeDenoise")
-            state.update(box=(x, scene.render.resolution_y - y - h, x + w, scene.render.resolution_y - y),
-                         guides=sorted(s.name for s in denoise.inputs if s.is_linked),
-                         prefilter=denoise.inputs["Prefilter"].default_value, quality=denoise.inputs["Quality"].default_value)
+        if state["denoised"] == "head":
+            crop = next(n for n in scene.compositing_node_group.nodes if n.bl_idname == "CompositorNodeCrop")
+            x, y, w, h = (crop.inputs[k].default_value for k in ("X", "Y", "Width", "Height"))
+            state["box"] = (x, scene.render.resolution_y - y - h, x + w, scene.render.resolution_y - y)
         seen.append(state)
 
-    worker = InProcessWorker(config.render.blender_settings())  # (it resets Blender, handlers included)
-    bpy.app.handlers.render_pre.append(record)
-    try:
-        DatasetRenderer(config, root, worker).render(spec)
-    finally:
-        bpy.app.handlers.render_pre.remove(record)
+    render_watching(config, root, spec, record)
     return seen
 
 
@@ -98,10 +83,11 @@ def test_head_region_denoises_the_head_box_only_and_leaves_labels_alone(tmp_path
                          "none": {"denoiser": "none"}}.items():
         runs[name] = render_watched(tiny_from(CONFIGS / "render_default.yaml", **common, **change), tmp_path / name, spec)
     beauty = [s for s in runs["head"] if not s["labels"]]
-    assert len(beauty) == 2 and all(s["compositing"] and not s["cycles_denoising"] and s["store_passes"] for s in beauty)
-    assert all((s["guides"], s["prefilter"], s["quality"]) == (["Albedo", "Image", "Normal"], "Accurate", "High") for s in beauty)
-    assert all(not s["compositing"] and not s["cycles_denoising"] and not s["store_passes"] for s in runs["head"] if s["labels"])
-    assert all(s["cycles_denoising"] and not s["compositing"] for s in runs["frame"] if not s["labels"])
+    assert len(beauty) == 2 and all(s["store_passes"] for s in beauty)
+    assert all((s["denoised"], s["denoising_input_passes"], s["denoising_prefilter"], s["denoising_quality"]) ==
+               ("head", "RGB_ALBEDO_NORMAL", "ACCURATE", "HIGH") for s in beauty)
+    assert all(s["denoised"] is None and not s["store_passes"] for s in runs["head"] if s["labels"])
+    assert all(s["denoised"] == "frame" for s in runs["frame"] if not s["labels"])
     for t, state in zip((1, 2), beauty):
         x0, y0, x1, y1 = state["box"]
         head_mask = read_mask(layout.mask_path(tmp_path / "head", key, t)).astype(bool)

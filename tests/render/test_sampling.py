@@ -66,13 +66,20 @@ def render_and_watch(config, root: Path, spec) -> dict[str, list[dict]]:
                            "subsurface_scale": skin.inputs["Subsurface Scale"].default_value,
                            "backdrop_emission_sampling": bpy.data.materials["ffn_background"].cycles.emission_sampling})
 
-    worker = InProcessWorker(config.render.blender_settings())
+    render_watching(config, root, spec, record)
+    return seen
+
+
+def render_watching(config, root: Path, spec, record) -> None:
+    """Render one sequence in this process, calling ``record(scene)`` as each render starts."""
+    import bpy
+
+    worker = InProcessWorker(config.render.blender_settings())  # (it resets Blender, handlers included)
     bpy.app.handlers.render_pre.append(record)
     try:
         DatasetRenderer(config, root, worker).render(spec)
     finally:
         bpy.app.handlers.render_pre.remove(record)
-    return seen
 
 
 # What Blender must show during the beauty renders, written out by hand from docs/render.md's choice.
