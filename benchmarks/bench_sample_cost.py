@@ -89,6 +89,32 @@ def _bump_off(scene):
     return [(bump, "mute", True)]
 
 
+def _oidn_head_box(scene):
+    """The levels' OpenImageDenoise in the compositor on the head's box only (render config denoise_region: head),
+    the box of the shown frame's vertices; the graph is built once per scene and switched on for the variant."""
+    import dataclasses
+
+    from blender_scripts.head_denoise import HeadCropDenoiser, crop_box
+    from blender_scripts.protocol import Camera
+
+    if getattr(scene, "bench_head_box", None) is None:
+        settings = dataclasses.replace(scene.settings, denoiser_passes="albedo_normal", denoiser_prefilter="accurate",
+                                       denoiser_quality="high")
+        denoiser = HeadCropDenoiser(scene.scene, settings, use_gpu=False)
+        denoiser.use(False)  # off until the variant applies
+        camera = scene._camera
+        view = Camera(camera.data.lens, camera.data.sensor_width, tuple(camera.location), tuple(camera.rotation_euler),
+                      camera.data.clip_start, camera.data.clip_end)
+        shown = scene._head.data.shape_keys.key_blocks["rendered"].data
+        vertices = np.zeros(3 * len(shown), np.float32)
+        shown.foreach_get("co", vertices)
+        denoiser.set_box(crop_box(vertices.reshape(-1, 3), view, settings.width, settings.height))
+        scene.bench_head_box = denoiser
+    tree = scene.bench_head_box.tree
+    return [(scene.scene.view_layers[0].cycles, "denoising_store_passes", True), (scene.scene.render, "use_compositing", True),
+            (scene.scene, "compositing_node_group", tree)]
+
+
 VARIANTS = [
     Variant("default", "configs/render_default.yaml, quality standard (no denoiser here)", lambda scene: []),
     Variant("control", "the default again (the timing's noise floor)", lambda scene: []),
@@ -137,6 +163,8 @@ VARIANTS = [
     Variant("oidn-balanced", "OpenImageDenoise, albedo+normal guides, accurate prefilter, quality balanced",
             _oidn("RGB_ALBEDO_NORMAL", "ACCURATE", "BALANCED")),
     Variant("oidn-albedo-guide", "OpenImageDenoise, albedo guide only, accurate prefilter", _oidn("RGB_ALBEDO", "ACCURATE", "HIGH")),
+    Variant("oidn-head-box", "OpenImageDenoise as the levels' on the head's box + 16 px only (denoise_region: head)",
+            _oidn_head_box),
     Variant("no-auto-tile", "auto tiling off", _cycles(use_auto_tile=False)),
     Variant("no-persistent-data", "persistent data off (sync per render)", lambda s: [(s.scene.render, "use_persistent_data", False)]),
 ]
