@@ -116,6 +116,7 @@ def test_embedding_lies_on_the_face(head, embedding):
 def test_calibrated_embedding_is_the_heads_and_falls_back_for_other_triangles(head, tmp_path, caplog):
     calibrated = calibrated_landmark_embedding(head)
     assert "calibrated" in calibrated.source and calibrated.yaw_static_faces is not None
+    assert calibrated.pitch_static_faces is not None  # session 8: the inner points per pitch too
     # dlib scatters most about the jaw line: it must weigh least in the fit.
     assert np.median(calibrated.noise_px[:17]) > np.median(calibrated.noise_px[17:])
     with np.load(CALIBRATED_EMBEDDING) as data:
