@@ -234,11 +234,6 @@ def head_turn_deg(theta: np.ndarray) -> np.ndarray:
     return np.degrees(np.stack([yaw, pitch], axis=1))
 
 
-def head_yaw_deg(theta: np.ndarray) -> np.ndarray:
-    """Yaw (degrees) of the head's rotation, global · neck, as FLAME's contour selection measures it."""
-    return head_turn_deg(theta)[:, 0]
-
-
 def landmarks_in_image(model: FaceModel, embedding: LandmarkEmbedding, beta: np.ndarray, theta: np.ndarray, psi: np.ndarray,
                        camera: PinholeCamera, yaw_deg: float, pitch_deg: float | None = None) -> np.ndarray:
     """(68, 2) the embedding's landmarks (its points for a head turned ``yaw_deg`` and pitched ``pitch_deg`` to the

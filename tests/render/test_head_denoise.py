@@ -101,7 +101,6 @@ def test_head_region_denoises_the_head_box_only_and_leaves_labels_alone(tmp_path
         to_frame = np.sqrt(((image["head"] - image["frame"])[head_mask] ** 2).mean())
         to_noisy = np.sqrt(((image["head"] - image["none"])[head_mask] ** 2).mean())
         assert to_frame < 2.0 and to_frame < 0.2 * to_noisy, (to_frame, to_noisy)
-    for t in (1,):
-        for kind in ("facial", "head"):
-            assert layout.flow_path(tmp_path / "head", kind, key, t).read_bytes() == \
-                layout.flow_path(tmp_path / "frame", kind, key, t).read_bytes()
+    for kind in ("facial", "head"):
+        assert layout.flow_path(tmp_path / "head", kind, key, 1).read_bytes() == \
+            layout.flow_path(tmp_path / "frame", kind, key, 1).read_bytes()
