@@ -165,6 +165,19 @@ def test_inner_points_are_chosen_by_the_nearest_pitch_bin(head, tmp_path):
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("keep_cells, bins, message", [
+    (False, [-10.0, 0.0, 10.0], "a pitch model needs pitch bins, faces and barycentrics together"),
+    (True, [16.0, 12.0, 8.0, 4.0, 0.0, -4.0, -8.0, -12.0, -16.0], r"pitch bins must be ascending angles, got \(9,\)"),
+])
+def test_a_broken_pitch_model_in_an_embedding_file_is_a_one_line_error(head, tmp_path, keep_cells, bins, message):
+    with np.load(CALIBRATED_EMBEDDING) as data:
+        arrays = {key: data[key] for key in data.files if key != "pitch_bins_deg" and (keep_cells or not key.startswith("pitch_"))}
+    np.savez(tmp_path / "broken.npz", **arrays, pitch_bins_deg=np.array(bins))
+    with pytest.raises(FaceModelError, match=rf"broken\.npz .*{message}") as error:
+        calibrated_landmark_embedding(head, tmp_path / "broken.npz")
+    assert "\n" not in str(error.value)
+
+
 def test_a_narrowed_skinned_subset_poses_its_vertices_as_the_full_model(head):
     # Independent truth: the model's own forward pass over all its vertices (numpy).
     embedding = calibrated_landmark_embedding(head)
