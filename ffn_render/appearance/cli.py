@@ -90,8 +90,11 @@ def ffhq_uv_command(in_dir, out_dir, hifi_obj, face_model: FaceModelRef, size: i
 @click.option("--weights-out", type=click.Path(dir_okay=False), help="Also write the visibility weight map (grey PNG; one photo).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False),
               help="Write per photo: texel fractions seen/mirrored/base, ID Sim photo↔render (JSON).")
+@click.option("--table-out", "table_out", type=click.Path(dir_okay=False),
+              help="With a parameter table --params: also write that table with each photo's record naming its new "
+                   "texture (field texture), so its sequence renders with it (`python -m ffn_render.sequence --params`).")
 def unwrap_command(photos, fit, params_path, camera_path, out, face_model: FaceModelRef, landmark_files, size,
-                   mean_texture, no_symmetry, weights_out, report_path) -> None:
+                   mean_texture, no_symmetry, weights_out, report_path, table_out) -> None:
     """Unwrap face PHOTOS into UV textures with the fitted face parameters and camera.
 
     Texels are coloured from the photo where the surface faces the camera,
@@ -105,16 +108,22 @@ def unwrap_command(photos, fit, params_path, camera_path, out, face_model: FaceM
 
     from ..faces import read_rgb
     from ..fileio import atomic_write_text
+    from ..params.records import write_param_table
     from .textures import read_texture, write_png
-    from .unwrap import photo_texture, read_camera, read_params, table_camera
+    from .unwrap import photo_texture, read_camera, read_params, table_camera, textured_records
 
     if fit == bool(params_path):
         raise AppearanceError("give either --fit or --params (with --camera unless the table records the camera)")
+    if table_out and not str(params_path).lower().endswith(".jsonl"):
+        raise AppearanceError("--table-out writes a parameter table: give the photos' table as --params (.jsonl, "
+                              "from `params fit`)")
+    single = len(photos) == 1 and out.lower().endswith(".png")
+    targets = _texture_targets(photos, out, single)
+    # Checked before any work: every photo has its own record in the table.
+    textured = textured_records(params_path, dict(zip(photos, targets))) if table_out else None
     model = face_model.load()
     mean = read_texture(mean_texture) if mean_texture else None
     fitter = _photo_fitter(model, landmark_files) if fit else None
-    single = len(photos) == 1 and out.lower().endswith(".png")
-    targets = _texture_targets(photos, out, single)
     report = {}
     for photo, target in zip(photos, targets):
         image = read_rgb(photo, AppearanceError)
@@ -137,6 +146,9 @@ def unwrap_command(photos, fit, params_path, camera_path, out, face_model: FaceM
         click.echo(f"wrote {target}: {made.summary()}")
     if report_path:
         atomic_write_text(report_path, json.dumps(report, indent=1) + "\n")
+    if textured is not None:
+        write_param_table(table_out, textured)
+        click.echo(f"wrote {table_out}: {len(photos)} of its {len(textured)} records name their texture")
 
 
 def _texture_targets(photos, out: str, single: bool) -> list[Path]:

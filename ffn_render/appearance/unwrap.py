@@ -117,19 +117,47 @@ def pinhole_camera(data: dict, width: int, height: int, source: str | os.PathLik
     return camera
 
 
+def _record_index(images: list, path: Path, photo: str | os.PathLike | None) -> int:
+    """Which of a parameter table's records (their ``image`` fields) is ``photo``'s: the first whose image it is,
+    or the table's only record."""
+    if photo is not None:
+        for index, image in enumerate(images):
+            if isinstance(image, str) and image and Path(image).resolve() == Path(photo).resolve():
+                return index
+    if len(images) != 1:
+        raise AppearanceError(f"{path}: {len(images)} records and none for {photo}; pass a table with this photo's record")
+    return 0
+
+
 def _table_record(path: Path, photo: str | os.PathLike | None) -> dict:
     """The record of a parameter table (JSON lines) for ``photo`` (by its ``image`` field), or its only record."""
     try:
         records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, ValueError) as exc:
         raise AppearanceError(f"{path}: cannot read parameter table ({exc})") from None
-    if photo is not None:
-        matching = [r for r in records if isinstance(r, dict) and r.get("image") and Path(r["image"]).resolve() == Path(photo).resolve()]
-        if matching:
-            return matching[0]
-    if len(records) != 1:
-        raise AppearanceError(f"{path}: {len(records)} records and none for {photo}; pass a table with this photo's record")
-    return records[0]
+    return records[_record_index([r.get("image") if isinstance(r, dict) else None for r in records], path, photo)]
+
+
+def textured_records(path: str | os.PathLike, textures: dict[str, Path]) -> list:
+    """The records of the parameter table ``path``, each photo's record (matched as ``--params`` matches it)
+    naming that photo's texture in ``textures`` (photo → texture file, written as an absolute path); the
+    others unchanged. A photo that is not in the table, or two photos of one record, are an AppearanceError."""
+    import dataclasses
+
+    from ..params.records import read_param_table
+
+    path = Path(path)
+    records = read_param_table(path)
+    images = [record.image for record in records]
+    photo_of: dict[int, str] = {}
+    for photo, texture in textures.items():
+        index = _record_index(images, path, photo)
+        if index in photo_of:
+            raise AppearanceError(f"{path}: {photo} and {photo_of[index]} are both record {records[index].id}'s photo; "
+                                  "each photo needs its own record (its image)")
+        photo_of[index] = photo
+        records[index] = dataclasses.replace(records[index], texture=str(Path(texture).resolve()))
+    return records
 
 
 def table_camera(path: str | os.PathLike, photo: str | os.PathLike, width: int, height: int) -> PinholeCamera:

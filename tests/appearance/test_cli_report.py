@@ -12,6 +12,7 @@ from ffn_render.appearance.report import texture_report
 from ffn_render.errors import AppearanceError
 from ffn_render.facemodel.flame_io import write_npz
 
+from ..params.test_fit import assert_one_line_error, run
 from .sphere_head import sphere_head_arrays
 from .test_ffhq_uv import source_map, write_obj
 
@@ -77,6 +78,46 @@ def test_unwrap_command_round_trip_files(head_npz, tmp_path):
     result = invoke(texture_command, args)
     assert isinstance(result.exception, AppearanceError) and "photo.png" in str(result.exception)
     assert not out.exists()
+
+
+def test_unwrap_table_out_names_each_photos_texture(head_npz, tmp_path):
+    from ffn_render.appearance import AppearanceConfig, sample_appearance
+    from ffn_render.facemodel import FaceModelRef, load_face_model
+    from ffn_render.params.records import ParamRecord, read_param_table, write_param_table
+    from ffn_render.sequence import SequenceOptions, build_sequence_specs
+
+    from .render_util import render_texture
+
+    model = load_face_model(head_npz)
+    app = sample_appearance(2, model, AppearanceConfig(texture_size=64, background_size=16))
+    photo = tmp_path / "photo.png"
+    Image.fromarray(render_texture(model, model.v_template, app.albedo, app.camera.pinhole(96, 96))[0]).save(photo)
+    (tmp_path / "camera.json").write_text(json.dumps(app.to_json()))
+    records = [ParamRecord(id=name, source="fit", emotion="none", beta=(0.0, 0.0), psi=(0.0, 0.0), theta=(0.0,) * 15,
+                           image=str(image)) for name, image in (("fit-photo", photo), ("fit-other", tmp_path / "other.png"))]
+    table, textured = tmp_path / "params.jsonl", tmp_path / "textured.jsonl"
+    write_param_table(table, records)
+    common = ["--camera", tmp_path / "camera.json", "--model", head_npz, "--size", 64, "--out", tmp_path / "tex"]
+    result = invoke(texture_command, ["unwrap", photo, "--params", table, *common, "--table-out", textured])
+    assert result.exit_code == 0, result.output
+    texture = (tmp_path / "tex" / "photo.png").resolve()
+    assert texture.is_file()
+    written = read_param_table(textured)
+    assert [r.texture for r in written] == [str(texture), None]
+    assert [{**r.to_json(), "texture": None} for r in written] == [{**r.to_json(), "texture": None} for r in records]
+    specs = build_sequence_specs(written, SequenceOptions(n=2, face=FaceModelRef(str(head_npz))))
+    assert [s.texture for s in specs] == [str(texture), None]
+
+    # Bad uses: one line through the console entry point, no texture and no table written.
+    (tmp_path / "params.json").write_text(json.dumps({"beta": [0, 0], "theta": [0] * 15, "psi": [0, 0]}))
+    stray = tmp_path / "stray.png"
+    stray.write_bytes(photo.read_bytes())
+    out = tmp_path / "bad"
+    for params, photos, parts in (("params.json", [photo], ["--table-out", "--params", ".jsonl"]),
+                                  ("params.jsonl", [photo, stray], [str(table), "none for", str(stray)])):
+        args = ["unwrap", *photos, "--params", tmp_path / params, *common[:-1], out, "--table-out", out / "t.jsonl"]
+        assert_one_line_error(run("texture", *args), *parts)
+        assert not out.exists()
 
 
 def test_report_statistics_and_files(head_npz, tmp_path):
