@@ -152,3 +152,24 @@ def test_a_hard_visibility_edge_is_feathered_in_the_texture(head, frontal_camera
     jumps = np.abs(result.weight[:, 1:] - result.weight[:, :-1])[joined]
     assert (result.weight > 0.99).sum() > 1000 and ((result.weight == 0) & raster.covered).sum() > 2000
     assert jumps.max() < 0.5  # measured 0.42 (σ = 2 texels); the raw visibility jumps by 1 at the border
+
+
+def test_the_neck_comes_from_the_base_not_from_the_photo(head, known_texture, frontal_camera):
+    # The photo's neck is painted pure blue (a collar): the photo shows it, the unwrapped neck must not.
+    raster = rasterize_uv(head.vt, head.ft, TEXTURE)
+    inside = np.zeros(head.n_vertices)
+    inside[head.regions["neck"]] = 1.0
+    neck = np.zeros((TEXTURE, TEXTURE), bool)
+    neck[raster.covered] = interpolate(raster, head.faces, inside) >= 0.5
+    collar = known_texture.copy()
+    collar[neck] = (0, 0, 255)
+    photo, _ = render_texture(head, head.v_template, collar, frontal_camera)
+    blue = (photo[..., 2].astype(int) - photo[..., 0] > 150) & (photo[..., 1] < 60)
+    assert blue.sum() > 1000  # the neck is in view (measured 1438 pixels)
+    result = unwrap_photo(photo, head, ZERO_BETA, ZERO_THETA, ZERO_PSI, frontal_camera, TEXTURE)
+    assert not (result.weight[neck] > 0).any() and (result.source[neck] == MEAN).all()
+    got = result.texture[neck].astype(int)
+    # The base is toned to the (unblued) face: no blue cast on the neck (the collar would give about 255 - 0).
+    assert np.abs(got[:, 2] - got[:, 0]).mean() < 40
+    seen = result.weight > 0.9
+    assert psnr(result.texture[seen], known_texture[seen]) > 32  # the face still round-trips
