@@ -198,13 +198,17 @@ def texture_report_command(folder: str, out: str, model_spec: str | None, uv_pat
     facial frame of every sequence (one per identity) gives the paper's Table-1
     statistics (SPEC §9): detection rate, ID Std, ID Cv, mean pairwise cosine,
     pairwise distances (median, p10, p90) and the share of pairs above 0.6
-    (different people to dlib). A texture folder: L*, ITA and detail per map.
+    (different people to dlib); for people fitted to photos (`params fit`),
+    ID Sim between each photo and its render. A texture folder: L*, ITA and
+    detail per map.
     """
     from .report import identity_report, is_dataset_root, texture_report
 
     if is_dataset_root(folder):
-        stats = identity_report(folder, out, detector=detector)
+        stats, preservation = identity_report(folder, out, detector=detector)
         click.echo(stats.summary_line())
+        if preservation is not None:
+            click.echo(preservation.summary_line())
     else:
         model = FaceModelRef(model_spec, uv_path, masks_path).load() if model_spec else None
         summary = texture_report(folder, out, model)

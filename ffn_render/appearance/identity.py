@@ -89,6 +89,24 @@ class IdSimilarity:
     distance: float  # dlib's Euclidean distance (< 0.6: the same person)
 
 
+@dataclass(frozen=True)
+class PhotoPreservation:
+    """ID Sim between the photos a dataset's people were fitted to and their renders' first frames."""
+
+    photos: int  # sequences whose metadata names a source photo that exists
+    compared: int  # of those, with a face found in both the photo and the frame
+    distance_median: float
+    same_person: int  # compared pairs closer than SAME_PERSON_DISTANCE: still the photo's person to dlib
+    cosine_median: float  # the paper's ID Sim
+
+    def summary_line(self) -> str:
+        if not self.compared:
+            return f"ID Sim photo↔render: {self.photos} sequences from photos, no pair with a face in both"
+        return (f"ID Sim photo↔render over {self.compared}/{self.photos} sequences from photos: cosine median "
+                f"{self.cosine_median:.3f}, distance median {self.distance_median:.3f}, {self.same_person} still the "
+                f"photo's person (< {SAME_PERSON_DISTANCE})")
+
+
 def first_facial_frames(root: str | os.PathLike) -> list[Path]:
     """The first facial frame of every sequence of a dataset ROOT (one frame per identity), sorted."""
     facial = Path(root) / "image" / "facial"
@@ -181,5 +199,55 @@ def id_similarity(
     """ID Sim between a photo and its render; a FaceError naming the image in which no face was found."""
     analyzer = analyzer or default_analyzer()
     a, b = (analyzer.descriptor(image, analyzer.detect_one(image, name)) for image, name in zip((photo, render), names))
+    return descriptor_similarity(a, b)
+
+
+def descriptor_similarity(a: np.ndarray, b: np.ndarray) -> IdSimilarity:
+    """Cosine and distance of two descriptors."""
     cosine = float(np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
     return IdSimilarity(cosine=cosine, distance=float(np.linalg.norm(a - b)))
+
+
+def source_photo(root: str | os.PathLike, frame: Path) -> Path | None:
+    """The photo the person of ``frame``'s sequence was fitted to (its metadata's ``spec.image``, as ``params fit``
+    records it), when that file exists; None for people drawn from the prior and photos no longer there."""
+    import json
+
+    split, emotion, seq = frame.parent.parts[-3:]
+    meta = Path(root) / "meta" / split / emotion / f"{seq}.json"
+    try:
+        image = json.loads(meta.read_text(encoding="utf-8"))["spec"].get("image")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # no metadata (an unfinished sequence) or none of ours: no photo to compare with
+    return Path(image) if isinstance(image, str) and Path(image).is_file() else None
+
+
+def photo_preservation(root: str | os.PathLike, frames: Sequence[Path], measurements: Sequence[FaceMeasurement],
+                       analyzer: FaceAnalyzer | None = None) -> tuple[PhotoPreservation | None, list[dict | None]]:
+    """ID Sim between each frame (measured: ``measurements``) and the photo its sequence came from, and per frame
+    {photo, id_sim, id_distance} (None where the sequence names no photo); (None, …) when no sequence does."""
+    analyzer = analyzer or default_analyzer()
+    rows: list[dict | None] = []
+    for frame, measured in zip(frames, measurements):
+        photo = source_photo(root, frame)
+        if photo is None:
+            rows.append(None)
+            continue
+        own = measure_face(str(photo), read_rgb(photo, AppearanceError), analyzer)
+        row = {"photo": str(photo), "id_sim": None, "id_distance": None}
+        if own.descriptor is not None and measured.descriptor is not None:
+            similarity = descriptor_similarity(own.descriptor, measured.descriptor)
+            row.update(id_sim=similarity.cosine, id_distance=similarity.distance)
+        rows.append(row)
+    found = [row for row in rows if row is not None]
+    if not found:
+        return None, rows
+    compared = [row for row in found if row["id_distance"] is not None]
+    distances = np.array([row["id_distance"] for row in compared])
+    cosines = np.array([row["id_sim"] for row in compared])
+    return PhotoPreservation(
+        photos=len(found), compared=len(compared),
+        distance_median=float(np.median(distances)) if compared else float("nan"),
+        same_person=int((distances < SAME_PERSON_DISTANCE).sum()),
+        cosine_median=float(np.median(cosines)) if compared else float("nan"),
+    ), rows

@@ -29,7 +29,8 @@ from ..faces import SAME_PERSON_DISTANCE, default_analyzer, read_rgb
 from ..fileio import atomic_write_bytes, atomic_write_json
 from .background import list_images
 from .colour import srgb_to_lab
-from .identity import FaceMeasurement, IdentityStats, first_facial_frames, identity_stats, measure_images, pairwise_distances
+from .identity import (FaceMeasurement, IdentityStats, PhotoPreservation, first_facial_frames, identity_stats, measure_images,
+                       pairwise_distances, photo_preservation)
 from .textures import read_texture, write_png
 from .uvmap import rasterize_uv
 
@@ -189,21 +190,26 @@ def is_dataset_root(folder: str | os.PathLike) -> bool:
 
 def identity_report(
     root: str | os.PathLike, out: str | os.PathLike, progress: bool = True, detector: str = "hog"
-) -> IdentityStats:
+) -> tuple[IdentityStats, PhotoPreservation | None]:
     """Identity statistics of a dataset ROOT: ``out`` (figure), ``<out>_sheet.png``, ``<out>.json``; faces found
-    by dlib's ``detector`` (``hog`` or ``cnn``)."""
+    by dlib's ``detector`` (``hog`` or ``cnn``). With them, for sequences of people fitted to photos, ID Sim
+    between each photo and its render (None when no sequence names an existing photo)."""
     out = Path(out)
     frames = first_facial_frames(root)
     facial = Path(root) / "image" / "facial"
     measurements = measure_images(((str(p.relative_to(facial)), read_rgb(p)) for p in frames),
                                   default_analyzer(detector), progress=progress)
     stats = identity_stats(measurements)
+    preservation, photo_rows = photo_preservation(root, frames, measurements, default_analyzer(detector))
     shown = list(zip(frames, measurements))[:SHEET_MAX]
     labels = [f"{path.parent.name}{'' if m.face else ' NO FACE'}" for path, m in shown]
     sheet = contact_sheet([read_rgb(path) for path, _ in shown], labels)
-    per_frame = [{"frame": m.name, "face_found": m.face is not None} for m in measurements]
-    _write_outputs(out, _identity_figure(measurements, stats), sheet, {"detector": detector, "identity": stats.to_json(), "frames": per_frame})
-    return stats
+    per_frame = [{"frame": m.name, "face_found": m.face is not None, **(row or {})}
+                 for m, row in zip(measurements, photo_rows)]
+    _write_outputs(out, _identity_figure(measurements, stats), sheet, {
+        "detector": detector, "identity": stats.to_json(),
+        "photo_id_sim": asdict(preservation) if preservation else None, "frames": per_frame})
+    return stats, preservation
 
 
 def texture_report(

@@ -3,14 +3,21 @@
 import numpy as np
 import pytest
 
+import json
+
+from PIL import Image
+
 from ffn_render.appearance.identity import (
     FaceMeasurement,
     first_facial_frames,
     identity_stats,
+    measure_files,
     pairwise_cosines,
     pairwise_distances,
+    photo_preservation,
 )
 from ffn_render.errors import AppearanceError
+from ffn_render.faces import Face
 
 
 def measured(vectors, missing=0):
@@ -73,3 +80,44 @@ def test_first_facial_frames_one_per_sequence(tmp_path):
         "train/happy/b/0001.jpg", "train/sad/a/0001.jpg", "val/anger/c/0001.jpg"]
     with pytest.raises(AppearanceError, match="not a dataset ROOT"):
         first_facial_frames(tmp_path / "image")
+
+
+class GreyAnalyzer:
+    """A stand-in recognizer: a face in every image that is not black, described by its mean grey level."""
+
+    def detect(self, image):
+        return [Face(box=(0, 0, 4, 4), landmarks=np.zeros((68, 2)))] if image.mean() > 0 else []
+
+    def descriptor(self, image, face):
+        return np.array([image.mean() / 255.0, 1.0])
+
+
+def test_photo_preservation_compares_each_fitted_sequence_with_its_photo(tmp_path):
+    def grey(path, level):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((8, 8, 3), level, np.uint8)).save(path)
+        return path
+
+    # Every render white (descriptor (1, 1)) but fit-black's, in which no face is found.
+    frames = [grey(tmp_path / "image" / "facial" / "train" / "none" / seq / "0001.png", 0 if seq == "fit-black" else 255)
+              for seq in ("fit-a", "fit-b", "fit-black", "gone", "prior")]
+    # fit-b's photo is grey 0.2: descriptor (0.2, 1).
+    photos = {"fit-a": grey(tmp_path / "a.png", 255), "fit-b": grey(tmp_path / "b.png", 51),
+              "fit-black": grey(tmp_path / "c.png", 255), "gone": tmp_path / "moved.png", "prior": None}
+    for seq, photo in photos.items():
+        meta = tmp_path / "meta" / "train" / "none" / f"{seq}.json"
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps({"spec": {"image": str(photo) if photo else None}}))
+    ordered = sorted(frames)
+    summary, rows = photo_preservation(tmp_path, ordered, measure_files(ordered, GreyAnalyzer()), GreyAnalyzer())
+    by_seq = {frame.parent.name: row for frame, row in zip(ordered, rows)}
+    assert by_seq["prior"] is None and by_seq["gone"] is None  # drawn from the prior; photo no longer there
+    assert by_seq["fit-a"] == {"photo": str(photos["fit-a"]), "id_sim": pytest.approx(1.0), "id_distance": pytest.approx(0.0)}
+    # By hand: (0.2, 1)·(1, 1) / (|(0.2, 1)|·√2) = 1.2 / (1.0198·1.4142) = 0.8321; distance 0.8.
+    assert by_seq["fit-b"]["id_sim"] == pytest.approx(0.8321, abs=1e-4)
+    assert by_seq["fit-b"]["id_distance"] == pytest.approx(0.8, abs=1e-3)
+    assert by_seq["fit-black"]["id_distance"] is None
+    assert (summary.photos, summary.compared, summary.same_person) == (3, 2, 1)
+    assert summary.distance_median == pytest.approx(0.4, abs=1e-3)
+    assert "over 2/3 sequences from photos" in summary.summary_line()
+    assert photo_preservation(tmp_path, ordered[-1:], measure_files(ordered[-1:], GreyAnalyzer()), GreyAnalyzer())[0] is None
