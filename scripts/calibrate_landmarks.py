@@ -9,7 +9,8 @@ silhouette, its brows and nose a few pixels off — and every such offset turns
 into a pose error of the fit. So the embedding the fit uses is measured:
 frames of the head with known parameters and camera are rendered by the
 project's renderer (many identities, expressions, poses; seeds disjoint from
-those of the tests), dlib is run on them, and
+those of the tests), dlib is run on them as the fit runs it (the mean of its
+points on the frame and on the frame's mirror image), and
 
 - each of the 51 static points (iBUG 17–67) becomes the surface point
   (triangle + barycentrics on the template) whose projections through all the
@@ -45,6 +46,9 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the render helper lives in the tests package
 
 FRAMES_FILE = "frames.npz"
+# How the stored points were detected (detect_landmarks: dlib's on the frame and on its mirror image, averaged since
+# session 9); a re-run detects again the frames of a file made another way.
+DETECTION = "dlib, mean with the mirror image"
 FIRST_SEED = 1000  # the tests' renders use seeds below 100
 N_FRAMES = 5  # per sequence: frame t has (t/5)·θ, so each sequence gives five poses of one identity
 # End pitch of a sequence, ±: wide enough that each yaw sees heads tilted both ways, which the pitch bins learn from
@@ -98,7 +102,8 @@ def detect_command(work: str) -> None:
     done = {}  # detections of an earlier run, by image (a re-run after more renders detects only the new frames)
     if (work_dir / FRAMES_FILE).is_file():
         with np.load(work_dir / FRAMES_FILE) as previous:
-            done = dict(zip(previous["image"], previous["landmarks"]))
+            if "detection" in previous.files and str(previous["detection"]) == DETECTION:  # not another detector's
+                done = dict(zip(previous["image"], previous["landmarks"]))
     for frame in tqdm(frames, desc="dlib", unit="frame"):
         if str(frame.image) in done:
             landmarks = done[str(frame.image)]
@@ -116,7 +121,8 @@ def detect_command(work: str) -> None:
     versions = {json.loads(path.read_text())["face_model"]["version"] for path in metas}
     if len(versions) != 1:
         raise click.ClickException(f"{work_dir}: frames rendered with several head versions ({', '.join(sorted(versions))})")
-    np.savez(work_dir / FRAMES_FILE, version=versions.pop(), **{key: np.array(value) for key, value in rows.items()})
+    np.savez(work_dir / FRAMES_FILE, version=versions.pop(), detection=DETECTION,
+             **{key: np.array(value) for key, value in rows.items()})
     click.echo(f"{len(rows['landmarks'])} of {len(frames)} frames with a face -> {work_dir / FRAMES_FILE}")
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from ffn_render.facemodel import load_face_model
-from ffn_render.facemodel.fit import fit_landmarks, fit_landmarks_in_image, refine_with_silhouette
+from ffn_render.facemodel.fit import detect_landmarks, fit_landmarks, fit_landmarks_in_image, refine_with_silhouette
 from ffn_render.facemodel.landmarks import landmark_embedding_for
-from ffn_render.faces import default_analyzer, read_rgb
+from ffn_render.faces import read_rgb
 from tests.params.known_renders import SIZE, euler_errors_deg, pose_theta, render_known, spec
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ def fitted(tmp_path_factory):
              spec("closed", pose_theta(-12, 8, -3, 0.0), np.zeros(10), rng.normal(0, 0.7, 10), 5, 22)]
     frames = render_known(tmp_path_factory.mktemp("known"), specs)
     images = [read_rgb(f.image) for f in frames]
-    targets = np.array([default_analyzer().detect_one(image, f.image).landmarks for image, f in zip(images, frames)])
+    targets = np.array([detect_landmarks(image, f.image).landmarks for image, f in zip(images, frames)])  # as params fit
     model = load_face_model("ffn-head")
     embedding = landmark_embedding_for(model)
     fits = fit_landmarks(model, embedding, targets, np.full((len(frames), 2), SIZE))
