@@ -13,6 +13,7 @@
     python benchmarks/bench_identity.py --isolate geometry       # same appearance, neutral pose: what shape alone gives
     python benchmarks/bench_identity.py --count 18 --size 512 --sheet docs/identity_sheet.png   # the docs' contact sheet
     python benchmarks/bench_identity.py --sensitivity --count 2 --size 160 --samples 8   # what the recognizer responds to
+    python benchmarks/bench_identity.py --photos textured.jsonl --keep out/photos   # people from photos (below)
 
 Renders one frame per identity through the real pipeline (prior sampler →
 sequence spec → procedural appearance → Blender Cycles with the default
@@ -32,6 +33,16 @@ frontal with its own appearance, then once per named shape component set to
 the first unnamed tail component as a control; the table lists the
 descriptor distance from the identity's own render per component (mean of
 both signs and of the identities), largest first.
+
+With ``--photos TABLE`` (a ``params fit`` table whose records name their
+photo and, through ``ffn-render texture unwrap PHOTO... --params FITTED
+--table-out TABLE``, their unwrapped texture) the photos' people are rendered
+three ways in one run: (A) fitted shape with its photo texture, (B) fitted
+shape with the procedural default texture, (C) the prior's identities of
+``--seed`` with the photo textures (texture i on prior identity i), (D) those
+prior identities as the defaults paint them (the plain benchmark). Printed:
+the photos' own statistics (the real-people reference on this set), each
+variant's, and ID Sim between each photo and its identity's render.
 """
 
 from __future__ import annotations
@@ -146,8 +157,12 @@ def make_renderer(root: Path, size: int, samples: int | None, appearance: str | 
 def render_root(root: Path, count: int, seed: int, n: int, size: int, samples: int | None, isolate: str | None = None,
                 prior: str | None = None, appearance: str | None = None) -> dict:
     """Render the identities into ``root``; returns cost figures (run by whichever tree is on sys.path)."""
+    return render_specs(root, make_specs(count, seed, n, isolate, prior), size, samples, appearance)
+
+
+def render_specs(root: Path, specs, size: int, samples: int | None, appearance: str | None = None) -> dict:
+    """Render ``specs`` into ``root``; returns cost figures."""
     renderer, worker = make_renderer(root, size, samples, appearance)
-    specs = make_specs(count, seed, n, isolate, prior)
     beauty_s, prepare_s, cpu_s = [], [], 0.0
     for index, spec in enumerate(specs):
         cpu = sum(os.times()[:2])
@@ -211,6 +226,77 @@ def sensitivity(root: Path, args) -> list[tuple[str, float, float]]:
                     distances.append(float(np.linalg.norm(moved.descriptor - own[str(path)])))
         rows.append((name, float(np.mean(distances)) if distances else float("nan"), max(distances, default=float("nan"))))
     return sorted(rows, key=lambda row: -row[1] if row[1] == row[1] else 0.0)
+
+
+PHOTO_VARIANTS = ("fitted shape + photo texture", "fitted shape + procedural texture", "prior shape + photo texture",
+                  "prior shape + procedural texture (the defaults)")
+
+
+def photo_specs(table: Path, seed: int, n: int) -> tuple[dict[str, list], list[str]]:
+    """The three ``--photos`` variants' specs (module docstring), each cut to two frames, and each record's photo."""
+    from ffn_render.facemodel import FaceModelRef
+    from ffn_render.params.prior import sample_prior
+    from ffn_render.params.records import read_param_table
+    from ffn_render.sequence import SequenceOptions, build_sequence_specs
+
+    records = read_param_table(table)
+    bare = [record.id for record in records if not (record.texture and record.image)]
+    if bare:
+        raise SystemExit(f"{table}: record {bare[0]} names no photo and texture; make the table with `ffn-render "
+                         "texture unwrap PHOTO... --params FITTED.jsonl --table-out TABLE`")
+    options = SequenceOptions(n=n, seed=seed, split_ratios=(1.0, 0.0, 0.0), face=FaceModelRef())
+    fitted = [first_two_frames(spec) for spec in build_sequence_specs(records, options)]
+    prior_records = sample_prior(len(records), seed, options.face.load())
+    prior = [first_two_frames(spec) for spec in build_sequence_specs(prior_records, options)]
+    variants = (fitted, [dataclasses.replace(spec, texture=None) for spec in fitted],
+                [dataclasses.replace(spec, texture=own.texture) for spec, own in zip(prior, fitted)], prior)
+    return dict(zip(PHOTO_VARIANTS, variants)), [record.image for record in records]
+
+
+def photo_similarity(specs, photos: list[str], root: Path) -> str:
+    """ID Sim between each photo and its identity's first frame in ``root``: how many renders are the photo's
+    person to dlib (distance < 0.6), the median and range of the distance and the median cosine."""
+    import numpy as np
+
+    from ffn_render.appearance.identity import id_similarity
+    from ffn_render.faces import SAME_PERSON_DISTANCE, FaceError, read_rgb
+
+    distances, cosines = [], []
+    for spec, photo in zip(specs, photos):
+        frame = next((root / "image" / "facial" / spec.split / spec.emotion / spec.seq_id).glob("0001.*"))
+        try:
+            similarity = id_similarity(read_rgb(photo), read_rgb(frame), names=(photo, str(frame)))
+        except FaceError:
+            continue
+        distances.append(similarity.distance)
+        cosines.append(similarity.cosine)
+    if not distances:
+        return f"ID Sim photo↔render: no face in any of the {len(specs)} pairs"
+    same = sum(d < SAME_PERSON_DISTANCE for d in distances)
+    return (f"ID Sim photo↔render over {len(distances)}/{len(specs)} pairs: distance median {np.median(distances):.3f} "
+            f"({min(distances):.3f}–{max(distances):.3f}), {same} the photo's person (< {SAME_PERSON_DISTANCE}); "
+            f"cosine median {np.median(cosines):.3f}")
+
+
+def photo_benchmark(args) -> None:
+    """``--photos``: the photos, then the three variants rendered into one folder each (``--keep`` or a temporary one)."""
+    from ffn_render.appearance.identity import identity_stats, measure_files
+
+    variants, photos = photo_specs(args.photos, args.seed, args.n)
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-identity-photos-"))
+    try:
+        roots = {label: workdir / f"variant-{k}" for k, label in enumerate(variants)}
+        costs = {label: render_specs(roots[label], specs, args.size, args.samples) for label, specs in variants.items()}
+        print(f"{len(photos)} photos of {args.photos}, frame 1 of n={args.n}, {args.size}², "
+              f"{args.samples if args.samples is not None else 'default'} samples")
+        print(f"the photos: {identity_stats(measure_files([Path(p) for p in photos])).summary_line()}")
+        for label, specs in variants.items():
+            report(label, roots[label])
+            print(f"  {photo_similarity(specs, photos, roots[label])}; {costs[label]['cpu_s_per_identity']:.2f} s CPU "
+                  "per identity")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def baseline_tree(commit: str, into: Path) -> Path:
@@ -282,6 +368,9 @@ def main() -> None:
     parser.add_argument("--sensitivity", action="store_true",
                         help="descriptor distance per shape component at ±k σ on --count identities (see above)")
     parser.add_argument("--sensitivity-sigma", type=float, default=2.0, help="k of --sensitivity")
+    parser.add_argument("--photos", type=Path, default=None, metavar="TABLE",
+                        help="a fitted parameter table whose records name their photo and unwrapped texture: render "
+                             "its people three ways, side by side (see above)")
     parser.add_argument("--render-only", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--render-prior", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--render-appearance", default=None, help=argparse.SUPPRESS)
@@ -300,6 +389,9 @@ def main() -> None:
             print(f"  {name:32s} {mean:.3f}  {largest:.3f}")
         return
 
+    if args.photos is not None:
+        photo_benchmark(args)
+        return
     if args.render_only is not None:
         print(json.dumps(render_root(args.render_only, args.count, args.seed, args.n, args.size, args.samples, args.isolate,
                                      args.render_prior, args.render_appearance)))
