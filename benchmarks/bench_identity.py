@@ -37,7 +37,7 @@ both signs and of the identities), largest first.
 With ``--photos TABLE`` (a ``params fit`` table whose records name their
 photo and, through ``ffn-render texture unwrap PHOTO... --params FITTED
 --table-out TABLE``, their unwrapped texture) the photos' people are rendered
-three ways in one run: (A) fitted shape with its photo texture, (B) fitted
+four ways in one run: (A) fitted shape with its photo texture, (B) fitted
 shape with the procedural default texture, (C) the prior's identities of
 ``--seed`` with the photo textures (texture i on prior identity i), (D) those
 prior identities as the defaults paint them (the plain benchmark). Printed:

@@ -24,6 +24,7 @@ the cosine similarity of their descriptors, reported with their distance.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import asdict, dataclass
@@ -211,8 +212,6 @@ def descriptor_similarity(a: np.ndarray, b: np.ndarray) -> IdSimilarity:
 def source_photo(root: str | os.PathLike, frame: Path) -> Path | None:
     """The photo the person of ``frame``'s sequence was fitted to (its metadata's ``spec.image``, as ``params fit``
     records it), when that file exists; None for people drawn from the prior and photos no longer there."""
-    import json
-
     split, emotion, seq = frame.parent.parts[-3:]
     meta = Path(root) / "meta" / split / emotion / f"{seq}.json"
     try:

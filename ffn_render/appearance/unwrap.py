@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -147,8 +147,6 @@ def textured_records(path: str | os.PathLike, textures: dict[str, Path]) -> list
     """The records of the parameter table ``path``, each photo's record (matched as ``--params`` matches it)
     naming that photo's texture in ``textures`` (photo → texture file, written as an absolute path); the
     others unchanged. A photo that is not in the table, or two photos of one record, are an AppearanceError."""
-    import dataclasses
-
     from ..params.records import read_param_table
 
     path = Path(path)
@@ -161,7 +159,7 @@ def textured_records(path: str | os.PathLike, textures: dict[str, Path]) -> list
             raise AppearanceError(f"{path}: {photo} and {photo_of[index]} are both record {records[index].id}'s photo; "
                                   "each photo needs its own record (its image)")
         photo_of[index] = photo
-        records[index] = dataclasses.replace(records[index], texture=str(Path(texture).resolve()))
+        records[index] = replace(records[index], texture=str(Path(texture).resolve()))
     return records
 
 
