@@ -108,9 +108,8 @@ def unwrap_command(photos, fit, params_path, camera_path, out, face_model: FaceM
 
     from ..faces import read_rgb
     from ..fileio import atomic_write_text
-    from ..params.records import write_param_table
     from .textures import read_texture, write_png
-    from .unwrap import photo_texture, read_camera, read_params, table_camera, textured_records
+    from .unwrap import photo_texture, read_camera, read_params, table_camera, textured_table
 
     if fit == bool(params_path):
         raise AppearanceError("give either --fit or --params (with --camera unless the table records the camera)")
@@ -120,7 +119,7 @@ def unwrap_command(photos, fit, params_path, camera_path, out, face_model: FaceM
     single = len(photos) == 1 and out.lower().endswith(".png")
     targets = _texture_targets(photos, out, single)
     # Checked before any work: every photo has its own record in the table.
-    textured = textured_records(params_path, dict(zip(photos, targets))) if table_out else None
+    textured = textured_table(params_path, dict(zip(photos, targets))) if table_out else None
     model = face_model.load()
     mean = read_texture(mean_texture) if mean_texture else None
     fitter = _photo_fitter(model, landmark_files) if fit else None
@@ -147,7 +146,7 @@ def unwrap_command(photos, fit, params_path, camera_path, out, face_model: FaceM
     if report_path:
         atomic_write_text(report_path, json.dumps(report, indent=1) + "\n")
     if textured is not None:
-        write_param_table(table_out, textured)
+        atomic_write_text(table_out, "".join(json.dumps(row, allow_nan=False) + "\n" for row in textured))
         click.echo(f"wrote {table_out}: {len(photos)} of its {len(textured)} records name their texture")
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -134,33 +134,40 @@ def _record_index(images: list, path: Path, photo: str | os.PathLike | None) -> 
     return 0
 
 
-def _table_record(path: Path, photo: str | os.PathLike | None) -> dict:
-    """The record of a parameter table (JSON lines) for ``photo`` (by its ``image`` field), or its only record."""
+def _table_rows(path: Path) -> list[dict]:
+    """The records of a parameter table (JSON lines) as they are written, one dict per record. Read here rather
+    than through ``params.records``: parameter tables and textures are sibling stages."""
     try:
-        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, ValueError) as exc:
         raise AppearanceError(f"{path}: cannot read parameter table ({exc})") from None
-    return records[_record_index([r.get("image") if isinstance(r, dict) else None for r in records], path, photo)]
+    if not all(isinstance(row, dict) for row in rows):
+        raise AppearanceError(f"{path}: not a parameter table (every line must be a JSON object)")
+    return rows
 
 
-def textured_records(path: str | os.PathLike, textures: dict[str, Path]) -> list:
+def _table_record(path: Path, photo: str | os.PathLike | None) -> dict:
+    """The record of a parameter table (JSON lines) for ``photo`` (by its ``image`` field), or its only record."""
+    rows = _table_rows(path)
+    return rows[_record_index([row.get("image") for row in rows], path, photo)]
+
+
+def textured_table(path: str | os.PathLike, textures: dict[str, Path]) -> list[dict]:
     """The records of the parameter table ``path``, each photo's record (matched as ``--params`` matches it)
     naming that photo's texture in ``textures`` (photo → texture file, written as an absolute path); the
     others unchanged. A photo that is not in the table, or two photos of one record, are an AppearanceError."""
-    from ..params.records import read_param_table
-
     path = Path(path)
-    records = read_param_table(path)
-    images = [record.image for record in records]
+    rows = _table_rows(path)
+    images = [row.get("image") for row in rows]
     photo_of: dict[int, str] = {}
     for photo, texture in textures.items():
         index = _record_index(images, path, photo)
         if index in photo_of:
-            raise AppearanceError(f"{path}: {photo} and {photo_of[index]} are both record {records[index].id}'s photo; "
-                                  "each photo needs its own record (its image)")
+            raise AppearanceError(f"{path}: {photo} and {photo_of[index]} are both record {rows[index].get('id')}'s "
+                                  "photo; each photo needs its own record (its image)")
         photo_of[index] = photo
-        records[index] = replace(records[index], texture=str(Path(texture).resolve()))
-    return records
+        rows[index] = {**rows[index], "texture": str(Path(texture).resolve())}
+    return rows
 
 
 def table_camera(path: str | os.PathLike, photo: str | os.PathLike, width: int, height: int) -> PinholeCamera:
