@@ -256,26 +256,19 @@ def photo_specs(table: Path, seed: int, n: int) -> tuple[dict[str, list], list[s
 def photo_similarity(specs, photos: list[str], root: Path) -> str:
     """ID Sim between each photo and its identity's first frame in ``root``: how many renders are the photo's
     person to dlib (distance < 0.6), the median and range of the distance and the median cosine."""
-    import numpy as np
+    from ffn_render.appearance.identity import id_similarity, pair_preservation
+    from ffn_render.faces import FaceError, read_rgb
 
-    from ffn_render.appearance.identity import id_similarity
-    from ffn_render.faces import SAME_PERSON_DISTANCE, FaceError, read_rgb
-
-    distances, cosines = [], []
+    similarities = []
     for spec, photo in zip(specs, photos):
         frame = next((root / "image" / "facial" / spec.split / spec.emotion / spec.seq_id).glob("0001.*"))
         try:
-            similarity = id_similarity(read_rgb(photo), read_rgb(frame), names=(photo, str(frame)))
+            similarities.append(id_similarity(read_rgb(photo), read_rgb(frame), names=(photo, str(frame))))
         except FaceError:
-            continue
-        distances.append(similarity.distance)
-        cosines.append(similarity.cosine)
-    if not distances:
-        return f"ID Sim photo↔render: no face in any of the {len(specs)} pairs"
-    same = sum(d < SAME_PERSON_DISTANCE for d in distances)
-    return (f"ID Sim photo↔render over {len(distances)}/{len(specs)} pairs: distance median {np.median(distances):.3f} "
-            f"({min(distances):.3f}–{max(distances):.3f}), {same} the photo's person (< {SAME_PERSON_DISTANCE}); "
-            f"cosine median {np.median(cosines):.3f}")
+            similarities.append(None)
+    summary = pair_preservation(similarities)
+    distances = [similarity.distance for similarity in similarities if similarity is not None]
+    return summary.summary_line() + (f"; distances {min(distances):.3f}–{max(distances):.3f}" if distances else "")
 
 
 def photo_benchmark(args) -> None:

@@ -227,26 +227,29 @@ def photo_preservation(root: str | os.PathLike, frames: Sequence[Path], measurem
     {photo, id_sim, id_distance} (None where the sequence names no photo); (None, …) when no sequence does."""
     analyzer = analyzer or default_analyzer()
     rows: list[dict | None] = []
+    similarities: list[IdSimilarity | None] = []
     for frame, measured in zip(frames, measurements):
         photo = source_photo(root, frame)
         if photo is None:
             rows.append(None)
             continue
         own = measure_face(str(photo), read_rgb(photo, AppearanceError), analyzer)
-        row = {"photo": str(photo), "id_sim": None, "id_distance": None}
-        if own.descriptor is not None and measured.descriptor is not None:
-            similarity = descriptor_similarity(own.descriptor, measured.descriptor)
-            row.update(id_sim=similarity.cosine, id_distance=similarity.distance)
-        rows.append(row)
-    found = [row for row in rows if row is not None]
-    if not found:
-        return None, rows
-    compared = [row for row in found if row["id_distance"] is not None]
-    distances = np.array([row["id_distance"] for row in compared])
-    cosines = np.array([row["id_sim"] for row in compared])
+        similarity = (descriptor_similarity(own.descriptor, measured.descriptor)
+                      if own.descriptor is not None and measured.descriptor is not None else None)
+        similarities.append(similarity)
+        rows.append({"photo": str(photo), "id_sim": similarity.cosine if similarity else None,
+                     "id_distance": similarity.distance if similarity else None})
+    return (pair_preservation(similarities) if similarities else None), rows
+
+
+def pair_preservation(similarities: Sequence[IdSimilarity | None]) -> PhotoPreservation:
+    """The summary of photo↔render pairs, each its :class:`IdSimilarity` or None where a face was missing in one."""
+    compared = [similarity for similarity in similarities if similarity is not None]
+    distances = np.array([similarity.distance for similarity in compared])
+    cosines = np.array([similarity.cosine for similarity in compared])
     return PhotoPreservation(
-        photos=len(found), compared=len(compared),
+        photos=len(similarities), compared=len(compared),
         distance_median=float(np.median(distances)) if compared else float("nan"),
         same_person=int((distances < SAME_PERSON_DISTANCE).sum()),
         cosine_median=float(np.median(cosines)) if compared else float("nan"),
-    ), rows
+    )
