@@ -630,9 +630,11 @@ def detect_landmarks(image: np.ndarray, source: str | os.PathLike, detector: str
         mirrored = _detect_one(np.ascontiguousarray(image[:, ::-1]), source, detector)
     except FaceError:
         return face
-    left, top, right, bottom = face.box
+    left, _, right, _ = face.box
     m_left, _, m_right, _ = mirrored.box
-    if abs((width - m_right) + (width - m_left) - (left + right)) > right - left:  # box centres a box width apart
+    # Another face: the mirror box's centre, mirrored back, more than half a box width from the face's (sums of
+    # the two edges are twice the centres).
+    if abs((width - m_right) + (width - m_left) - (left + right)) > right - left:
         return face
     points = mirrored.landmarks[IBUG_MIRROR]
     points[:, 0] = width - points[:, 0]

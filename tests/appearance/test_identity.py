@@ -1,10 +1,9 @@
 """The identity instrument's statistics against hand computations on known descriptors."""
 
-import numpy as np
-import pytest
-
 import json
 
+import numpy as np
+import pytest
 from PIL import Image
 
 from ffn_render.appearance.identity import (
