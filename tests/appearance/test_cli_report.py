@@ -112,9 +112,13 @@ def test_unwrap_table_out_names_each_photos_texture(head_npz, tmp_path):
     (tmp_path / "params.json").write_text(json.dumps({"beta": [0, 0], "theta": [0] * 15, "psi": [0, 0]}))
     stray = tmp_path / "stray.png"
     stray.write_bytes(photo.read_bytes())
+    write_param_table(tmp_path / "one.jsonl", records[1:])  # one record, so both photos would fall to it
+    (tmp_path / "list.jsonl").write_text("[1, 2]\n")
     out = tmp_path / "bad"
     for params, photos, parts in (("params.json", [photo], ["--table-out", "--params", ".jsonl"]),
-                                  ("params.jsonl", [photo, stray], [str(table), "none for", str(stray)])):
+                                  ("params.jsonl", [photo, stray], [str(table), "none for", str(stray)]),
+                                  ("one.jsonl", [photo, stray], ["one.jsonl", "both record fit-other's photo"]),
+                                  ("list.jsonl", [photo], ["list.jsonl", "every line must be a JSON object"])):
         args = ["unwrap", *photos, "--params", tmp_path / params, *common[:-1], out, "--table-out", out / "t.jsonl"]
         assert_one_line_error(run("texture", *args), *parts)
         assert not out.exists()
