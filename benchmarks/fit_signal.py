@@ -22,6 +22,7 @@ spread over the sequence's frames.
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,37 +60,15 @@ def _per_identity_bias(frames, bias_px: float, rng: np.random.Generator) -> np.n
     return np.array([draws[frame.image.parent.name] for frame in frames])
 
 
-@click.command()
-@click.option("--work", type=click.Path(file_okay=False), default="out/fit_accuracy", show_default=True,
-              help="fit_accuracy.py's folder of renders (rendered here if missing).")
-@click.option("--bias-px", type=click.FloatRange(min=0.0), default=2.0, show_default=True,
-              help="RMS length of the random per-identity offsets added to the exact landmarks.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random offsets.")
-def main(work: str, bias_px: float, seed: int) -> None:
-    """Fit the same frames from exact, exact + biased and dlib's landmarks; print the targets' counts for each."""
-    options, rng = FitOptions(), np.random.default_rng(seed)
-    kinds = ("exact", f"exact + bias {bias_px:g} px", "dlib")
-    rotation = {(kind, stage): [] for kind in kinds for stage in STAGES}
-    truth = {(kind, stage): [] for kind in kinds for stage in STAGES}
-    offsets: dict[str, list[np.ndarray]] = {}
-    for sub, (_, specs) in _sets().items():
-        folder = Path(work) / sub
-        render_known(folder, specs)
-        model, _ = _head_of_renders(folder)
-        embedding = calibrated_landmark_embedding(model, CALIBRATED_EMBEDDING)
-        frames = read_known(folder, [s.seq_id for s in specs])
-        images = [read_rgb(frame.image) for frame in frames]
-        exact = np.array([frame.true_landmarks(model, embedding) for frame in frames])
-        targets = {kinds[0]: exact, kinds[1]: exact + _per_identity_bias(frames, bias_px, rng),
-                   kinds[2]: np.array([detect_landmarks(image, frame.image).landmarks for image, frame in zip(images, frames)])}
-        for kind, target in targets.items():
-            for stage, fits in _fits(model, embedding, target, images, options).items():
-                for frame, fit, true in zip(frames, fits, exact):
-                    miss = fit_landmarks_in_image(model, embedding, fit) - true
-                    rotation[kind, stage].append(euler_errors_deg(frame, fit).max())
-                    truth[kind, stage].append(np.nanmean(np.linalg.norm(miss, axis=1)))
-                    if (kind, stage) == ("dlib", "refined"):
-                        offsets.setdefault(f"{sub}/{frame.image.parent.name}", []).append(np.nanmean(miss, axis=0))
+def _targets(model, embedding, frames, images, bias_px: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """(F, 68, 2) landmarks of each kind for the frames: exact, exact + a per-identity bias, dlib's."""
+    exact = np.array([frame.true_landmarks(model, embedding) for frame in frames])
+    return {"exact": exact, f"exact + bias {bias_px:g} px": exact + _per_identity_bias(frames, bias_px, rng),
+            "dlib": np.array([detect_landmarks(image, frame.image).landmarks for image, frame in zip(images, frames)])}
+
+
+def _report(rotation: dict, truth: dict, offsets: dict[str, list[np.ndarray]]) -> None:
+    """Per (kind, stage) the targets' counts over all frames, then dlib's per-sequence offset and its spread."""
     n = len(truth["dlib", "refined"])
     click.echo(f"{n} frames: rotation within 3 deg (worst) | within 2 px of the true landmarks (mean)")
     for (kind, stage), turns in rotation.items():
@@ -101,6 +80,36 @@ def main(work: str, bias_px: float, seed: int) -> None:
     for name, rows in offsets.items():
         rows = np.array(rows)
         click.echo(f"  {name:18s} ({rows.mean(0)[0]:+5.2f}, {rows.mean(0)[1]:+5.2f})  spread {np.linalg.norm(rows.std(0)):.2f}")
+
+
+@click.command()
+@click.option("--work", type=click.Path(file_okay=False), default="out/fit_accuracy", show_default=True,
+              help="fit_accuracy.py's folder of renders (rendered here if missing).")
+@click.option("--bias-px", type=click.FloatRange(min=0.0), default=2.0, show_default=True,
+              help="RMS length of the random per-identity offsets added to the exact landmarks.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random offsets.")
+def main(work: str, bias_px: float, seed: int) -> None:
+    """Fit the same frames from exact, exact + biased and dlib's landmarks; print the targets' counts for each."""
+    options, rng = FitOptions(), np.random.default_rng(seed)
+    rotation, truth = defaultdict(list), defaultdict(list)  # (kind, stage) -> per frame
+    offsets: dict[str, list[np.ndarray]] = defaultdict(list)  # dlib's refined fit, per sequence
+    for sub, (_, specs) in _sets().items():
+        folder = Path(work) / sub
+        render_known(folder, specs)
+        model, _ = _head_of_renders(folder)
+        embedding = calibrated_landmark_embedding(model, CALIBRATED_EMBEDDING)
+        frames = read_known(folder, [s.seq_id for s in specs])
+        images = [read_rgb(frame.image) for frame in frames]
+        targets = _targets(model, embedding, frames, images, bias_px, rng)
+        for kind, target in targets.items():
+            for stage, fits in _fits(model, embedding, target, images, options).items():
+                for frame, fit, true in zip(frames, fits, targets["exact"]):
+                    miss = fit_landmarks_in_image(model, embedding, fit) - true
+                    rotation[kind, stage].append(euler_errors_deg(frame, fit).max())
+                    truth[kind, stage].append(np.nanmean(np.linalg.norm(miss, axis=1)))
+                    if (kind, stage) == ("dlib", "refined"):
+                        offsets[f"{sub}/{frame.image.parent.name}"].append(np.nanmean(miss, axis=0))
+    _report(rotation, truth, offsets)
 
 
 if __name__ == "__main__":
