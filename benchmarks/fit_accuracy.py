@@ -109,6 +109,12 @@ def _pitch_slope(frames, fits) -> float:
     return float(np.polyfit(true_pitch, error, 1)[0])
 
 
+def fit_both_stages(model, embedding, targets: np.ndarray, images: list[np.ndarray], options: FitOptions) -> dict[str, list]:
+    """``params fit``'s two stages on 512² frames: "landmarks alone", then "refined" with the outline and the mouth."""
+    alone = fit_landmarks(model, embedding, targets, np.full((len(targets), 2), SIZE), replace(options, silhouette_search_px=()))
+    return {"landmarks alone": alone, "refined": refine_with_silhouette(model, embedding, alone, targets, images, options)}
+
+
 @click.command()
 @click.option("--work", type=click.Path(file_okay=False), default="out/fit_accuracy", show_default=True,
               help="Folder for the renders (kept; a re-run renders only what is missing).")
@@ -136,9 +142,7 @@ def main(work: str, set_names: tuple[str, ...], embedding_files: tuple[str, ...]
 def _report(name: str, label: str, model, embedding, frames, images, targets, options: FitOptions) -> None:
     """Fit the set's detections with ``embedding``, landmarks alone and refined; print per frame and per set."""
     embeddings = (embedding, builtin_landmark_embedding(model))
-    sizes = np.full((len(frames), 2), SIZE)
-    alone = fit_landmarks(model, embedding, targets, sizes, replace(options, silhouette_search_px=()))
-    fits = {"landmarks alone": alone, "refined": refine_with_silhouette(model, embedding, alone, targets, images, options)}
+    fits = fit_both_stages(model, embedding, targets, images, options)
     click.echo(f"\n{name}, {label}: |error| yaw pitch roll (deg) jaw (rad) | landmark error (px) "
                "vs truth, geometric truth, dlib; landmarks alone -> refined")
     results = {stage: np.array([_errors(model, embeddings, frame, fit) for frame, fit in zip(frames, stage_fits)])

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -32,31 +31,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the render helper lives in the tests package
 
-from fit_accuracy import _head_of_renders, _sets  # noqa: E402
+from fit_accuracy import _head_of_renders, _sets, fit_both_stages  # noqa: E402
 
-from ffn_render.facemodel.fit import (  # noqa: E402
-    FitOptions, detect_landmarks, fit_landmarks, fit_landmarks_in_image, refine_with_silhouette,
-)
+from ffn_render.facemodel.fit import N_LANDMARKS, FitOptions, detect_landmarks, fit_landmarks_in_image  # noqa: E402
 from ffn_render.facemodel.landmarks import CALIBRATED_EMBEDDING, calibrated_landmark_embedding  # noqa: E402
 from ffn_render.faces import read_rgb  # noqa: E402
-from tests.params.known_renders import SIZE, euler_errors_deg, read_known, render_known  # noqa: E402
-
-
-STAGES = ("landmarks alone", "refined")
-
-
-def _fits(model, embedding, targets: np.ndarray, images: list[np.ndarray], options: FitOptions) -> dict[str, list]:
-    """``params fit``'s two stages: landmarks alone, then refined with the outline and the mouth."""
-    sizes = np.full((len(targets), 2), SIZE)
-    alone = fit_landmarks(model, embedding, targets, sizes, replace(options, silhouette_search_px=()))
-    return dict(zip(STAGES, (alone, refine_with_silhouette(model, embedding, alone, targets, images, options))))
+from tests.params.known_renders import euler_errors_deg, read_known, render_known  # noqa: E402
 
 
 def _per_identity_bias(frames, bias_px: float, rng: np.random.Generator) -> np.ndarray:
-    """(F, 68, 2) offsets: one draw per sequence (identity), the same for its frames; RMS length ``bias_px``."""
+    """(F, N_LANDMARKS, 2) offsets: one draw per sequence (identity), the same for its frames; RMS length ``bias_px``."""
     draws = {}
     for frame in frames:
-        draws.setdefault(frame.image.parent.name, rng.normal(0.0, bias_px / np.sqrt(2.0), (68, 2)))
+        draws.setdefault(frame.image.parent.name, rng.normal(0.0, bias_px / np.sqrt(2.0), (N_LANDMARKS, 2)))
     return np.array([draws[frame.image.parent.name] for frame in frames])
 
 
@@ -102,7 +89,7 @@ def main(work: str, bias_px: float, seed: int) -> None:
         images = [read_rgb(frame.image) for frame in frames]
         targets = _targets(model, embedding, frames, images, bias_px, rng)
         for kind, target in targets.items():
-            for stage, fits in _fits(model, embedding, target, images, options).items():
+            for stage, fits in fit_both_stages(model, embedding, target, images, options).items():
                 for frame, fit, true in zip(frames, fits, targets["exact"]):
                     miss = fit_landmarks_in_image(model, embedding, fit) - true
                     rotation[kind, stage].append(euler_errors_deg(frame, fit).max())
