@@ -46,22 +46,20 @@ from fit_accuracy import _head_of_renders, _sets, fit_both_stages  # noqa: E402
 
 from ffn_render.appearance import sample_appearance  # noqa: E402
 from ffn_render.appearance.colour import srgb_to_linear  # noqa: E402
-from ffn_render.appearance.unwrap import _seen_colour  # noqa: E402  (the unwrap's visibility: the same ray cast)
-from ffn_render.appearance.uvmap import UVRaster, interpolate, rasterize_uv  # noqa: E402
+from ffn_render.appearance.unwrap import _region_share, _seen_colour  # noqa: E402  (the unwrap's regions and visibility)
+from ffn_render.appearance.uvmap import UVRaster, rasterize_uv  # noqa: E402
 from ffn_render.facemodel.fit import (  # noqa: E402  (the fit's own pieces, so this stage poses and weighs as it does)
     SENSOR_WIDTH_MM, FitOptions, LandmarkFit, _project, _pseudo_huber, _shape_and_pose_prior, _SkinnedSubset,
     detect_landmarks, fit_landmarks_in_image, head_turn_deg, landmark_weights,
 )
 from ffn_render.facemodel.landmarks import calibrated_landmark_embedding  # noqa: E402
 from ffn_render.facemodel.model import POSE_SIZE  # noqa: E402
-from ffn_render.faces import read_rgb  # noqa: E402
+from ffn_render.faces import LANDMARK_REGIONS, read_rgb  # noqa: E402
 from ffn_render.render import parse_config  # noqa: E402
 from tests.params.known_renders import APPEARANCE, euler_errors_deg, read_known  # noqa: E402
 
 INNER_REGIONS = ("face", "lips", "nose", "eye_region", "forehead")
 EXCLUDED_REGIONS = ("left_eyeball", "right_eyeball", "mouth_interior", "scalp")
-REGIONS = {"jaw line": slice(0, 17), "brows": slice(17, 27), "nose": slice(27, 36), "eyes": slice(36, 48),
-           "mouth": slice(48, 68)}
 BASIS_SEEDS = 5000  # the procedural basis's first seed: disjoint from the renders' (21–44) and the calibration's (1000 on)
 
 
@@ -124,10 +122,7 @@ def procedural_basis(model, raster: UVRaster, n_textures: int, n_components: int
 
 def inner_face_weight(model, raster: UVRaster) -> np.ndarray:
     """Per covered texel: 1 inside the inner face's regions, 0 on the excluded ones (blended at their borders)."""
-    def share(names):
-        index = np.concatenate([model.regions[name] for name in names])
-        return np.clip(interpolate(raster, model.faces, np.isin(np.arange(model.n_vertices), index).astype(float)), 0, 1)
-    return share(INNER_REGIONS) * (1.0 - share(EXCLUDED_REGIONS))
+    return np.clip(_region_share(model, raster, INNER_REGIONS), 0, 1) * (1.0 - np.clip(_region_share(model, raster, EXCLUDED_REGIONS), 0, 1))
 
 
 def _solve_light(colour: torch.Tensor, albedo: torch.Tensor, sh: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -255,7 +250,7 @@ def _errors(model, embedding, frame, fit: LandmarkFit) -> tuple[float, float, np
 
 
 def _describe(error: float, rotation: float, distance: np.ndarray) -> str:
-    regions = " ".join(f"{name} {np.nanmean(distance[part]):.1f}" for name, part in REGIONS.items())
+    regions = " ".join(f"{name} {np.nanmean(distance[list(points)]):.1f}" for name, points in LANDMARK_REGIONS.items())
     return f"{error:.2f} px, {rotation:.2f}° ({regions})"
 
 
@@ -287,27 +282,32 @@ def main(work: str, set_names: tuple[str, ...], albedos: tuple[str, ...], start:
     """Fit fit_accuracy.py's renders with params fit, then with a photometric stage; print both against the truth."""
     torch.set_num_threads(1)
     settings = StageSettings(weight=weight, landmark_scale=landmark_scale)
-    results: dict[str, list] = {"params fit" if start == "fit" else "truth": []}
+    albedos = albedos or ("procedural",)
+    start_label = "params fit" if start == "fit" else "truth"
+    results: dict[str, list] = {start_label: []}
+    heads: dict[str, tuple] = {}  # head version → its embedding, UV raster, inner-face weight and procedural basis
     for sub, (_, specs) in _sets().items():
         if set_names and sub not in set_names:
             continue
         folder = Path(work) / sub
-        model, _ = _head_of_renders(folder)
-        embedding = calibrated_landmark_embedding(model)
-        raster = rasterize_uv(model.vt, model.ft, APPEARANCE["texture_size"])
-        inner = inner_face_weight(model, raster)
-        basis = procedural_basis(model, raster, textures, components, Path(work) / f"albedo_basis_{textures}.npz")
+        model, version = _head_of_renders(folder)
+        if version not in heads:
+            raster = rasterize_uv(model.vt, model.ft, APPEARANCE["texture_size"])
+            cache = Path(work) / f"albedo_basis_{version.replace(' ', '_')}_{textures}.npz"
+            heads[version] = (calibrated_landmark_embedding(model), raster, inner_face_weight(model, raster),
+                              procedural_basis(model, raster, textures, components, cache) if "procedural" in albedos else None)
+        embedding, raster, inner, basis = heads[version]
         for spec in specs:
             frames = read_known(folder, [spec.seq_id])
             images = [read_rgb(frame.image) for frame in frames]
             targets = np.array([detect_landmarks(image, frame.image).landmarks for image, frame in zip(images, frames)])
             fits = fit_both_stages(model, embedding, targets, images, FitOptions())["refined"]
-            models = {name: own_albedo(model, spec.seed, raster) if name == "own" else basis for name in albedos or ("procedural",)}
+            models = {name: own_albedo(model, spec.seed, raster) if name == "own" else basis for name in albedos}
             for frame, image, target, fit in zip(frames, images, targets, fits):
                 if start == "truth":
                     fit = truth_as_fit(model, frame, fit)
                 before = _errors(model, embedding, frame, fit)
-                results[next(iter(results))].append(before[:2])
+                results[start_label].append(before[:2])
                 line = f"{sub}/{spec.seq_id}/{frame.image.stem}: {start} {_describe(*before)}"
                 for name, albedo in models.items():
                     cpu = time.process_time()
